@@ -1,0 +1,192 @@
+"""The `confidant` command. Machine-readable output (--json) goes to stdout; progress and tables to stderr/stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from confidant.services import Services, build_services
+from confidant.settings import Settings
+from ingest.pipeline import Progress as IngestProgress
+from storage.records import FINAL_STATES, DocState, FileResult
+
+app = typer.Typer(help="Confidant: ask questions of your own documents, fully offline.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+docs_app = typer.Typer(help="List and delete indexed documents.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+_STATE_STYLE = {DocState.INDEXED: "green", DocState.DUPLICATE: "cyan", DocState.NEEDS_OCR: "yellow",
+                DocState.PASSWORD: "yellow", DocState.TOO_LARGE: "yellow", DocState.UNSUPPORTED: "yellow",
+                DocState.INVALID: "red", DocState.FAILED: "red", DocState.PENDING: "magenta"}
+
+
+def _services() -> Services:
+    return build_services(Settings())
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders (folders are read recursively).")],
+    collection: CollectionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index files and folders. Every file ends in a clear state with a reason."""
+    services = _services()
+    name = collection or services.settings.default_collection
+    missing = [p for p in paths if not p.exists()]
+    for p in missing:
+        err.print(f"[red]No such file or folder:[/] {p}")
+    try:
+        results = _ingest_with_progress(services, [p for p in paths if p.exists()], name)
+    except KeyboardInterrupt:
+        err.print("[yellow]Interrupted.[/] Finished files are kept; run the same command again to resume.")
+        raise typer.Exit(130) from None
+    finally:
+        services.close()
+    if as_json:
+        _print_json([r.as_json() for r in results])
+    else:
+        _results_table(results)
+    if missing or any(r.state not in FINAL_STATES for r in results):
+        raise typer.Exit(1)
+
+
+def _ingest_with_progress(services: Services, paths: list[Path], collection: str) -> list[FileResult]:
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[pages]} pages · {task.fields[rate]}"), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task("Loading model", total=None, pages=0, rate="")
+        pipeline = services.pipeline  # loads the embedding model
+        done_pages = 0
+
+        def on_progress(step: IngestProgress) -> None:
+            nonlocal done_pages
+            pages = done_pages + step.pages
+            if step.result is not None:
+                done_pages += step.result.pages if step.result.state is DocState.INDEXED else 0
+                pages = done_pages
+            elapsed = bar.tasks[0].elapsed or 0.0
+            rate = f"{pages / elapsed:.1f} pages/s" if elapsed > 0 and pages else ""
+            bar.update(task, total=step.total, completed=step.index + (1 if step.result else 0),
+                       description=step.file.name[:40], pages=pages, rate=rate)
+
+        results = pipeline.ingest(paths, collection, on_progress)
+        bar.update(task, description="Done")
+    return results
+
+
+def _results_table(results: list[FileResult]) -> None:
+    table = Table(title=f"{len(results)} file(s)", show_lines=False)
+    for col in ("file", "pages", "chunks", "state", "reason"):
+        table.add_column(col, justify="right" if col in ("pages", "chunks") else "left",
+                         overflow="fold", max_width=60 if col == "reason" else None)
+    for r in results:
+        style = _STATE_STYLE.get(r.state, "")
+        table.add_row(r.file, str(r.pages), str(r.chunks), f"[{style}]{r.state.value}[/]", r.reason)
+    out.print(table)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.state.value] = counts.get(r.state.value, 0) + 1
+    out.print(", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+
+
+@docs_app.command("list")
+def docs_list(collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
+    """List documents with their state."""
+    services = _services()
+    records = services.registry.documents(collection=collection)
+    if as_json:
+        _print_json([{"id": r.id, "file": r.file_name, "collection": r.collection, "state": r.state.value,
+                      "reason": r.reason, "pages": r.pages, "chunks": r.chunks, "characters": r.characters,
+                      "bytes": r.bytes, "added": r.created_at, "updated": r.updated_at} for r in records])
+        return
+    table = Table(title=f"{len(records)} document(s)")
+    for col in ("id", "collection", "file", "pages", "chunks", "state", "added"):
+        table.add_column(col)
+    for r in records:
+        table.add_row(r.id[:12], r.collection, r.file_name, str(r.pages), str(r.chunks),
+                      f"[{_STATE_STYLE.get(r.state, '')}]{r.state.value}[/]", r.created_at.replace("T", " ")[:16])
+    out.print(table)
+
+
+@docs_app.command("delete")
+def docs_delete(
+    document_id: Annotated[str, typer.Argument(help="Document id (or its first 8+ characters).")],
+    collection: CollectionOpt = None,
+) -> None:
+    """Delete a document: its chunks first, then its record."""
+    services = _services()
+    matches = [r for r in services.registry.find(document_id) if collection is None or r.collection == collection]
+    if not matches:
+        err.print(f"[red]No document with id {document_id}[/]" + (f" in {collection}" if collection else ""))
+        raise typer.Exit(1)
+    if len({r.id for r in matches}) > 1:
+        err.print("[red]That prefix matches more than one document; give more characters.[/]")
+        raise typer.Exit(1)
+    for record in matches:
+        services.pipeline.delete(record.collection, record.id)
+        out.print(f"Deleted {record.file_name} from {record.collection}.")
+
+
+@app.command()
+def search(
+    question: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("--k", "-k", help="How many passages.")] = 5,
+    collection: CollectionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find the passages that best match a question (no language model)."""
+    services = _services()
+    collections = [collection] if collection else None
+    hits = services.retriever.search(question, k, collections)
+    if as_json:
+        _print_json([{"rank": i, "score": round(h.score, 4), "file": h.chunk.file_name, "page": h.chunk.page,
+                      "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text,
+                      "document_id": h.chunk.document_id} for i, h in enumerate(hits, start=1)])
+        return
+    if not hits:
+        out.print("No passages found. Ingest documents first: confidant ingest FOLDER")
+        return
+    for i, h in enumerate(hits, start=1):
+        c = h.chunk
+        out.print(f"[bold][{i}][/] {c.file_name}, page {c.page}  [dim](score {h.score:.3f}, "
+                  f"chars {c.start}–{c.end})[/]")
+        out.print("    " + " ".join(c.text.split())[:400])
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8501).")] = None,
+) -> None:
+    """Start the web app."""
+    from confidant.server import run_app
+
+    settings = Settings()
+    raise typer.Exit(run_app(settings, host or settings.host, port or settings.port))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

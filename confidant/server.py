@@ -1,0 +1,30 @@
+"""Start the Streamlit app with privacy-preserving flags."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from confidant.offline import enforce_offline
+from confidant.settings import Settings
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        "--global.developmentMode", "false",
+    ]
+
+
+def run_app(settings: Settings, host: str, port: int) -> int:
+    enforce_offline()
+    print(f"Confidant is starting on http://{host}:{port}  (data folder: {settings.data_dir})", flush=True)
+    try:
+        return subprocess.call(streamlit_command(host, port), cwd=APP.parent)
+    except KeyboardInterrupt:
+        return 0

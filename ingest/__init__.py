@@ -1,0 +1,1 @@
+"""Turning files into cited-ready passages."""

@@ -1,0 +1,91 @@
+"""The parsing worker process: reads file paths on stdin, answers with parsed pages on its private pipe.
+
+Started by ingest.worker.ParseWorker as `python -m ingest.parse_server`. It runs under an address-space limit;
+the parent enforces the wall-clock limit and restarts it when it has to be killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import resource
+import struct
+import sys
+from pathlib import Path
+
+from ingest.readers import ParsedDocument, ReadFailure, ReadLimits, read_document
+from storage.records import DocState
+
+_HEADER = struct.Struct("!Q")
+
+
+def read_message(fd: int) -> object | None:
+    header = _read_exact(fd, _HEADER.size)
+    if header is None:
+        return None
+    (length,) = _HEADER.unpack(header)
+    body = _read_exact(fd, length)
+    return None if body is None else pickle.loads(body)  # noqa: S301 - only our own parent writes here
+
+
+def write_message(fd: int, message: object) -> None:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    data = _HEADER.pack(len(body)) + body
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < size:
+        part = os.read(fd, size - len(chunks))
+        if not part:
+            return None
+        chunks += part
+    return bytes(chunks)
+
+
+def parse_one(path: Path, limits: ReadLimits, memory_mb: int) -> ParsedDocument | ReadFailure:
+    try:
+        return read_document(path, limits)
+    except ReadFailure as failure:
+        return failure
+    except MemoryError:
+        return ReadFailure(DocState.TOO_LARGE, f"reading it needed more than the {memory_mb:,} MiB memory limit")
+    except RecursionError:
+        return ReadFailure(DocState.TOO_LARGE, "its structure is nested too deeply to read")
+    except Exception as exc:  # noqa: BLE001 - report anything, never die silently
+        return ReadFailure(DocState.FAILED, f"unexpected error while reading: {type(exc).__name__}: {exc}"[:300])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--memory-mb", type=int, required=True)
+    parser.add_argument("--max-pages", type=int, required=True)
+    parser.add_argument("--page-timeout", type=float, required=True)
+    args = parser.parse_args()
+    limits = ReadLimits(max_pages=args.max_pages, page_timeout_s=args.page_timeout)
+    memory = args.memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # answers go to a private copy of stdout; anything a library prints goes to stderr instead
+    answer_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    request_fd = 0
+    while True:
+        request = read_message(request_fd)
+        if request is None:
+            return
+        result = parse_one(Path(str(request)), limits, args.memory_mb)
+        try:
+            write_message(answer_fd, result)
+        except MemoryError:
+            write_message(answer_fd, ReadFailure(DocState.TOO_LARGE, "its text is too large for the memory limit"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Readers turn one file into the text of its pages (1-based), or say clearly why they cannot.
+
+They run inside the parsing worker process (see ingest/worker.py), under its time and memory limits.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Protocol
+
+from ingest.normalize import normalize_text
+from ingest.sniff import describe_bytes, has_pdf_header, is_docx, kind_for
+from storage.records import DocState
+
+
+class ReadFailure(Exception):
+    """The file cannot be read; `state` and `reason` say why in words a user understands."""
+
+    def __init__(self, state: DocState, reason: str) -> None:
+        super().__init__(state, reason)
+        self.state = state
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass
+class ParsedDocument:
+    """The text of each page (index 0 is page 1) and notes about pages that were skipped."""
+
+    pages: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def characters(self) -> int:
+        return sum(len(p) for p in self.pages)
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    max_pages: int = 5000
+    page_timeout_s: float = 20.0
+
+
+class Reader(Protocol):
+    def read(self, path: Path, limits: ReadLimits) -> ParsedDocument: ...
+
+
+class _PageTimeout(Exception):
+    pass
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Interrupt a slow page (only in a process's main thread, as in the worker)."""
+
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        raise _PageTimeout
+
+    try:
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+    except ValueError:  # not the main thread: no per-page alarm, the worker's wall clock still applies
+        yield
+        return
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _brief(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
+class PdfReader:
+    """pypdf, page by page; every pypdf exception is caught per page or per file."""
+
+    def read(self, path: Path, limits: ReadLimits) -> ParsedDocument:
+        import pypdf
+        from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+        with path.open("rb") as fh:
+            head = fh.read(1024)
+        if not head:
+            raise ReadFailure(DocState.INVALID, "the file is empty (0 bytes)")
+        if not has_pdf_header(head):
+            raise ReadFailure(DocState.INVALID, f"not a PDF: the content is {describe_bytes(head)}")
+        try:
+            reader = pypdf.PdfReader(path, strict=False)
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise ReadFailure(DocState.PASSWORD, "the PDF is protected by a password")
+            page_count = len(reader.pages)
+        except ReadFailure:
+            raise
+        except FileNotDecryptedError:
+            raise ReadFailure(DocState.PASSWORD, "the PDF is protected by a password") from None
+        except (PdfReadError, RecursionError) as exc:
+            message = str(exc).lower()
+            if "limit" in message or "depth" in message or isinstance(exc, RecursionError):
+                raise ReadFailure(DocState.TOO_LARGE, f"the PDF's structure is too deep or cyclic ({_brief(exc)})") from None
+            raise ReadFailure(DocState.INVALID, f"the PDF is damaged and cannot be opened ({_brief(exc)})") from None
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - pypdf raises many types on broken files
+            if "Limit" in type(exc).__name__:
+                raise ReadFailure(DocState.TOO_LARGE, f"the PDF exceeds a safety limit ({_brief(exc)})") from None
+            raise ReadFailure(DocState.INVALID, f"the PDF cannot be opened ({_brief(exc)})") from None
+        if page_count == 0:
+            raise ReadFailure(DocState.INVALID, "the PDF has no pages")
+        if page_count > limits.max_pages:
+            raise ReadFailure(DocState.TOO_LARGE,
+                              f"{page_count:,} pages is more than the {limits.max_pages:,}-page limit")
+        pages: list[str] = []
+        notes: list[str] = []
+        for number in range(1, page_count + 1):
+            try:
+                with _alarm(limits.page_timeout_s):
+                    raw = reader.pages[number - 1].extract_text() or ""
+            except _PageTimeout:
+                notes.append(f"page {number} skipped: text extraction took over {limits.page_timeout_s:g} s")
+                raw = ""
+            except MemoryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
+                notes.append(f"page {number} skipped: {_brief(exc)}")
+                raw = ""
+            pages.append(normalize_text(raw))
+        return ParsedDocument(pages, notes)
+
+
+class DocxReader:
+    """python-docx; explicit and rendered page breaks start a new page, tables are read row by row."""
+
+    def read(self, path: Path, limits: ReadLimits) -> ParsedDocument:
+        import docx
+        from docx.oxml.ns import qn
+
+        if not is_docx(path):
+            with path.open("rb") as fh:
+                head = fh.read(1024)
+            raise ReadFailure(DocState.INVALID, f"not a Word document: the content is {describe_bytes(head)}")
+        try:
+            document = docx.Document(str(path))
+        except Exception as exc:  # noqa: BLE001
+            raise ReadFailure(DocState.INVALID, f"the Word document cannot be opened ({_brief(exc)})") from None
+        pages: list[list[str]] = [[]]
+        page_break, rendered_break, text_tag = qn("w:br"), qn("w:lastRenderedPageBreak"), qn("w:t")
+
+        def new_page() -> None:
+            if pages[-1]:
+                pages.append([])
+
+        for block in document.element.body.iterchildren():
+            if block.tag == qn("w:p"):
+                line: list[str] = []
+                for node in block.iter(text_tag, page_break, rendered_break):
+                    if node.tag == text_tag:
+                        line.append(node.text or "")
+                    elif node.tag == rendered_break or node.get(qn("w:type")) == "page":
+                        if "".join(line).strip():
+                            pages[-1].append("".join(line))
+                        line = []
+                        new_page()
+                if "".join(line).strip():
+                    pages[-1].append("".join(line))
+            elif block.tag == qn("w:tbl"):
+                for row in block.iter(qn("w:tr")):
+                    cells = ["".join(t.text or "" for t in cell.iter(text_tag)) for cell in row.iter(qn("w:tc"))]
+                    pages[-1].append(" | ".join(c.strip() for c in cells))
+        texts = [normalize_text("\n".join(p)) for p in pages]
+        if len(texts) > limits.max_pages:
+            raise ReadFailure(DocState.TOO_LARGE, f"{len(texts):,} pages is more than the {limits.max_pages:,}-page limit")
+        return ParsedDocument(texts)
+
+
+class TextReader:
+    """Plain text and Markdown; form feeds separate pages, otherwise the file is one page."""
+
+    def read(self, path: Path, limits: ReadLimits) -> ParsedDocument:
+        data = path.read_bytes()
+        if b"\x00" in data[:4096]:
+            raise ReadFailure(DocState.INVALID, f"not a text file: the content is {describe_bytes(data[:1024])}")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            from charset_normalizer import from_bytes
+
+            best = from_bytes(data).best()
+            if best is None:
+                raise ReadFailure(DocState.INVALID, "not a text file: the bytes are in no known text encoding") from None
+            text = str(best)
+        return ParsedDocument([normalize_text(p) for p in text.split("\f")])
+
+
+READERS: dict[str, Reader] = {"pdf": PdfReader(), "docx": DocxReader(), "text": TextReader()}
+
+
+def read_document(path: Path, limits: ReadLimits) -> ParsedDocument:
+    """Pick the reader for the file type and read it. Raises ReadFailure with a clear state and reason."""
+    kind = kind_for(path)
+    if kind is None:
+        suffix = path.suffix or "(no extension)"
+        raise ReadFailure(DocState.UNSUPPORTED, f"{suffix} files are not supported (PDF, DOCX, TXT and Markdown are)")
+    parsed = READERS[kind].read(path, limits)
+    if not any(p.strip() for p in parsed.pages):
+        if kind == "pdf":
+            raise ReadFailure(DocState.NEEDS_OCR,
+                              f"no text layer on any of its {len(parsed.pages)} page(s): it is a scan or drawing "
+                              "and needs OCR")
+        raise ReadFailure(DocState.INVALID, "the document contains no text")
+    return parsed

@@ -1,0 +1,112 @@
+"""Parse files in a separate process under time and memory limits, so a hostile file cannot hang or kill the app."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.parse_server import _HEADER, write_message
+from ingest.readers import ParsedDocument, ReadFailure, ReadLimits
+from storage.records import DocState
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    timeout_s: float = 120.0
+    memory_mb: int = 2048
+    read: ReadLimits = ReadLimits()
+
+
+class _Deadline(Exception):
+    pass
+
+
+class ParseWorker:
+    """A long-lived parsing child process; killed and restarted when a file breaks a limit."""
+
+    def __init__(self, limits: WorkerLimits) -> None:
+        self.limits = limits
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            read = self.limits.read
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "ingest.parse_server", "--memory-mb", str(self.limits.memory_mb),
+                 "--max-pages", str(read.max_pages), "--page-timeout", str(read.page_timeout_s)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+        return self._proc
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            for stream in (self._proc.stdin, self._proc.stdout):
+                if stream is not None:
+                    stream.close()
+            self._proc = None
+
+    def parse(self, path: Path) -> ParsedDocument:
+        """Return the parsed pages, or raise ReadFailure with the state the file ends in."""
+        with self._lock:
+            proc = self._start()
+            assert proc.stdin is not None and proc.stdout is not None
+            deadline = time.monotonic() + self.limits.timeout_s
+            try:
+                write_message(proc.stdin.fileno(), str(path.resolve()))
+                header = self._read(proc.stdout.fileno(), _HEADER.size, deadline)
+                if header is not None:
+                    (length,) = _HEADER.unpack(header)
+                    body = self._read(proc.stdout.fileno(), length, deadline)
+                else:
+                    body = None
+            except _Deadline:
+                self._stop()
+                raise ReadFailure(DocState.TOO_LARGE,
+                                  f"reading it took longer than the {self.limits.timeout_s:g} s time limit") from None
+            except (BrokenPipeError, OSError):
+                body = None
+            if body is None:
+                code = proc.wait(5)
+                self._stop()
+                raise ReadFailure(
+                    DocState.TOO_LARGE,
+                    f"the reader process died (exit code {code}), most likely at the "
+                    f"{self.limits.memory_mb:,} MiB memory limit",
+                )
+        result = pickle.loads(body)  # noqa: S301 - our own child process wrote it
+        if isinstance(result, ReadFailure):
+            raise result
+        assert isinstance(result, ParsedDocument)
+        return result
+
+    @staticmethod
+    def _read(fd: int, size: int, deadline: float) -> bytes | None:
+        data = bytearray()
+        while len(data) < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Deadline
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                raise _Deadline
+            part = os.read(fd, min(size - len(data), 1 << 20))
+            if not part:
+                return None
+            data += part
+        return bytes(data)

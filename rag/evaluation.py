@@ -1,0 +1,131 @@
+"""Retrieval evaluation on a question set: page- and file-level recall@k and MRR.
+
+Question lines: {"id", "question", "answer", "evidence": [{"file", "page"}], "answerable"}; page may be null
+(file-level evidence). A page hit is a retrieved passage on a cited page or on the page after it (a cited passage
+can continue there).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from storage.records import ScoredChunk
+
+
+@dataclass(frozen=True)
+class Evidence:
+    file: str
+    page: int | None
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answer: str
+    evidence: tuple[Evidence, ...]
+    answerable: bool
+
+
+@dataclass
+class QuestionResult:
+    question: Question
+    hits: list[ScoredChunk]
+    page_rank: int | None  # 1-based rank of the first passage on an evidence page
+    file_rank: int | None
+    latency_ms: float = 0.0
+
+
+@dataclass
+class EvalReport:
+    results: list[QuestionResult] = field(default_factory=list)
+    ks: tuple[int, ...] = (1, 5, 10)
+
+    @property
+    def answerable(self) -> list[QuestionResult]:
+        return [r for r in self.results if r.question.answerable and r.question.evidence]
+
+    def recall(self, k: int, level: str = "page") -> float:
+        rows = self.answerable
+        if not rows:
+            return 0.0
+        ranks = [r.page_rank if level == "page" else r.file_rank for r in rows]
+        return sum(1 for rank in ranks if rank is not None and rank <= k) / len(rows)
+
+    def mrr(self, level: str = "page") -> float:
+        rows = self.answerable
+        if not rows:
+            return 0.0
+        ranks = [r.page_rank if level == "page" else r.file_rank for r in rows]
+        return sum(1.0 / rank for rank in ranks if rank is not None) / len(rows)
+
+    def summary(self) -> dict[str, float | int]:
+        out: dict[str, float | int] = {"questions": len(self.results), "answerable": len(self.answerable)}
+        for k in self.ks:
+            out[f"recall@{k}"] = round(self.recall(k), 4)
+        out["mrr"] = round(self.mrr(), 4)
+        for k in self.ks:
+            out[f"file_recall@{k}"] = round(self.recall(k, "file"), 4)
+        out["file_mrr"] = round(self.mrr("file"), 4)
+        latencies = sorted(r.latency_ms for r in self.results)
+        if latencies:
+            out["search_p50_ms"] = round(latencies[len(latencies) // 2], 1)
+            out["search_p95_ms"] = round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 1)
+        return out
+
+
+def load_questions(path: Path) -> list[Question]:
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            evidence = tuple(Evidence(str(e["file"]), None if e.get("page") is None else int(e["page"]))
+                             for e in raw.get("evidence") or [])
+            questions.append(Question(str(raw.get("id", number)), str(raw["question"]), str(raw.get("answer", "")),
+                                      evidence, bool(raw.get("answerable", bool(evidence)))))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"line {number} of {path.name} is not a valid question: {exc}") from None
+    return questions
+
+
+def _matches_page(hit: ScoredChunk, evidence: Sequence[Evidence]) -> bool:
+    for e in evidence:
+        if hit.chunk.file_name != e.file:
+            continue
+        if e.page is None or hit.chunk.page in (e.page, e.page + 1):
+            return True
+    return False
+
+
+def first_rank(hits: Sequence[ScoredChunk], evidence: Sequence[Evidence], *, level: str) -> int | None:
+    files = {e.file for e in evidence}
+    for rank, hit in enumerate(hits, start=1):
+        if level == "file" and hit.chunk.file_name in files:
+            return rank
+        if level == "page" and _matches_page(hit, evidence):
+            return rank
+    return None
+
+
+Search = Callable[[str, int], list[ScoredChunk]]
+
+
+def evaluate(questions: Sequence[Question], search: Search, k: int = 10,
+             on_question: Callable[[int, int], None] | None = None) -> EvalReport:
+    import time
+
+    report = EvalReport(ks=tuple(sorted({1, 5, 10, k})))
+    for i, q in enumerate(questions):
+        started = time.perf_counter()
+        hits = search(q.question, max(k, 10))
+        latency = (time.perf_counter() - started) * 1000
+        report.results.append(QuestionResult(q, hits, first_rank(hits, q.evidence, level="page"),
+                                             first_rank(hits, q.evidence, level="file"), latency))
+        if on_question:
+            on_question(i + 1, len(questions))
+    return report

@@ -1,0 +1,1 @@
+"""Where chunks, documents and their states are kept."""

@@ -1,0 +1,93 @@
+"""Values that flow between ingestion, storage and retrieval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class DocState(StrEnum):
+    """The one clear state every file ends in."""
+
+    PENDING = "pending"
+    INDEXED = "indexed"
+    DUPLICATE = "duplicate"
+    NEEDS_OCR = "needs_ocr"
+    PASSWORD = "password"  # noqa: S105 - a state name, not a secret
+    INVALID = "invalid"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED = "unsupported"
+    FAILED = "failed"
+
+
+#: States a file may end in (pending is not an end).
+FINAL_STATES = frozenset(DocState) - {DocState.PENDING}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of one page, with the span it covers in that page's text."""
+
+    document_id: str
+    collection: str
+    file_name: str
+    page: int  # 1-based
+    start: int  # character offset in the page text
+    end: int
+    text: str
+    index: int  # position of the chunk within its document
+
+    @property
+    def chunk_id(self) -> str:
+        return f"{self.collection}/{self.document_id}/{self.index}"
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A chunk returned by a search, with its similarity score (higher is better)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass
+class DocumentRecord:
+    """What the registry remembers about one document in one collection."""
+
+    id: str  # sha256 of the file bytes
+    collection: str
+    file_name: str
+    source_path: str
+    bytes: int
+    state: DocState
+    reason: str = ""
+    pages: int = 0
+    chunks: int = 0
+    characters: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass
+class FileResult:
+    """How one file ended after an ingest run."""
+
+    file: str
+    id: str
+    collection: str
+    state: DocState
+    reason: str = ""
+    pages: int = 0
+    chunks: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "id": self.id,
+            "collection": self.collection,
+            "state": self.state.value,
+            "reason": self.reason,
+            "pages": self.pages,
+            "chunks": self.chunks,
+        }

@@ -1,0 +1,70 @@
+"""kill -9 in the middle of an ingest: no chunks of a non-indexed document are visible, and the next run completes."""
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rag.embedders import Embedder
+from storage.records import DocState
+from tests.conftest import make_services
+from tests.documents import HR_DOCS
+
+BIG = "2-Northwind_Standard_Benefits_Details.pdf"
+SMALL = "1-PerksPlus.pdf"
+
+
+def pending_file(registry: Path) -> str | None:
+    if not registry.exists():
+        return None
+    try:
+        with sqlite3.connect(registry, timeout=5) as db:
+            row = db.execute("SELECT file_name FROM documents WHERE state = 'pending'").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return row[0] if row else None
+
+
+def test_kill_mid_ingest_then_resume(tmp_path: Path, embedder: Embedder) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    # discovered in name order: the small file is finished first
+    shutil.copy(HR_DOCS / "PerksPlus.pdf", folder / SMALL)
+    shutil.copy(HR_DOCS / BIG[2:], folder / BIG)
+    home = tmp_path / "home"
+    env = {**os.environ, "CONFIDANT_HOME": str(home), "CONFIDANT_EMBEDDING_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "confidant.cli", "ingest", str(folder), "-c", "hr"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while pending_file(home / "registry.sqlite3") != BIG:
+            assert proc.poll() is None, "ingest ended before it could be interrupted"
+            assert time.monotonic() < deadline, "the big file never started"
+            time.sleep(0.2)
+        time.sleep(6)  # let a few batches of its chunks reach the store
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    services = make_services(home, embedder)
+    records = {r.file_name: r for r in services.registry.documents("hr")}
+    assert records[SMALL].state is DocState.INDEXED
+    assert records[BIG].state is DocState.PENDING
+    big_id = records[BIG].id
+    # whatever reached the store, none of it is visible to search
+    hits = services.retriever.search("Northwind Standard calendar year deductible", 20, ["hr"])
+    assert hits and all(h.chunk.document_id != big_id for h in hits)
+
+    results = {r.file: r for r in services.pipeline.ingest([folder], "hr")}
+    assert results[SMALL].state is DocState.DUPLICATE  # already done, skipped
+    big = services.registry.get("hr", big_id)
+    assert big is not None and big.state is DocState.INDEXED and big.pages == 104
+    assert services.store.count(collection="hr", document_id=big_id) == big.chunks
+    total = sum(r.chunks for r in services.registry.documents("hr"))
+    assert services.store.count() == total  # no duplicates, no orphans
+    services.close()

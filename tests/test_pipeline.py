@@ -1,0 +1,92 @@
+"""Pipeline behaviour on small generated documents (real model, real Chroma)."""
+
+import shutil
+from pathlib import Path
+
+from confidant.services import Services
+from storage.records import DocState
+from tests.documents import make_docx, make_pdf
+
+
+def test_mixed_folder_each_file_gets_a_clear_state(services: Services, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    (folder / "sub").mkdir(parents=True)
+    make_pdf(folder / "policy.pdf", ["Remote work is allowed two days per week.", "Equipment is provided."])
+    make_docx(folder / "sub" / "memo.docx", ["The office closes at 6 pm on Fridays."])
+    (folder / "notes.md").write_text("# Notes\n\nParking passes are renewed every January.", encoding="utf-8")
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a photo")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n garbage")
+    (folder / ".hidden.pdf").write_bytes(b"ignored")
+    results = {r.file: r for r in services.pipeline.ingest([folder], "c1")}
+    assert {name: r.state for name, r in results.items()} == {
+        "policy.pdf": DocState.INDEXED,
+        "memo.docx": DocState.INDEXED,
+        "notes.md": DocState.INDEXED,
+        "photo.jpg": DocState.UNSUPPORTED,
+        "broken.pdf": DocState.INVALID,
+    }
+    assert results["policy.pdf"].pages == 2
+    assert all(r.reason for r in results.values() if r.state is not DocState.INDEXED)
+    hit = services.retriever.search("When does the office close on Friday?", 1, ["c1"])[0]
+    assert (hit.chunk.file_name, hit.chunk.page) == ("memo.docx", 1)
+
+
+def test_same_bytes_under_another_name_is_a_duplicate(services: Services, tmp_path: Path) -> None:
+    a = make_pdf(tmp_path / "a.pdf", ["Holiday allowance is 25 days."])
+    b = tmp_path / "copy of a.pdf"
+    shutil.copy(a, b)
+    results = services.pipeline.ingest([a, b], "c1")
+    assert [r.state for r in results] == [DocState.INDEXED, DocState.DUPLICATE]
+    assert "a.pdf" in results[1].reason
+    # the same bytes in another collection are indexed there too
+    assert services.pipeline.ingest([b], "c2")[0].state is DocState.INDEXED
+
+
+def test_delete_removes_every_chunk(services: Services, tmp_path: Path) -> None:
+    path = make_pdf(tmp_path / "d.pdf", ["Some text. " * 200, "More text. " * 200])
+    result = services.pipeline.ingest([path], "c1")[0]
+    assert result.chunks > 2 and services.store.count(document_id=result.id) == result.chunks
+    assert services.pipeline.delete("c1", result.id)
+    assert services.store.count(document_id=result.id) == 0
+    assert services.registry.get("c1", result.id) is None
+    assert not services.pipeline.delete("c1", result.id)
+
+
+def test_too_large_file_is_not_parsed(tmp_path: Path, embedder: object) -> None:
+    from tests.conftest import make_services
+
+    s = make_services(tmp_path / "home", embedder, max_file_mb=0.001)  # type: ignore[arg-type]
+    path = make_pdf(tmp_path / "big.pdf", ["x " * 2000])
+    result = s.pipeline.ingest([path], "c1")[0]
+    assert result.state is DocState.TOO_LARGE and "limit" in result.reason
+    assert s.registry.get("c1", result.id).state is DocState.TOO_LARGE  # type: ignore[union-attr]
+
+
+def test_failed_embedding_leaves_no_chunks(services: Services, tmp_path: Path) -> None:
+    path = make_pdf(tmp_path / "e.pdf", [f"Paragraph {i}. " * 60 for i in range(12)])
+
+    class BreaksAfterFirstBatch:
+        def __init__(self, inner: object) -> None:
+            self.inner, self.calls = inner, 0
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+        def embed_documents(self, texts: list[str]) -> object:
+            self.calls += 1
+            if self.calls > 1:
+                raise RuntimeError("disk full")
+            return self.inner.embed_documents(texts)  # type: ignore[attr-defined]
+
+    services.pipeline.embedder = BreaksAfterFirstBatch(services.embedder)  # type: ignore[assignment]
+    import ingest.pipeline as pipeline_module
+
+    old = pipeline_module.EMBED_BATCH
+    pipeline_module.EMBED_BATCH = 4
+    try:
+        result = services.pipeline.ingest([path], "c1")[0]
+    finally:
+        pipeline_module.EMBED_BATCH = old
+    assert result.state is DocState.FAILED and "disk full" in result.reason
+    assert services.store.count(document_id=result.id) == 0
+    assert services.registry.get("c1", result.id).state is DocState.FAILED  # type: ignore[union-attr]
