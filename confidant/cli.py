@@ -173,6 +173,125 @@ def search(
 
 
 @app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    collection: CollectionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from your documents with a local model, citing file and page."""
+    from rich.live import Live
+    from rich.panel import Panel
+
+    from rag.answering import Answer, Retrieved, Token
+
+    services = _services()
+    collections = [collection] if collection else None
+    answerer = services.answerer(collections)
+    answer: Answer | None = None
+    streamed = ""
+    try:
+        with Live(console=err, transient=True, refresh_per_second=8) as live:
+            live.update(Panel("Searching…", title="Confidant"))
+            for event in answerer.stream(question):
+                if isinstance(event, Retrieved):
+                    live.update(Panel(f"Found {len(event.passages)} passage(s). Asking {answerer.model_name()}… "
+                                      "(the first answer on a CPU can take a while)", title="Confidant"))
+                elif isinstance(event, Token):
+                    streamed += event.text
+                    live.update(Panel(streamed, title=f"{answerer.model_name()} (checking citations when done)"))
+                else:
+                    answer = event
+    finally:
+        services.close()
+    assert answer is not None
+    if as_json:
+        _print_json(answer.as_json())
+        return
+    _print_answer(answer)
+
+
+def _print_answer(answer: Any) -> None:
+    if answer.declined:
+        out.print(f"[yellow]{answer.text}[/]")
+    elif answer.text:
+        out.print(answer.text)
+    if answer.message:
+        out.print(f"[dim]{answer.message}[/]")
+    if answer.unsupported and not answer.declined:
+        for sentence in answer.unsupported:
+            out.print(f"[red]  not supported by the passages:[/] {sentence}")
+    cited = {c.n for c in answer.citations}
+    title = "Sources" if cited else "Closest passages"
+    out.print(f"\n[bold]{title}[/]  [dim](model: {answer.model})[/]")
+    for n, p in enumerate(answer.passages, start=1):
+        if cited and n not in cited:
+            continue
+        c = p.chunk
+        out.print(f"[bold][{n}][/] {c.file_name}, page {c.page}  [dim](chars {c.start}–{c.end}, score {p.score:.2f})[/]")
+        out.print("    " + " ".join(c.text.split())[:300])
+
+
+@app.command("eval")
+def evaluate_command(
+    questions_file: Annotated[Path, typer.Argument(help="JSONL: {id, question, answer, evidence: [{file, page}], "
+                                                        "answerable} per line.", exists=True, dir_okay=False)],
+    collection: CollectionOpt = None,
+    k: Annotated[int, typer.Option("--k", "-k", help="Passages retrieved per question.")] = 10,
+    answers: Annotated[bool, typer.Option("--answers", help="Also ask the model and score its answers (slow).")] = False,
+    table: Annotated[bool, typer.Option("--table", help="Print a row per question.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure retrieval (page and file recall@1/5/10, MRR) on your own question set; with --answers, citations too."""
+    from rag.evaluation import evaluate, evaluate_answers, load_questions
+
+    try:
+        questions = load_questions(questions_file)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    services = _services()
+    collections = [collection] if collection else None
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("Searching", total=len(questions))
+            report = evaluate(questions, lambda q, n: services.retriever.search(q, n, collections), k=k,
+                              on_question=lambda i, n: bar.update(task, completed=i))
+            summary: dict[str, Any] = dict(report.summary())
+            if answers:
+                task = bar.add_task("Answering", total=len(questions))
+                answer_report = evaluate_answers(questions, services.answerer(collections),
+                                                 on_question=lambda i, n: bar.update(task, completed=i))
+                summary.update(answer_report.summary())
+    finally:
+        services.close()
+    if as_json:
+        if table:
+            summary["questions_detail"] = [
+                {"id": r.question.id, "page_rank": r.page_rank, "file_rank": r.file_rank,
+                 "top": [{"file": h.chunk.file_name, "page": h.chunk.page} for h in r.hits[:3]]}
+                for r in report.results]
+        _print_json(summary)
+        return
+    if table:
+        rows = Table(title="Per question")
+        for col in ("id", "page rank", "file rank", "question", "top passage"):
+            rows.add_column(col, overflow="fold")
+        for r in report.results:
+            top = f"{r.hits[0].chunk.file_name} p.{r.hits[0].chunk.page}" if r.hits else "—"
+            rows.add_row(r.question.id, str(r.page_rank or "miss"), str(r.file_rank or "miss"),
+                         r.question.question[:70], top)
+        out.print(rows)
+    overview = Table(title=f"{questions_file.name}: {summary['answerable']} answerable of {summary['questions']}")
+    overview.add_column("metric")
+    overview.add_column("value", justify="right")
+    for key, value in summary.items():
+        if key not in ("questions", "answerable"):
+            overview.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    out.print(overview)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8501).")] = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 from pathlib import Path
 
@@ -22,9 +22,9 @@ def streamlit_command(host: str, port: int) -> list[str]:
 
 
 def run_app(settings: Settings, host: str, port: int) -> int:
+    """Replace this process with the Streamlit server, so signals (Ctrl-C, SIGTERM) reach it directly."""
     enforce_offline()
     print(f"Confidant is starting on http://{host}:{port}  (data folder: {settings.data_dir})", flush=True)
-    try:
-        return subprocess.call(streamlit_command(host, port), cwd=APP.parent)
-    except KeyboardInterrupt:
-        return 0
+    os.chdir(APP.parent)
+    command = streamlit_command(host, port)
+    os.execv(command[0], command)

@@ -10,8 +10,13 @@ from ingest.pipeline import IngestPipeline
 from ingest.readers import ReadLimits
 from ingest.splitter import TokenSplitter
 from ingest.worker import ParseWorker, WorkerLimits
+from rag.answering import Answerer
+from rag.chat import ChatModel
 from rag.embedders import Embedder, minilm_embedder
-from rag.retriever import VectorRetriever
+from rag.model_choice import choose_chat_model
+from rag.retriever import Retriever
+from storage.keyword_index import SqliteKeywordIndex
+from storage.records import ScoredChunk
 from storage.registry import SqliteRegistry
 from storage.vector_store import ChromaStore
 
@@ -19,11 +24,14 @@ INDEX_NAMES = {"minilm": "chunks-minilm-l6-v2"}
 
 
 class Services:
-    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
+                 chat_model: ChatModel | None = None) -> None:
         enforce_offline()
         self.settings = settings
         if embedder is not None:  # tests share one loaded model
             self.__dict__["embedder"] = embedder
+        if chat_model is not None:
+            self.__dict__["chat_model"] = chat_model
 
     @cached_property
     def registry(self) -> SqliteRegistry:
@@ -47,17 +55,41 @@ class Services:
     def pipeline(self) -> IngestPipeline:
         s = self.settings
         splitter = TokenSplitter(self.embedder.token_spans, s.chunk_size, s.chunk_overlap)
-        return IngestPipeline(self.registry, self.store, self.embedder, splitter, self.worker,
+        return IngestPipeline(self.registry, self.store, self.keywords, self.embedder, splitter, self.worker,
                               max_file_bytes=int(s.max_file_mb * 2**20), lock_path=s.data_dir / "ingest.lock")
 
     @cached_property
-    def retriever(self) -> VectorRetriever:
-        return VectorRetriever(self.embedder, self.store, self.registry)
+    def keywords(self) -> SqliteKeywordIndex:
+        return SqliteKeywordIndex(self.settings.data_dir / "keywords.sqlite3")
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        s = self.settings
+        return Retriever(self.embedder, self.store, self.keywords, self.registry, mode=s.search_mode,
+                         candidates=s.search_candidates)
+
+    @cached_property
+    def chat_model(self) -> ChatModel:
+        """Ollama or the embedded llama.cpp server, per settings; the embedded server starts on first question."""
+        return choose_chat_model(self.settings)
+
+    def answerer(self, collections: list[str] | None = None, document_ids: list[str] | None = None) -> Answerer:
+        """An Answerer that searches only the given collections (and documents)."""
+
+        def search(query: str, k: int) -> list[ScoredChunk]:
+            return self.retriever.search(query, k, collections, document_ids)
+
+        return Answerer(search, self.chat_model, self.embedder, k=self.settings.answer_k,
+                        min_relevance=self.settings.min_relevance, max_tokens=self.settings.llm_max_tokens)
 
     def close(self) -> None:
         if "worker" in self.__dict__:
             self.worker.close()
+        model = self.__dict__.get("chat_model")
+        if model is not None and hasattr(model, "close"):
+            model.close()
 
 
-def build_services(settings: Settings | None = None, *, embedder: Embedder | None = None) -> Services:
-    return Services(settings or Settings(), embedder=embedder)
+def build_services(settings: Settings | None = None, *, embedder: Embedder | None = None,
+                   chat_model: ChatModel | None = None) -> Services:
+    return Services(settings or Settings(), embedder=embedder, chat_model=chat_model)

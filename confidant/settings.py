@@ -53,7 +53,16 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(default=0, description="Torch threads for embedding; 0 = all cores.")
 
     # --- retrieval --------------------------------------------------------------------
-    search_k: int = Field(default=5, description="Passages returned by search and given to the model.")
+    search_k: int = Field(default=5, description="Passages returned by `confidant search` and shown as sources.")
+    search_mode: Literal["hybrid", "vector", "keyword"] = Field(
+        default="hybrid",
+        description="'hybrid' fuses BM25 keyword and vector search (reciprocal rank fusion); chosen on the HR set.",
+    )
+    search_candidates: int = Field(default=30, description="Candidates each search stage contributes to the fusion.")
+    answer_k: int = Field(default=4, description="Passages given to the language model for one answer.")
+    min_relevance: float = Field(
+        default=0.2, description="Decline without asking the model when no passage scores at least this (cosine)."
+    )
 
     # --- language model ---------------------------------------------------------------
     llm_mode: Literal["auto", "ollama", "embedded"] = Field(
@@ -72,7 +81,7 @@ class Settings(BaseSettings):
     )
     llm_threads: int = Field(default=2, description="CPU threads for the embedded model; use 1 when the machine is shared.")
     llm_context: int = Field(default=4096, description="Context window (tokens) of the embedded model.")
-    llm_max_tokens: int = Field(default=320, description="Most tokens generated for one answer.")
+    llm_max_tokens: int = Field(default=160, description="Most tokens generated for one answer.")
     llm_timeout_s: float = Field(default=300.0, description="Give up on a model answer after this many seconds.")
 
     # --- app --------------------------------------------------------------------------

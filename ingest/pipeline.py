@@ -19,6 +19,7 @@ from ingest.readers import ParsedDocument, ReadFailure
 from ingest.splitter import TokenSplitter
 from ingest.worker import ParseWorker
 from rag.embedders import Embedder
+from storage.keyword_index import KeywordIndex
 from storage.records import Chunk, DocState, DocumentRecord, FileResult
 from storage.registry import Registry
 from storage.vector_store import VectorStore
@@ -61,17 +62,21 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
+def document_title(file_name: str) -> str:
+    return Path(file_name).stem.replace("_", " ")
+
+
 def embedding_text(chunk: Chunk) -> str:
     """What the model embeds: the passage headed by its document's title, so plan names in questions match."""
-    title = Path(chunk.file_name).stem.replace("_", " ")
-    return f"{title}\n{chunk.text}"
+    return f"{document_title(chunk.file_name)}\n{chunk.text}"
 
 
 class IngestPipeline:
-    def __init__(self, registry: Registry, store: VectorStore, embedder: Embedder, splitter: TokenSplitter,
-                 worker: ParseWorker, *, max_file_bytes: int, lock_path: Path) -> None:
+    def __init__(self, registry: Registry, store: VectorStore, keywords: KeywordIndex, embedder: Embedder,
+                 splitter: TokenSplitter, worker: ParseWorker, *, max_file_bytes: int, lock_path: Path) -> None:
         self.registry = registry
         self.store = store
+        self.keywords = keywords
         self.embedder = embedder
         self.splitter = splitter
         self.worker = worker
@@ -120,7 +125,7 @@ class IngestPipeline:
     def _recover(self) -> list[FileResult]:
         results = []
         for record in self.registry.documents(state=DocState.PENDING):
-            self.store.delete_document(record.collection, record.id)
+            self._remove_chunks(record.collection, record.id)
             source = Path(record.source_path)
             if source.is_file() and sha256_file(source) == record.id:
                 self.registry.delete(record.collection, record.id)
@@ -135,9 +140,13 @@ class IngestPipeline:
         if self.registry.get(collection, document_id) is None:
             return False
         with self._exclusive():
-            self.store.delete_document(collection, document_id)
+            self._remove_chunks(collection, document_id)
             self.registry.delete(collection, document_id)
         return True
+
+    def _remove_chunks(self, collection: str, document_id: str) -> None:
+        self.store.delete_document(collection, document_id)
+        self.keywords.delete_document(collection, document_id)
 
     # --- steps ------------------------------------------------------------------------
     def _prefetch(self, files: list[Path], collection: str,
@@ -210,10 +219,11 @@ class IngestPipeline:
                 batch = chunks[lo : lo + EMBED_BATCH]
                 vectors = self.embedder.embed_documents([embedding_text(c) for c in batch])
                 self.store.add(batch, vectors)
+                self.keywords.add(batch, [document_title(c.file_name) for c in batch])
                 if on_progress:
                     on_progress(Progress(path, index, total, pages=batch[-1].page))
         except BaseException as exc:
-            self.store.delete_document(collection, doc_id)
+            self._remove_chunks(collection, doc_id)
             reason = f"indexing failed: {type(exc).__name__}: {exc}"[:300]
             self.registry.finish(collection, doc_id, DocState.FAILED, reason)
             if not isinstance(exc, Exception):

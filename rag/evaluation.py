@@ -8,9 +8,11 @@ can continue there).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from storage.records import ScoredChunk
 
@@ -117,8 +119,6 @@ Search = Callable[[str, int], list[ScoredChunk]]
 
 def evaluate(questions: Sequence[Question], search: Search, k: int = 10,
              on_question: Callable[[int, int], None] | None = None) -> EvalReport:
-    import time
-
     report = EvalReport(ks=tuple(sorted({1, 5, 10, k})))
     for i, q in enumerate(questions):
         started = time.perf_counter()
@@ -126,6 +126,60 @@ def evaluate(questions: Sequence[Question], search: Search, k: int = 10,
         latency = (time.perf_counter() - started) * 1000
         report.results.append(QuestionResult(q, hits, first_rank(hits, q.evidence, level="page"),
                                              first_rank(hits, q.evidence, level="file"), latency))
+        if on_question:
+            on_question(i + 1, len(questions))
+    return report
+
+
+@dataclass
+class AnswerResult:
+    question: Question
+    declined: bool
+    cited_evidence: bool  # a citation lands on an evidence page (or the page after it)
+    first_token_ms: float
+    total_ms: float
+    answer: str
+
+
+@dataclass
+class AnswerReport:
+    results: list[AnswerResult] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float | int]:
+        answerable = [r for r in self.results if r.question.answerable]
+        unanswerable = [r for r in self.results if not r.question.answerable]
+        answered = [r for r in answerable if not r.declined]
+        firsts = sorted(r.first_token_ms for r in self.results if r.first_token_ms > 0)
+        totals = sorted(r.total_ms for r in self.results)
+
+        def share(rows: list[AnswerResult], test: Callable[[AnswerResult], bool]) -> float:
+            return round(sum(1 for r in rows if test(r)) / len(rows), 4) if rows else 0.0
+
+        return {
+            "answered_questions": len(self.results),
+            "citation_hit_rate": share(answerable, lambda r: r.cited_evidence),
+            "citation_hit_rate_when_answered": share(answered, lambda r: r.cited_evidence),
+            "declined_when_unanswerable": share(unanswerable, lambda r: r.declined),
+            "wrongly_declined": share(answerable, lambda r: r.declined),
+            "first_token_p50_ms": round(firsts[len(firsts) // 2], 1) if firsts else 0.0,
+            "answer_p50_ms": round(totals[len(totals) // 2], 1) if totals else 0.0,
+        }
+
+
+class _Answers(Protocol):
+    def ask(self, question: str) -> Any: ...
+
+
+def evaluate_answers(questions: Sequence[Question], answerer: _Answers,
+                     on_question: Callable[[int, int], None] | None = None) -> AnswerReport:
+    report = AnswerReport()
+    for i, q in enumerate(questions):
+        answer = answerer.ask(q.question)
+        hits = [ScoredChunk(c.chunk, 1.0) for c in answer.citations]
+        report.results.append(AnswerResult(
+            q, bool(answer.declined), first_rank(hits, q.evidence, level="page") is not None,
+            float(answer.timings.get("first_token_ms", 0.0)), float(answer.timings.get("total_ms", 0.0)),
+            str(answer.text)))
         if on_question:
             on_question(i + 1, len(questions))
     return report

@@ -1,31 +1,75 @@
-"""Retrieval: the passages most similar to a question, within the collections a caller may see.
+"""Retrieval: the passages that best match a question, within the collections a caller may see.
 
-Only chunks of `indexed` documents are returned: a document being indexed (or left half-done by a crash) is
-invisible until it is complete.
+Modes: `vector` (embedding similarity in Chroma), `keyword` (BM25 in SQLite FTS5), `hybrid` (both, fused by
+reciprocal rank fusion). Every stage applies the same collection/document filter. Only chunks of `indexed`
+documents are returned: a document being indexed, or left half-done by a crash, is invisible until complete.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, Protocol
 
 from rag.embedders import Embedder
+from storage.keyword_index import KeywordIndex
 from storage.records import DocState, ScoredChunk
 from storage.registry import Registry
 from storage.vector_store import VectorStore
 
+Mode = Literal["hybrid", "vector", "keyword"]
 
-class VectorRetriever:
-    def __init__(self, embedder: Embedder, store: VectorStore, registry: Registry) -> None:
+
+class Reranker(Protocol):
+    def rerank(self, query: str, hits: Sequence[ScoredChunk]) -> list[ScoredChunk]: ...
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[ScoredChunk]], k: int = 60,
+                           weights: Sequence[float] | None = None) -> list[ScoredChunk]:
+    """Fuse ranked lists: score = Σ weight / (k + rank). Keeps the vector similarity where a list had it."""
+    weights = weights or [1.0] * len(rankings)
+    fused: dict[str, float] = {}
+    best: dict[str, ScoredChunk] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, hit in enumerate(ranking, start=1):
+            key = hit.chunk.chunk_id
+            fused[key] = fused.get(key, 0.0) + weight / (k + rank)
+            if key not in best or (best[key].similarity is None and hit.similarity is not None):
+                best[key] = hit
+    order = sorted(fused, key=lambda key: fused[key], reverse=True)
+    return [ScoredChunk(best[key].chunk, fused[key], best[key].similarity) for key in order]
+
+
+class Retriever:
+    def __init__(self, embedder: Embedder, store: VectorStore, keywords: KeywordIndex, registry: Registry, *,
+                 mode: Mode = "hybrid", candidates: int = 30, rrf_k: int = 60, reranker: Reranker | None = None,
+                 rerank_depth: int = 20) -> None:
         self.embedder = embedder
         self.store = store
+        self.keywords = keywords
         self.registry = registry
+        self.mode = mode
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.reranker = reranker
+        self.rerank_depth = rerank_depth
 
     def search(self, query: str, k: int, collections: Sequence[str] | None = None,
-               document_ids: Sequence[str] | None = None) -> list[ScoredChunk]:
-        if not query.strip() or k <= 0:
+               document_ids: Sequence[str] | None = None, *, mode: Mode | None = None) -> list[ScoredChunk]:
+        if not query.strip() or k <= 0 or (collections is not None and not collections):
             return []
-        hits = self.store.query(self.embedder.embed_query(query), k * 2, collections, document_ids)
-        return self.only_indexed(hits)[:k]
+        mode = mode or self.mode
+        depth = max(k * 2, self.candidates if mode == "hybrid" else k * 2,
+                    self.rerank_depth if self.reranker else 0)
+        rankings: list[list[ScoredChunk]] = []
+        if mode in ("vector", "hybrid"):
+            rankings.append(self.only_indexed(
+                self.store.query(self.embedder.embed_query(query), depth, collections, document_ids)))
+        if mode in ("keyword", "hybrid"):
+            rankings.append(self.only_indexed(self.keywords.search(query, depth, collections, document_ids)))
+        hits = rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings, self.rrf_k)
+        if self.reranker is not None:
+            hits = self.reranker.rerank(query, hits[: self.rerank_depth]) + hits[self.rerank_depth:]
+        return hits[:k]
 
     def only_indexed(self, hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:
         states: dict[tuple[str, str], bool] = {}

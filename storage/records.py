@@ -44,10 +44,12 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ScoredChunk:
-    """A chunk returned by a search, with its similarity score (higher is better)."""
+    """A chunk returned by a search, with its score (higher is better) and, when the vector search saw it,
+    its cosine similarity to the question (used to tell whether anything relevant was found)."""
 
     chunk: Chunk
     score: float
+    similarity: float | None = None
 
 
 @dataclass

@@ -107,7 +107,8 @@ class ChromaStore:
         docs = (res.get("documents") or [[]])[0]
         metas = (res.get("metadatas") or [[]])[0]
         dists = (res.get("distances") or [[]])[0]
-        return [ScoredChunk(_chunk(d, dict(m)), 1.0 - float(dist)) for d, m, dist in zip(docs, metas, dists)]
+        return [ScoredChunk(_chunk(d, dict(m)), 1.0 - float(dist), 1.0 - float(dist))
+                for d, m, dist in zip(docs, metas, dists)]
 
     def get_document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
         res = self._col.get(where=_where(collection=collection, document_id=document_id),

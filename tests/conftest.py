@@ -45,3 +45,22 @@ def hr_services(hr_home: tuple[Path, list[FileResult]], embedder: Embedder) -> I
     s = make_services(hr_home[0], embedder)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def answer_model_path() -> Path:
+    """The default answer model (Qwen2.5-Coder-1.5B GGUF), as scripts/install assembled it from its PyPI parts."""
+    from rag.model_files import resolve_model_path
+
+    settings = Settings()
+    return resolve_model_path(settings.embedded_model, settings.models_dir)
+
+
+@pytest.fixture(scope="session")
+def real_model(answer_model_path: Path) -> Iterator[object]:
+    """The embedded llama.cpp server with the default model, one thread (the other core runs the tests)."""
+    from rag.llamacpp_chat import LlamaCppChat
+
+    model = LlamaCppChat(answer_model_path, label="qwen2.5-coder-1.5b", threads=1, context=4096, timeout_s=600)
+    yield model
+    model.close()

@@ -1,0 +1,120 @@
+"""Retrieval quality: page recall of LlamaIndex's default pipeline versus Confidant's defaults, in one run.
+
+    python -m bench.quality_baseline [--docs DIR] [--questions FILE] [--json]
+
+Both index the same folder with the same MiniLM weights. A hit is a retrieved passage from an evidence file on
+the cited page or the page after it (rag.evaluation). recall@5 comes from a top-5 retriever (similarity_top_k=5
+for LlamaIndex, k=5 for Confidant); recall@1/@10 and MRR@10 from a top-10 pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from bench import report
+from rag.evaluation import Question, evaluate
+from storage.records import ScoredChunk
+
+HR = Path("/work/shared/eval/hr-benefits")
+Search = Callable[[str, int], list[ScoredChunk]]
+
+
+def score(questions: list[Question], search: Search) -> tuple[dict[str, Any], list[int | None]]:
+    """Metrics for one system, and the top-5 page rank of each answerable question (for a paired comparison)."""
+    top5 = evaluate(questions, lambda q, _n: search(q, 5), k=5)
+    top10 = evaluate(questions, search, k=10)
+    full = top10.summary()
+    row: dict[str, Any] = {"answerable": full["answerable"], "recall@1": full["recall@1"],
+                           "recall@5 (top-5 retriever)": round(top5.recall(5), 4), "recall@5": full["recall@5"],
+                           "recall@10": full["recall@10"], "mrr@10": full["mrr"],
+                           "file_recall@5": full["file_recall@5"], "search_p50_ms": full.get("search_p50_ms")}
+    return row, [r.page_rank for r in top5.answerable]
+
+
+def paired(a: list[int | None], b: list[int | None]) -> dict[str, int]:
+    """Questions found in the top 5 by only one of the two systems."""
+    return {"confidant_only": sum(1 for x, y in zip(a, b) if x is not None and y is None),
+            "baseline_only": sum(1 for x, y in zip(a, b) if x is None and y is not None)}
+
+
+def run(docs: Path, questions: list[Question], workdir: Path) -> dict[str, Any]:
+    from bench import llama_baseline
+    from confidant.services import build_services
+    from confidant.settings import Settings
+    from rag.embedders import minilm_model_dir
+
+    llama_baseline.disable_global_llm()
+    services = build_services(Settings(home=workdir / "confidant"))
+    try:
+        results = services.pipeline.ingest([docs], services.settings.default_collection)
+    finally:
+        services.close()
+    c_row, c_ranks = score(questions, services.retriever.search)
+    c_row.update(pages=sum(r.pages for r in results), chunks=sum(r.chunks for r in results),
+                 split=f"TokenSplitter {services.settings.chunk_size}/{services.settings.chunk_overlap} MiniLM tokens"
+                 " + title header")
+
+    embed_model = llama_baseline.load_embed_model(minilm_model_dir())
+    built = llama_baseline.build_index(docs, workdir / "llamaindex", embed_model)
+    b_row, b_ranks = score(questions, llama_baseline.searcher(built.index))
+    counts = llama_baseline.embed_token_counts(built.documents, embed_model._model.tokenizer)
+    limit = int(embed_model._model.max_seq_length)
+    b_row.update(pages=built.pages, chunks=built.chunks, split="SentenceSplitter() 1024/200 tiktoken tokens"
+                 " + metadata header")
+    return {"confidant": c_row, "llamaindex-default": b_row, "paired_top5": paired(c_ranks, b_ranks),
+            "baseline_page_label_mismatches": built.page_label_mismatches,
+            "baseline_nodes_truncated": {"limit_word_pieces": limit, "nodes": len(counts),
+                                         "over_limit": sum(1 for n in counts if n > limit),
+                                         "word_pieces_dropped": sum(max(0, n - limit) for n in counts),
+                                         "word_pieces_total": sum(counts)}}
+
+
+def table(result: dict[str, Any]) -> Table:
+    out = Table(title="Page recall on hr-benefits, same run, same MiniLM weights")
+    cols = ("pages", "chunks", "recall@1", "recall@5 (top-5 retriever)", "recall@10", "mrr@10", "file_recall@5")
+    out.add_column("system")
+    for col in cols:
+        out.add_column(col, justify="right")
+    for name in ("confidant", "llamaindex-default"):
+        row = result[name]
+        out.add_row(name, *(str(row[c]) for c in cols))
+    c, b = result["confidant"], result["llamaindex-default"]
+    out.add_row("ratio confidant/baseline", "", "",
+                *(str(report.ratio(c[k], b[k])) for k in cols[2:]), style="bold")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--docs", type=Path, default=HR / "docs")
+    parser.add_argument("--questions", type=Path, default=HR / "questions.jsonl")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    args = parser.parse_args(argv)
+
+    from confidant.offline import enforce_offline
+    from rag.evaluation import load_questions
+
+    enforce_offline()
+    out = report.console(args.json)
+    context = report.machine()
+    with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
+        result = run(args.docs, load_questions(args.questions), Path(tmp))
+    out.print(table(result))
+    p, t = result["paired_top5"], result["baseline_nodes_truncated"]
+    out.print(f"top-5 hits found by only one system: confidant {p['confidant_only']}, baseline {p['baseline_only']}")
+    out.print(f"baseline nodes over MiniLM's {t['limit_word_pieces']}-word-piece window (cut when embedded): "
+              f"{t['over_limit']}/{t['nodes']}; {t['word_pieces_dropped']:,} of {t['word_pieces_total']:,} word "
+              "pieces never embedded")
+    out.print(f"baseline page_label values that are not the physical page: {result['baseline_page_label_mismatches']}")
+    report.save("quality-baseline", out, {"benchmark": "quality_baseline", "docs": str(args.docs),
+                                          "questions": str(args.questions), "machine": context, **result}, args.json)
+
+
+if __name__ == "__main__":
+    main()

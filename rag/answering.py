@@ -1,0 +1,151 @@
+"""Answering: retrieve → prompt → stream from a local model → verify and link citations → an Answer value."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from rag.chat import ChatModel, ModelFailed, ModelUnavailable
+from rag.citations import check_answer
+from rag.embedders import Embedder
+from rag.prompting import DECLINE_TEXT, build_messages, says_it_cannot_answer
+from storage.records import Chunk, ScoredChunk
+
+Search = Callable[[str, int], list[ScoredChunk]]
+
+_FOLLOW_UP = re.compile(r"\b(?:it|its|they|them|their|this|that|these|those|he|she|there|same|also|else|more)\b",
+                        re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    chunk: Chunk
+
+    def as_json(self) -> dict[str, object]:
+        c = self.chunk
+        return {"n": self.n, "file": c.file_name, "page": c.page, "start": c.start, "end": c.end, "text": c.text,
+                "document_id": c.document_id, "collection": c.collection}
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    declined: bool
+    model: str
+    passages: list[ScoredChunk]
+    citations: list[Citation] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)  # sentences no passage supports
+    message: str = ""  # shown to the user: why there is no answer, or what was corrected
+    raw_text: str = ""  # what the model wrote, before citations were checked
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "question": self.question, "answer": self.text, "declined": self.declined, "model": self.model,
+            "message": self.message, "unsupported": self.unsupported,
+            "citations": [c.as_json() for c in self.citations],
+            "passages": [{"n": n, "score": round(p.score, 4), **Citation(n, p.chunk).as_json()}
+                         for n, p in enumerate(self.passages, start=1)],
+            "timings": {k: round(v, 1) for k, v in self.timings.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    passages: list[ScoredChunk]
+
+
+AnswerEvent = Retrieved | Token | Answer
+
+
+def retrieval_query(question: str, history: Sequence[str]) -> str:
+    """Rewrite a follow-up ("and for the Plus plan?", "how much does it cost?") with the previous question."""
+    if not history:
+        return question
+    words = question.split()
+    if len(words) <= 6 or _FOLLOW_UP.search(question) or question.lower().startswith(("and ", "what about", "how about")):
+        return f"{history[-1]} {question}"
+    return question
+
+
+class Answerer:
+    def __init__(self, search: Search, model: ChatModel | None, embedder: Embedder | None, *, k: int = 4,
+                 min_relevance: float = 0.2, max_tokens: int = 320) -> None:
+        self.search = search
+        self.model = model
+        self.embedder = embedder
+        self.k = k
+        self.min_relevance = min_relevance
+        self.max_tokens = max_tokens
+
+    def model_name(self) -> str:
+        return self.model.name if self.model is not None else "no model"
+
+    def ask(self, question: str, history: Sequence[str] = (), instructions: str = "") -> Answer:
+        for event in self.stream(question, history, instructions):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream ended without an answer")
+
+    def stream(self, question: str, history: Sequence[str] = (), instructions: str = "") -> Iterator[AnswerEvent]:
+        """Yield the passages first, then answer tokens as they come, then the checked Answer."""
+        started = time.perf_counter()
+        passages = self.search(retrieval_query(question, history), self.k)
+        timings = {"retrieve_ms": (time.perf_counter() - started) * 1000}
+        yield Retrieved(passages)
+        model_name = self.model.name if self.model is not None else "none"
+        similarity = max((p.similarity for p in passages if p.similarity is not None), default=0.0)
+        relevant = passages if similarity >= self.min_relevance else []
+        if not relevant:
+            timings["total_ms"] = (time.perf_counter() - started) * 1000
+            yield Answer(question, DECLINE_TEXT, True, model_name, passages,
+                         message="No passage in the documents is relevant to this question.", timings=timings)
+            return
+        if self.model is None:
+            timings["total_ms"] = (time.perf_counter() - started) * 1000
+            yield Answer(question, "", False, model_name, passages, timings=timings,
+                         message="No language model is available; here are the most relevant passages.")
+            return
+        pieces: list[str] = []
+        message = ""
+        try:
+            for piece in self.model.stream(build_messages(question, relevant, instructions), max_tokens=self.max_tokens):
+                if not pieces:
+                    timings["first_token_ms"] = (time.perf_counter() - started) * 1000
+                pieces.append(piece)
+                yield Token(piece)
+        except ModelUnavailable as exc:
+            timings["total_ms"] = (time.perf_counter() - started) * 1000
+            yield Answer(question, "", False, model_name, passages, timings=timings,
+                         message=f"No language model could answer ({exc}). Here are the most relevant passages.")
+            return
+        except ModelFailed as exc:
+            message = f"The model stopped mid-answer ({exc}); the answer may be incomplete."
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        yield self._finish(question, "".join(pieces), relevant, passages, model_name, message, timings)
+
+    def _finish(self, question: str, raw: str, given: list[ScoredChunk], passages: list[ScoredChunk], model: str,
+                message: str, timings: dict[str, float]) -> Answer:
+        if not raw.strip() or says_it_cannot_answer(raw):
+            return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
+                          message=message or "The documents do not answer this question; the closest passages are below.")
+        checked = check_answer(raw, given, self.embedder)
+        if not checked.cited:
+            return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
+                          unsupported=checked.unsupported,
+                          message="The model's answer is not supported by any passage, so it is not shown.")
+        citations = [Citation(n, given[n - 1].chunk) for n in checked.cited]
+        notes = [message] if message else []
+        if checked.unsupported:
+            notes.append(f"{len(checked.unsupported)} sentence(s) are not supported by any passage.")
+        return Answer(question, checked.text, False, model, passages, citations, checked.unsupported,
+                      " ".join(notes), raw, timings)

@@ -1,0 +1,118 @@
+"""Check every sentence of an answer against the passages it was given, and fix the [n] markers.
+
+Small local models misnumber citations. For each sentence we measure how well each passage supports it
+(content-word overlap, numbers weighted; plus embedding similarity when an embedder is given), keep a cited
+passage that supports it, move the citation to the passage that does, and mark sentences no passage supports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.embedders import Embedder
+from storage.records import ScoredChunk
+
+_MARKER = re.compile(r"\s*\[(\d{1,2})\](?:\s*\[(\d{1,2})\])*")
+_ANY_MARKER = re.compile(r"\[(\d{1,2})\]")
+_SENTENCE = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,2}\])*\s+(?=[A-Z0-9\"'(])|\n+")
+_WORD = re.compile(r"[a-z0-9$%][a-z0-9$%.,'-]*[a-z0-9%]|[a-z0-9]", re.IGNORECASE)
+_STOP = frozenset("""a an the and or but if then than that this these those is are was were be been being am do does did
+of in on at to for from by with about as into over under per via it its it's they them their there here you your
+we our us he she his her i me my can could may might must shall should will would not no yes also any all each
+which who whom whose what when where why how such so very more most other some only just both either neither""".split())
+
+_META = re.compile(r"^(?:this|that|it)\s+is\s+(?:stated|mentioned|explained|described|found)\b|^(?:see|source|sources|"
+                   r"according to)\b", re.IGNORECASE)
+
+LEXICAL_SUPPORT = 0.5  # share of a sentence's content words found in the passage
+SEMANTIC_SUPPORT = 0.72  # cosine similarity between sentence and passage embeddings
+
+
+@dataclass
+class CheckedSentence:
+    text: str  # without markers
+    cited: list[int]  # passage numbers after verification (1-based)
+    model_cited: list[int]  # what the model wrote
+    supported: bool
+
+
+@dataclass
+class CheckedAnswer:
+    sentences: list[CheckedSentence] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        parts = []
+        for s in self.sentences:
+            marks = "".join(f"[{n}]" for n in s.cited)
+            if marks and s.text[-1:] in ".!?":
+                parts.append(f"{s.text[:-1]} {marks}{s.text[-1]}")
+            else:
+                parts.append(f"{s.text} {marks}".strip())
+        return " ".join(parts)
+
+    @property
+    def cited(self) -> list[int]:
+        seen: list[int] = []
+        for s in self.sentences:
+            seen.extend(n for n in s.cited if n not in seen)
+        return seen
+
+    @property
+    def unsupported(self) -> list[str]:
+        return [s.text for s in self.sentences if not s.supported]
+
+
+def content_words(text: str) -> set[str]:
+    words = {w.lower().strip(".,'") for w in _WORD.findall(text)}
+    return {w for w in words if w and w not in _STOP}
+
+
+def lexical_support(sentence: str, passage: str) -> float:
+    words = content_words(sentence)
+    if not words:
+        return 0.0
+    found = content_words(passage)
+    numbers = {w for w in words if any(ch.isdigit() for ch in w)}
+    # numbers matter most: a sentence whose figures are not in the passage is not supported by it
+    if numbers and not numbers & found:
+        return 0.0
+    weight = {w: 2.0 if w in numbers else 1.0 for w in words}
+    return sum(weight[w] for w in words if w in found) / sum(weight.values())
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text.strip()) if s and s.strip()]
+
+
+def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedder | None = None) -> CheckedAnswer:
+    sentences = split_sentences(answer)
+    cleaned = [re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_ANY_MARKER.sub("", s).split())) for s in sentences]
+    texts = [p.chunk.text for p in passages]
+    semantic = _semantic_matrix(cleaned, texts, embedder)
+    checked = CheckedAnswer()
+    for i, (raw, text) in enumerate(zip(sentences, cleaned)):
+        model_cited = [int(n) for n in _ANY_MARKER.findall(raw)]
+        if len(content_words(text)) < 3 or _META.match(text):
+            continue  # "This is stated in [1]." and stray markers carry no claim of their own
+        scores = [(lexical_support(text, t), float(semantic[i, j]) if semantic is not None else 0.0)
+                  for j, t in enumerate(texts)]
+        supports = [lex >= LEXICAL_SUPPORT or sem >= SEMANTIC_SUPPORT for lex, sem in scores]
+        kept = [n for n in dict.fromkeys(model_cited) if 1 <= n <= len(texts) and supports[n - 1]]
+        if not kept and any(supports):
+            best = max(range(len(texts)), key=lambda j: (supports[j], scores[j][0] + scores[j][1]))
+            kept = [best + 1]
+        checked.sentences.append(CheckedSentence(text, kept, model_cited, bool(kept)))
+    return checked
+
+
+def _semantic_matrix(sentences: list[str], passages: list[str], embedder: Embedder | None) -> np.ndarray | None:
+    if embedder is None or not sentences or not passages:
+        return None
+    s = embedder.embed_documents(sentences)
+    p = embedder.embed_documents(passages)
+    return np.asarray(s @ p.T)

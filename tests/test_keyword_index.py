@@ -1,0 +1,53 @@
+"""BM25 (SQLite FTS5) index: filters, replacement, and consistency with the vector store through the pipeline."""
+
+from pathlib import Path
+
+from confidant.services import Services
+from storage.keyword_index import SqliteKeywordIndex, match_expression
+from storage.records import Chunk
+from tests.documents import make_pdf
+
+
+def chunk(doc: str, collection: str, i: int, text: str) -> Chunk:
+    return Chunk(doc, collection, f"{doc}.pdf", 1, 0, len(text), text, i)
+
+
+def test_search_ranks_and_filters_by_collection(tmp_path: Path) -> None:
+    index = SqliteKeywordIndex(tmp_path / "k.sqlite3")
+    index.add([chunk("a", "hr", 0, "The dental deductible is 50 dollars."),
+               chunk("a", "hr", 1, "Vision exams are covered once a year."),
+               chunk("b", "legal", 0, "The dental clause of the contract.")], ["A", "A", "B"])
+    hits = index.search("What is the dental deductible?", 5)
+    assert [h.chunk.chunk_id for h in hits][:1] == ["hr/a/0"] and hits[0].score > 0
+    assert {h.chunk.collection for h in index.search("dental", 5, ["legal"])} == {"legal"}
+    assert index.search("dental", 5, []) == []
+    assert index.search("dental", 5, document_ids=["b"])[0].chunk.document_id == "b"
+
+
+def test_readding_replaces_and_delete_removes(tmp_path: Path) -> None:
+    index = SqliteKeywordIndex(tmp_path / "k.sqlite3")
+    c = [chunk("a", "hr", 0, "alpha beta"), chunk("a", "hr", 1, "gamma delta")]
+    index.add(c, ["t", "t"])
+    index.add(c, ["t", "t"])
+    assert index.count() == 2
+    index.delete_document("hr", "a")
+    assert index.count() == 0
+
+
+def test_question_syntax_is_not_fts_syntax() -> None:
+    assert match_expression('what is "NEAR(a b)" AND OR -xy*?') == '"near" OR "xy"'
+    assert match_expression("the of and") == ""
+
+
+def test_pipeline_keeps_bm25_in_step_with_the_store(services: Services, tmp_path: Path) -> None:
+    a = make_pdf(tmp_path / "a.pdf", ["Orthodontic braces are covered for children. " * 30, "Second page. " * 40])
+    b = make_pdf(tmp_path / "b.pdf", ["Another document about parking permits. " * 20])
+    results = services.pipeline.ingest([a, b], "c1")
+    services.pipeline.ingest([a], "c1")  # re-ingest: duplicate, nothing added
+    for r in results:
+        assert services.keywords.count(document_id=r.id) == services.store.count(document_id=r.id) == r.chunks
+    services.pipeline.delete("c1", results[0].id)
+    assert services.keywords.count(document_id=results[0].id) == 0
+    assert services.keywords.count() == services.store.count() == results[1].chunks
+    hit = services.retriever.search("parking permits", 1, ["c1"], mode="keyword")[0]
+    assert hit.chunk.file_name == "b.pdf"

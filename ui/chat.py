@@ -1,0 +1,161 @@
+"""The chat page: ask the selected collections (or one document), stream a cited answer, show its sources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import streamlit as st
+
+from rag.answering import Answer, Answerer, Token
+from storage.collections import CollectionSettings
+from ui.context import AppContext
+from ui.sources import link_markers, sources_panel
+from ui.transcript import Turn, chat_markdown
+
+TURNS = "chat_turns"
+PENDING = "chat_pending_question"
+SCOPE = "chat_document_scope"
+
+
+@dataclass(frozen=True)
+class DocumentScope:
+    """The chat is limited to one document (set from the documents page)."""
+
+    collection: str
+    document_id: str
+    file_name: str
+
+
+def turns() -> list[Turn]:
+    history: list[Turn] = st.session_state.setdefault(TURNS, [])
+    return history
+
+
+def ask_later(question: str) -> None:
+    st.session_state[PENDING] = question
+
+
+def scope_to_document(scope: DocumentScope | None) -> None:
+    st.session_state[SCOPE] = scope
+    st.session_state[TURNS] = []
+
+
+def chat_page(ctx: AppContext) -> None:
+    names = ctx.collection_names()
+    scope: DocumentScope | None = st.session_state.get(SCOPE)
+    if scope is not None:
+        collections, document_ids = [scope.collection], [scope.document_id]
+        scope_label = f"document {scope.file_name} ({scope.collection})"
+    else:
+        default = [n for n in names if ctx.services.registry.documents(n)] or names[:1]
+        collections = st.multiselect("Collections to ask", names, default=default, key="chat_collections")
+        document_ids = None
+        scope_label = "collections " + ", ".join(collections)
+    assistant = ctx.collections.get(collections[0]) if len(collections) == 1 else CollectionSettings("")
+    st.title(assistant.display_title if assistant.name and assistant.title else "Ask your documents")
+    if scope is not None:
+        st.info(f"Asking only **{scope.file_name}** in {scope.collection}.")
+        st.button("Ask all documents again", on_click=scope_to_document, args=(None,))
+    st.caption(f"Answers by **{ctx.services.chat_model.name}**, from your documents only.")
+    if not collections:
+        st.warning("Pick at least one collection to ask.")
+        return
+    history = turns()
+    for i, turn in enumerate(history):
+        with st.chat_message("user"):
+            st.text(turn.question)
+        with st.chat_message("assistant"):
+            render_answer(ctx, turn, i)
+    if not history and assistant.starters:
+        starters(assistant)
+    if history:
+        tools(ctx, history)
+    question = st.chat_input("Ask a question about your documents") or st.session_state.pop(PENDING, None)
+    if question:
+        answerer = ctx.services.answerer(collections, document_ids)
+        with st.chat_message("user"):
+            st.text(question)
+        with st.chat_message("assistant"):
+            answer = stream_answer(answerer, question, [t.question for t in history], assistant.instructions)
+        if answer is not None:
+            history.append(Turn(question, answer, scope_label))
+            st.rerun()
+
+
+def starters(assistant: CollectionSettings) -> None:
+    st.markdown("**Try asking:**")
+    for i, question in enumerate(assistant.starters):
+        st.button(question, key=f"starter-{i}", on_click=ask_later, args=(question,))
+
+
+def stream_answer(answerer: Answerer, question: str, history: list[str], instructions: str) -> Answer | None:
+    """Stream tokens into the page; return the checked Answer (shown properly on the next run)."""
+    final: list[Answer] = []
+
+    def tokens() -> Iterator[str]:
+        for event in answerer.stream(question, history, instructions):
+            if isinstance(event, Token):
+                yield event.text
+            elif isinstance(event, Answer):
+                final.append(event)
+
+    try:
+        with st.spinner("Searching your documents and writing the answer… (the first answer also starts the model)"):
+            st.write_stream(tokens())
+    except Exception as exc:  # noqa: BLE001 - the page must survive a broken index or model
+        st.error(f"Could not answer: {type(exc).__name__}: {exc}")
+        return None
+    return final[0] if final else None
+
+
+def render_answer(ctx: AppContext, turn: Turn, i: int) -> None:
+    a = turn.answer
+    if a.declined:
+        st.warning(f"**Not answered from the documents.** {a.message}".strip())
+        st.markdown(a.text)
+    elif a.text:
+        st.markdown(link_markers(a.text, i))
+        if a.message:
+            st.caption(a.message)
+    else:
+        st.warning(a.message or "No answer.")
+    if a.unsupported and not a.declined:
+        st.warning("Not supported by the documents: " + " · ".join(f"“{s}”" for s in a.unsupported))
+    secs = a.timings.get("total_ms", 0.0) / 1000
+    st.caption(f"Model: {a.model} · {secs:.1f} s · asked {turn.scope}")
+    with st.expander("Sources" if a.citations else "Closest passages", expanded=i == len(turns()) - 1):
+        sources_panel(ctx.services, a, i)
+    feedback_form(ctx, turn, i)
+
+
+def feedback_form(ctx: AppContext, turn: Turn, i: int) -> None:
+    done: set[int] = st.session_state.setdefault("feedback_sent", set())
+    if i in done:
+        st.caption("Thank you for the feedback.")
+        return
+    with st.popover("Rate this answer"), st.form(f"feedback-{i}", border=False):
+        rating = st.radio("Was this answer right?", ["👍 right", "👎 wrong"], index=None, horizontal=True,
+                          key=f"rating-{i}")
+        comment = st.text_input("Comment (optional)", key=f"comment-{i}")
+        if st.form_submit_button("Send"):
+            if rating is None:
+                st.warning("Choose 👍 or 👎 first.")
+                return
+            a = turn.answer
+            ctx.feedback.add(turn.question, a.text, [c.as_json() for c in a.citations],
+                             "up" if rating.startswith("👍") else "down", comment)
+            done.add(i)
+            st.success("Saved.")
+
+
+def tools(ctx: AppContext, history: list[Turn]) -> None:
+    transcript = chat_markdown(history)
+    left, middle, right = st.columns(3)
+    left.download_button("Download chat (Markdown)", transcript, file_name="confidant-chat.md",
+                         mime="text/markdown", key="download-chat")
+    with middle.popover("Copy chat"):
+        st.code(transcript, language="markdown")
+    if right.button("New chat", key="new-chat"):
+        st.session_state[TURNS] = []
+        st.rerun()

@@ -1,0 +1,91 @@
+"""The documents page: what is indexed, with filters, delete, re-index, ask one document and summarise it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from rag.summary import Summary, summarise
+from storage.records import DocState, DocumentRecord
+from ui.chat import DocumentScope, scope_to_document
+from ui.context import AppContext
+
+ALL = "All"
+SUMMARIES = "document_summaries"
+
+
+def table_rows(docs: list[DocumentRecord]) -> list[dict[str, object]]:
+    return [{"collection": d.collection, "file": d.file_name, "pages": d.pages, "chunks": d.chunks,
+             "state": d.state.value, "reason": d.reason, "added": d.created_at.replace("T", " ")[:16]}
+            for d in docs]
+
+
+def documents_page(ctx: AppContext) -> None:
+    st.title("Documents")
+    registry = ctx.services.registry
+    left, middle, right = st.columns(3)
+    collection = left.selectbox("Collection", [ALL, *ctx.collection_names()], key="docs_collection")
+    state = middle.selectbox("State", [ALL, *[s.value for s in DocState]], key="docs_state")
+    text = right.text_input("File name contains", key="docs_text").strip().lower()
+    docs = registry.documents(None if collection == ALL else collection, None if state == ALL else DocState(state))
+    docs = [d for d in docs if text in d.file_name.lower()]
+    if not docs:
+        st.info("No documents match. Add some on the Upload page.")
+        return
+    st.dataframe(table_rows(docs), hide_index=True, width="stretch")
+    labels = {f"{d.file_name} · {d.collection} · {d.id[:8]}": d for d in docs}
+    chosen = labels[st.selectbox("Document", list(labels), key="docs_selected")]
+    actions(ctx, chosen)
+    summary: Summary | None = st.session_state.get(SUMMARIES, {}).get((chosen.collection, chosen.id))
+    if summary is not None:
+        show_summary(chosen, summary)
+
+
+def actions(ctx: AppContext, doc: DocumentRecord) -> None:
+    pipeline = ctx.services.pipeline
+    cols = st.columns(4)
+    indexed = doc.state is DocState.INDEXED
+    cols[0].button("Ask this document", key="doc-ask", disabled=not indexed, on_click=open_chat, args=(doc,))
+    if cols[1].button("Summarise", key="doc-summary", disabled=not indexed):
+        with st.spinner(f"Summarising {doc.file_name}…"):
+            chunks = ctx.services.store.get_document_chunks(doc.collection, doc.id)
+            summary = summarise(chunks, ctx.services.chat_model, ctx.services.embedder)
+        st.session_state.setdefault(SUMMARIES, {})[(doc.collection, doc.id)] = summary
+    if cols[2].button("Re-index", key="doc-reindex"):
+        source = Path(doc.source_path)
+        if not source.is_file():
+            st.error(f"The original of {doc.file_name} is no longer at {source}; upload it again.")
+        else:
+            with st.spinner(f"Indexing {doc.file_name} again…"):
+                pipeline.delete(doc.collection, doc.id)
+                result = pipeline.ingest([source], doc.collection)[0]
+            st.success(f"{result.file}: {result.state.value}, {result.pages} pages, {result.chunks} passages "
+                       + (f"({result.reason})" if result.reason else ""))
+    with cols[3].popover("Delete"):
+        st.caption(f"Remove {doc.file_name} and its passages from {doc.collection}? The answers will no longer use it.")
+        confirmed = st.button("Delete now", key="doc-delete", type="primary")
+    if confirmed:
+        if pipeline.delete(doc.collection, doc.id):
+            st.session_state.get(SUMMARIES, {}).pop((doc.collection, doc.id), None)
+            st.toast(f"Deleted {doc.file_name} from {doc.collection}.")
+            st.rerun()
+        else:
+            st.warning(f"{doc.file_name} was already gone.")
+
+
+def open_chat(doc: DocumentRecord) -> None:
+    scope_to_document(DocumentScope(doc.collection, doc.id, doc.file_name))
+    st.session_state["page"] = "Chat"
+
+
+def show_summary(doc: DocumentRecord, summary: Summary) -> None:
+    st.subheader(f"Summary of {doc.file_name}")
+    if summary.points:
+        st.markdown(summary.text)
+    else:
+        st.warning("The model could not summarise this document.")
+    for note in summary.notes:
+        st.caption(note)
+    for c in summary.citations:
+        st.caption(f"[{c.n}] page {c.chunk.page}: {' '.join(c.chunk.text.split())[:240]}")

@@ -1,0 +1,115 @@
+"""The sources panel: numbered passages with file, page, the cited span highlighted, and the page itself."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import streamlit as st
+
+from confidant.services import Services
+from rag.answering import Answer
+from rag.citations import lexical_support
+from storage.records import ScoredChunk
+from ui.page_image import highlighted_page
+
+_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+
+
+def cited_sentences(answer_text: str, n: int) -> list[str]:
+    """The answer's sentences that cite passage n, without their markers."""
+    found = []
+    for sentence in re.split(r"(?<=\])\s+|(?<=[.!?])\s+(?=[A-Z])", answer_text):
+        if f"[{n}]" in sentence:
+            found.append(re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_MARKER.sub("", sentence).split())))
+    return found
+
+
+def cited_spans(passage: str, claims: list[str], threshold: float = 0.5) -> list[tuple[int, int]]:
+    """Character spans of the passage's sentences that support one of the claims (else the closest one)."""
+    scored = []
+    for m in _SENTENCE.finditer(passage):
+        sentence = m.group(0)
+        if not sentence.strip():
+            continue
+        score = max((max(lexical_support(c, sentence), lexical_support(sentence, c)) for c in claims), default=0.0)
+        lead = len(sentence) - len(sentence.lstrip())
+        scored.append((score, m.start() + lead, m.end()))
+    spans = [(start, end) for score, start, end in scored if score >= threshold]
+    if not spans and scored:
+        best = max(scored)
+        if best[0] >= threshold / 2:
+            spans = [(best[1], best[2])]
+    return spans
+
+
+def highlighted_html(passage: str, spans: list[tuple[int, int]]) -> str:
+    """Escaped passage text with <mark> around the spans (the text is never trusted as HTML)."""
+    out, at = [], 0
+    for start, end in sorted(spans):
+        if start < at:
+            continue
+        out.append(html.escape(passage[at:start]))
+        out.append(f"<mark>{html.escape(passage[start:end])}</mark>")
+        at = end
+    out.append(html.escape(passage[at:]))
+    return "".join(out).replace("\n", "<br>")
+
+
+def anchor(turn: int, n: int) -> str:
+    return f"source-{turn}-{n}"
+
+
+def link_markers(text: str, turn: int) -> str:
+    """[n] markers as links to the matching source in the panel below."""
+    return _MARKER.sub(lambda m: f"[\\[{m.group(1)}\\]](#{anchor(turn, int(m.group(1)))})", text)
+
+
+def sources_panel(services: Services, answer: Answer, turn: int) -> None:
+    cited = {c.n for c in answer.citations}
+    title = "Closest passages" if answer.declined or not cited else "Sources"
+    st.markdown(f"**{title}**")
+    if not answer.passages:
+        st.caption("No passage was found in the selected documents.")
+    for n, hit in enumerate(answer.passages, start=1):
+        claims = cited_sentences(answer.text, n) if n in cited else []
+        source_card(services, hit, n, turn, claims, n in cited)
+
+
+def source_card(services: Services, hit: ScoredChunk, n: int, turn: int, claims: list[str], cited: bool) -> None:
+    c = hit.chunk
+    with st.container(border=True):
+        mark = "cited" if cited else "not cited"
+        st.markdown(f'<a id="{anchor(turn, n)}"></a>**[{n}] {html.escape(c.file_name)} — page {c.page}** '
+                    f'<small>({mark})</small>', unsafe_allow_html=True)
+        spans = cited_spans(c.text, claims) if claims else []
+        st.markdown(f"<div class='passage'>{highlighted_html(c.text, spans)}</div>", unsafe_allow_html=True)
+        if st.toggle("Show on the page", key=f"page-{turn}-{n}"):
+            show_page(services, hit, f"{turn}-{n}")
+
+
+def source_path(services: Services, hit: ScoredChunk) -> Path | None:
+    record = services.registry.get(hit.chunk.collection, hit.chunk.document_id)
+    if record is None or not record.source_path:
+        return None
+    path = Path(record.source_path)
+    return path if path.is_file() else None
+
+
+def show_page(services: Services, hit: ScoredChunk, key: str) -> None:
+    c = hit.chunk
+    path = source_path(services, hit)
+    if path is None:
+        st.caption("The original file is no longer in the data folder.")
+        return
+    if path.suffix.lower() == ".pdf":
+        try:
+            image, found = highlighted_page(path, c.page, c.text)
+        except (OSError, ValueError, RuntimeError) as exc:  # a damaged page must not break the chat
+            st.caption(f"This page cannot be shown: {exc}")
+        else:
+            st.image(image, caption=f"{c.file_name}, page {c.page}" + ("" if found else " (passage not located)"))
+    st.download_button(f"Download {c.file_name} (see page {c.page})", data=path.read_bytes(),
+                       file_name=c.file_name, key=f"download-{key}")

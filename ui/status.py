@@ -1,0 +1,20 @@
+"""The sidebar status: which model answers, how much is indexed, where the data lives."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from storage.records import DocState
+from ui.context import AppContext
+
+
+def status_panel(ctx: AppContext) -> None:
+    s = ctx.services
+    docs = s.registry.documents()
+    indexed = sum(1 for d in docs if d.state is DocState.INDEXED)
+    problems = sum(1 for d in docs if d.state not in (DocState.INDEXED, DocState.PENDING, DocState.DUPLICATE))
+    st.markdown("**Status**")
+    st.caption(f"Model: {s.chat_model.name}")
+    st.caption(f"Documents: {indexed} indexed" + (f", {problems} not indexed" if problems else ""))
+    st.caption(f"Passages: {s.store.count()}")
+    st.caption(f"Data folder: {s.settings.data_dir}")
