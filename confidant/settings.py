@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     chunk_size: int = Field(
         default=200, description="Target chunk length in embedding-model tokens (chosen on the HR set, see bench/)."
     )
-    chunk_overlap: int = Field(default=30, description="Tokens shared by consecutive chunks of one page.")
+    chunk_overlap: int = Field(
+        default=0, description="Tokens shared by consecutive chunks of one page (0 measured best, bench/chunking.py)."
+    )
 
     # --- embedding --------------------------------------------------------------------
     embedding_model: Literal["minilm"] = Field(

@@ -27,6 +27,7 @@ class _Running:
     server: Any  # xllamacpp.Server; stops when the last reference goes away
     client: openai.OpenAI
     address: str
+    api_key: str
 
 
 class LlamaCppChat:
@@ -70,6 +71,12 @@ class LlamaCppChat:
         running = self._running
         return running.address if running else None
 
+    @property
+    def api_key(self) -> str | None:
+        """This start's key, for another client in this process (benchmarks); None while stopped."""
+        running = self._running
+        return running.api_key if running else None
+
     def start(self) -> str:
         """Load the model and start the server if not yet running; return its address. Thread-safe."""
         return self._ensure_running().address
@@ -109,7 +116,7 @@ class LlamaCppChat:
         address = str(server.listening_address)
         http = httpx.Client(timeout=self._timeout, trust_env=False)  # loopback only: ignore proxy variables
         client = openai.OpenAI(base_url=f"{address}/v1", api_key=key, max_retries=0, http_client=http)
-        return _Running(server=server, client=client, address=address)
+        return _Running(server=server, client=client, address=address, api_key=key)
 
     def close(self) -> None:
         """Stop the server (it starts again on the next stream())."""
