@@ -21,6 +21,7 @@ from typing import Any
 from rich.table import Table
 
 from bench import report
+from bench.exact_search import exact_searcher
 from ingest.readers import ParsedDocument
 from rag.embedders import SentenceTransformerEmbedder
 from rag.evaluation import Question
@@ -82,23 +83,26 @@ def measure(config: Config, parsed: list[tuple[str, str, ParsedDocument]], embed
         result = evaluate(questions, lambda q, k: store.query(embedder.embed_query(q), k), k=10)
     finally:
         client.delete_collection(name)
+    exact = evaluate(questions, exact_searcher(vectors, chunks, embedder.embed_query), k=10)
     s = result.summary()
     row = {"config": config.label, "size": config.size, "overlap": config.overlap, "header": config.header,
            "chunks": len(chunks), "mean_word_pieces": round(sum(pieces) / len(pieces), 1),
            "truncated": sum(1 for n in pieces if n > embedder.max_tokens), "embed_s": round(embed_s, 1),
            "recall@1": s["recall@1"], "recall@5": s["recall@5"], "recall@10": s["recall@10"], "mrr": s["mrr"],
-           "file_recall@5": s["file_recall@5"]}
+           "file_recall@5": s["file_recall@5"], "exact@5": round(exact.recall(5), 4),
+           "exact mrr": round(exact.mrr(), 4)}
     return row, [r.page_rank for r in result.answerable]
 
 
 def table(rows: list[dict[str, Any]], default: str) -> Table:
-    out = Table(title="Chunking on hr-benefits: page hits (cited page or the next), k=10, same run")
+    out = Table(title="Chunking on hr-benefits: page hits (cited page or the next), k=10, same run; "
+                      "recall via Chroma (HNSW), exact = brute force over the same vectors")
     cols = ("chunks", "mean_word_pieces", "truncated", "embed_s", "recall@1", "recall@5", "recall@10", "mrr",
-            "file_recall@5", "vs default @5")
+            "file_recall@5", "exact@5", "exact mrr", "vs default @5")
     out.add_column("size/overlap/header")
     for col in cols:
         out.add_column(col.replace("_", " "), justify="right")
-    best = {k: max(r[k] for r in rows) for k in ("recall@1", "recall@5", "recall@10", "mrr")}
+    best = {k: max(r[k] for r in rows) for k in ("recall@1", "recall@5", "recall@10", "mrr", "exact@5", "exact mrr")}
     for r in rows:
         cells = [f"[bold green]{r[c]}[/]" if c in best and r[c] == best[c] else str(r[c]) for c in cols]
         out.add_row(r["config"] + (" *" if r["config"] == default else ""), *cells)

@@ -16,6 +16,8 @@ from typing import Any
 
 from storage.records import Chunk, ScoredChunk
 
+COLLECTION = "llamaindex-baseline"
+
 
 def disable_global_llm() -> None:
     """Settings.llm = None (a MockLLM); it prints a notice, which must not reach --json output."""
@@ -68,7 +70,7 @@ def build_index(docs_dir: Path, chroma_dir: Path, embed_model: Any) -> BaselineI
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     client = chromadb.PersistentClient(path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False))
-    collection = client.get_or_create_collection("llamaindex-baseline")
+    collection = client.get_or_create_collection(COLLECTION)
     storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
     documents = SimpleDirectoryReader(str(docs_dir), recursive=True).load_data()
     index = VectorStoreIndex.from_documents(documents, storage_context=storage, embed_model=embed_model,

@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bench import report
+from bench import exact_search, report
 from rag.evaluation import Question, evaluate
 from storage.records import ScoredChunk
 
@@ -43,6 +43,18 @@ def paired(a: list[int | None], b: list[int | None]) -> dict[str, int]:
             "baseline_only": sum(1 for x, y in zip(a, b) if x is None and y is not None)}
 
 
+def _confidant_collection(settings: Any) -> Any:
+    """The Chroma collection Confidant wrote, opened read-only through the same shared client settings."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from confidant.services import INDEX_NAMES
+
+    client = chromadb.PersistentClient(path=str(settings.chroma_dir),
+                                       settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+    return client.get_collection(INDEX_NAMES[settings.embedding_model])
+
+
 def run(docs: Path, questions: list[Question], workdir: Path) -> dict[str, Any]:
     from bench import llama_baseline
     from confidant.services import build_services
@@ -50,7 +62,8 @@ def run(docs: Path, questions: list[Question], workdir: Path) -> dict[str, Any]:
     from rag.embedders import minilm_model_dir
 
     llama_baseline.disable_global_llm()
-    services = build_services(Settings(home=workdir / "confidant"))
+    settings = Settings(home=workdir / "confidant")
+    services = build_services(settings)
     try:
         results = services.pipeline.ingest([docs], services.settings.default_collection)
     finally:
@@ -59,15 +72,23 @@ def run(docs: Path, questions: list[Question], workdir: Path) -> dict[str, Any]:
     c_row.update(pages=sum(r.pages for r in results), chunks=sum(r.chunks for r in results),
                  split=f"TokenSplitter {services.settings.chunk_size}/{services.settings.chunk_overlap} MiniLM tokens"
                  " + title header")
+    c_exact, _ = score(questions, exact_search.from_collection(
+        _confidant_collection(settings), lambda m: int(m["page"]), services.embedder.embed_query))
+    c_exact["chunks"] = c_row["chunks"]
 
     embed_model = llama_baseline.load_embed_model(minilm_model_dir())
     built = llama_baseline.build_index(docs, workdir / "llamaindex", embed_model)
     b_row, b_ranks = score(questions, llama_baseline.searcher(built.index))
+    b_exact, _ = score(questions, exact_search.from_collection(
+        built.client.get_collection(llama_baseline.COLLECTION), lambda m: llama_baseline.physical_page(
+            m.get("page_label")), embed_model.get_query_embedding))
+    b_exact["chunks"] = built.chunks
     counts = llama_baseline.embed_token_counts(built.documents, embed_model._model.tokenizer)
     limit = int(embed_model._model.max_seq_length)
     b_row.update(pages=built.pages, chunks=built.chunks, split="SentenceSplitter() 1024/200 tiktoken tokens"
                  " + metadata header")
-    return {"confidant": c_row, "llamaindex-default": b_row, "paired_top5": paired(c_ranks, b_ranks),
+    return {"confidant": c_row, "llamaindex-default": b_row, "confidant (exact search)": c_exact,
+            "llamaindex-default (exact search)": b_exact, "paired_top5": paired(c_ranks, b_ranks),
             "baseline_page_label_mismatches": built.page_label_mismatches,
             "baseline_nodes_truncated": {"limit_word_pieces": limit, "nodes": len(counts),
                                          "over_limit": sum(1 for n in counts if n > limit),
@@ -76,17 +97,19 @@ def run(docs: Path, questions: list[Question], workdir: Path) -> dict[str, Any]:
 
 
 def table(result: dict[str, Any]) -> Table:
-    out = Table(title="Page recall on hr-benefits, same run, same MiniLM weights")
-    cols = ("pages", "chunks", "recall@1", "recall@5 (top-5 retriever)", "recall@10", "mrr@10", "file_recall@5")
+    out = Table(title="Page recall on hr-benefits (273 pages), same run, same MiniLM weights; "
+                      "exact = brute-force search over the same stored vectors")
+    cols = ("chunks", "recall@1", "recall@5 (top-5 retriever)", "recall@10", "mrr@10", "file_recall@5")
     out.add_column("system")
     for col in cols:
         out.add_column(col, justify="right")
-    for name in ("confidant", "llamaindex-default"):
-        row = result[name]
-        out.add_row(name, *(str(row[c]) for c in cols))
-    c, b = result["confidant"], result["llamaindex-default"]
-    out.add_row("ratio confidant/baseline", "", "",
-                *(str(report.ratio(c[k], b[k])) for k in cols[2:]), style="bold")
+    for suffix in ("", " (exact search)"):
+        for name in ("confidant", "llamaindex-default"):
+            row = result[name + suffix]
+            out.add_row(name + suffix, *(str(row.get(c, "")) for c in cols))
+        c, b = result["confidant" + suffix], result["llamaindex-default" + suffix]
+        out.add_row("ratio confidant/baseline" + suffix, "",
+                    *(str(report.ratio(c[k], b[k])) for k in cols[1:]), style="bold", end_section=True)
     return out
 
 

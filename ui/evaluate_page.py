@@ -36,8 +36,11 @@ def evaluate_page(ctx: AppContext) -> None:
         return
     progress = st.progress(0.0, text="Searching…")
     retriever = ctx.services.retriever
-    report = evaluate(questions, lambda q, n: retriever.search(q, n, chosen), k=k,
-                      on_question=lambda i, n: progress.progress(i / n, text=f"Searching… {i}/{n}"))
+
+    def advance(i: int, n: int) -> None:
+        progress.progress(i / n, text=f"Searching… {i}/{n}")
+
+    report = evaluate(questions, lambda q, n: retriever.search(q, n, chosen), k=k, on_question=advance)
     progress.empty()
     show_report(report)
 
