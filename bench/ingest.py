@@ -2,9 +2,10 @@
 
     python -m bench.ingest [--docs DIR] [--repeat N] [--json]
 
-Each round loads both embedding models (timed as `load`), warms them up, then ingests the folder into a fresh
-empty temp dir with each system (timed as `ingest`: store setup, read, split, embed, store). The order of the two
-sides alternates per round; the table shows medians. Timings depend on the machine's load, so only the ratio
+Sides: Confidant as configured, Confidant with the baseline's MiniLM (like for like), and the baseline. Each round
+loads every side's embedding model (timed as `load`) and warms it up, then ingests the folder into a fresh empty
+temp dir with each side (timed as `ingest`: store setup, read, split, embed, store). The order of the sides rotates
+per round; the table shows medians. Timings depend on the machine's load, so only the ratio
 Confidant/baseline, measured in the same run, means anything.
 """
 
@@ -26,6 +27,8 @@ from bench import report
 DEFAULT_DOCS = Path("/work/shared/eval/hr-benefits/docs")
 CONFIDANT = "confidant"
 BASELINE = "llamaindex-default"
+# Confidant as configured, and with the baseline's embedding model (like for like)
+VARIANTS: dict[str, dict[str, str]] = {CONFIDANT: {}, "confidant-minilm": {"embedding_model": "minilm"}}
 
 
 @dataclass
@@ -38,13 +41,14 @@ class Timing:
     chunks: int
 
 
-def _confidant_round(docs: Path, home: Path) -> tuple[Callable[[], None], Callable[[], tuple[int, int]]]:
+def _confidant_round(docs: Path, home: Path,
+                     overrides: dict[str, str]) -> tuple[Callable[[], None], Callable[[], tuple[int, int]]]:
     """Returns (load, ingest) for one round of Confidant on an empty home folder."""
     from confidant.services import build_services
     from confidant.settings import Settings
     from storage.records import DocState
 
-    services = build_services(Settings(home=home))
+    services = build_services(Settings(home=home, **overrides))  # type: ignore[arg-type]
 
     def load() -> None:
         services.embedder.embed_documents(["warm up"])
@@ -89,20 +93,21 @@ def _timed(step: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, value
 
 
-def run(docs: Path, repeat: int) -> list[Timing]:
+def run(docs: Path, repeat: int, variants: list[str]) -> list[Timing]:
     from bench import llama_baseline
 
     llama_baseline.disable_global_llm()
     import sentence_transformers  # noqa: F401 - import cost is neither side's load time
     import torch  # noqa: F401
 
+    names = [*variants, BASELINE]
     timings: list[Timing] = []
     for rnd in range(repeat):
-        order = [CONFIDANT, BASELINE] if rnd % 2 == 0 else [BASELINE, CONFIDANT]
-        with tempfile.TemporaryDirectory(prefix="bench-confidant-") as c_home, \
-                tempfile.TemporaryDirectory(prefix="bench-llamaindex-") as b_home:
-            sides = {CONFIDANT: _confidant_round(docs, Path(c_home)), BASELINE: _baseline_round(docs, Path(b_home))}
-            loads = {name: _timed(sides[name][0])[0] for name in order}  # both models loaded before any ingest
+        order = names[rnd % len(names):] + names[:rnd % len(names)]  # each side goes first in turn
+        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+            sides = {name: _confidant_round(docs, Path(tmp) / name, VARIANTS[name]) for name in variants}
+            sides[BASELINE] = _baseline_round(docs, Path(tmp) / BASELINE)
+            loads = {name: _timed(sides[name][0])[0] for name in order}  # every model loaded before any ingest
             for name in order:
                 seconds, (pages, chunks) = _timed(sides[name][1])
                 timings.append(Timing(name, rnd + 1, loads[name], seconds, pages, chunks))
@@ -113,7 +118,7 @@ def run(docs: Path, repeat: int) -> list[Timing]:
 
 def summarize(timings: list[Timing]) -> dict[str, dict[str, float]]:
     rows: dict[str, dict[str, float]] = {}
-    for name in (CONFIDANT, BASELINE):
+    for name in dict.fromkeys(t.system for t in timings):
         mine = [t for t in timings if t.system == name]
         seconds = report.median([t.ingest_s for t in mine])
         pages, chunks = mine[-1].pages, mine[-1].chunks
@@ -123,6 +128,9 @@ def summarize(timings: list[Timing]) -> dict[str, dict[str, float]]:
     return rows
 
 
+KEYS = ("load_s", "ingest_s", "pages_per_s", "chunks_per_s")
+
+
 def table(rows: dict[str, dict[str, float]], repeat: int) -> Table:
     out = Table(title=f"Ingest speed, median of {repeat} round(s), same run")
     for col in ("system", "pages", "chunks", "load s", "ingest s", "pages/s", "chunks/s"):
@@ -130,10 +138,10 @@ def table(rows: dict[str, dict[str, float]], repeat: int) -> Table:
     for name, r in rows.items():
         out.add_row(name, str(int(r["pages"])), str(int(r["chunks"])), f"{r['load_s']:.2f}", f"{r['ingest_s']:.2f}",
                     f"{r['pages_per_s']:.2f}", f"{r['chunks_per_s']:.2f}")
-    c, b = rows[CONFIDANT], rows[BASELINE]
-    out.add_row("ratio confidant/baseline", "", "", f"{report.ratio(c['load_s'], b['load_s'])}",
-                f"{report.ratio(c['ingest_s'], b['ingest_s'])}", f"{report.ratio(c['pages_per_s'], b['pages_per_s'])}",
-                f"{report.ratio(c['chunks_per_s'], b['chunks_per_s'])}", style="bold")
+    b = rows[BASELINE]
+    for name, c in rows.items():
+        if name != BASELINE:
+            out.add_row(f"ratio {name}/baseline", "", "", *(str(report.ratio(c[k], b[k])) for k in KEYS), style="bold")
     return out
 
 
@@ -141,24 +149,33 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS, help="folder of documents to ingest")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the order of the sides alternates")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help=f"Confidant variants to run, comma-separated, from {list(VARIANTS)}")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     args = parser.parse_args(argv)
 
     from confidant.offline import enforce_offline
+    from confidant.settings import Settings
 
     enforce_offline()
     out = report.console(args.json)
     context = report.machine()
-    timings = run(args.docs, max(1, args.repeat))
+    variants = [v for v in args.variants.split(",") if v in VARIANTS and set(VARIANTS[v]) <= set(Settings.model_fields)]
+    timings = run(args.docs, max(1, args.repeat), variants)
     rows = summarize(timings)
     out.print(table(rows, max(1, args.repeat)))
-    out.print("pages/s is the like-for-like rate: the two systems cut different chunk sizes "
-              "(Confidant ~200 MiniLM tokens, LlamaIndex 1024 tiktoken tokens), so chunks/s is not.")
+    settings = {v: Settings(**VARIANTS[v]).model_dump(include={"embedding_model", "chunk_size", "chunk_overlap",  # type: ignore[arg-type]
+                                                                "embedding_batch_size", "embedding_threads"})
+                for v in variants}
+    for name, shown in settings.items():
+        out.print(f"{name}: {shown}")
+    out.print("pages/s is the like-for-like rate: the systems cut different chunk sizes (LlamaIndex: 1024 tiktoken "
+              "tokens per chunk, i.e. one chunk per page here), so chunks/s is not.")
     context["load_average_end"] = report.machine()["load_average"]
     payload = {"benchmark": "ingest", "docs": str(args.docs), "repeat": args.repeat, "machine": context,
-               "summary": rows, "ratio_confidant_over_baseline": {
-                   k: report.ratio(rows[CONFIDANT][k], rows[BASELINE][k])
-                   for k in ("load_s", "ingest_s", "pages_per_s", "chunks_per_s")},
+               "confidant_settings": settings, "summary": rows, "ratio_over_baseline": {
+                   name: {k: report.ratio(rows[name][k], rows[BASELINE][k]) for k in KEYS}
+                   for name in rows if name != BASELINE},
                "rounds": [asdict(t) for t in timings]}
     report.save("ingest", out, payload, args.json)
 

@@ -2,9 +2,10 @@
 
     python -m bench.quality_baseline [--docs DIR] [--questions FILE] [--json]
 
-Both index the same folder with the same MiniLM weights. A hit is a retrieved passage from an evidence file on
-the cited page or the page after it (rag.evaluation). recall@5 comes from a top-5 retriever (similarity_top_k=5
-for LlamaIndex, k=5 for Confidant); recall@1/@10 and MRR@10 from a top-10 pass.
+The baseline uses the packaged MiniLM weights. Confidant runs twice: as configured (its current defaults) and with
+MiniLM and vector-only search, so model, chunking and search effects can be told apart. A hit is a retrieved
+passage from an evidence file on the cited page or the page after it (rag.evaluation). recall@5 comes from a top-5
+retriever (similarity_top_k=5 for LlamaIndex, k=5 for Confidant); recall@1/@10 and MRR@10 from a top-10 pass.
 """
 
 from __future__ import annotations
@@ -55,27 +56,38 @@ def _confidant_collection(settings: Any) -> Any:
     return client.get_collection(INDEX_NAMES[settings.embedding_model])
 
 
+# Confidant as configured (its defaults), and with the baseline's model and plain vector search (like for like)
+VARIANTS: dict[str, dict[str, str]] = {"confidant": {},
+                                       "confidant-minilm-vector": {"embedding_model": "minilm", "search_mode": "vector"}}
+SHOWN = ("embedding_model", "chunk_size", "chunk_overlap", "search_mode", "search_distinct_pages")
+
+
+def confidant_side(docs: Path, questions: list[Question], home: Path,
+                   overrides: dict[str, str]) -> tuple[dict[str, Any], list[int | None], dict[str, Any]]:
+    from confidant.services import build_services
+    from confidant.settings import Settings
+
+    settings = Settings(home=home, **overrides)  # type: ignore[arg-type]
+    services = build_services(settings)
+    try:
+        results = services.pipeline.ingest([docs], settings.default_collection)
+    finally:
+        services.close()
+    row, ranks = score(questions, services.retriever.search)
+    row.update(pages=sum(r.pages for r in results), chunks=sum(r.chunks for r in results),
+               settings={k: getattr(settings, k) for k in SHOWN if hasattr(settings, k)})
+    exact, _ = score(questions, exact_search.from_collection(
+        _confidant_collection(settings), lambda m: int(m["page"]), services.embedder.embed_query))
+    exact["chunks"] = row["chunks"]
+    return row, ranks, exact
+
+
 def run(docs: Path, questions: list[Question], workdir: Path) -> dict[str, Any]:
     from bench import llama_baseline
-    from confidant.services import build_services
     from confidant.settings import Settings
     from rag.embedders import minilm_model_dir
 
     llama_baseline.disable_global_llm()
-    settings = Settings(home=workdir / "confidant")
-    services = build_services(settings)
-    try:
-        results = services.pipeline.ingest([docs], services.settings.default_collection)
-    finally:
-        services.close()
-    c_row, c_ranks = score(questions, services.retriever.search)
-    c_row.update(pages=sum(r.pages for r in results), chunks=sum(r.chunks for r in results),
-                 split=f"TokenSplitter {services.settings.chunk_size}/{services.settings.chunk_overlap} MiniLM tokens"
-                 " + title header")
-    c_exact, _ = score(questions, exact_search.from_collection(
-        _confidant_collection(settings), lambda m: int(m["page"]), services.embedder.embed_query))
-    c_exact["chunks"] = c_row["chunks"]
-
     embed_model = llama_baseline.load_embed_model(minilm_model_dir())
     built = llama_baseline.build_index(docs, workdir / "llamaindex", embed_model)
     b_row, b_ranks = score(questions, llama_baseline.searcher(built.index))
@@ -85,31 +97,40 @@ def run(docs: Path, questions: list[Question], workdir: Path) -> dict[str, Any]:
     b_exact["chunks"] = built.chunks
     counts = llama_baseline.embed_token_counts(built.documents, embed_model._model.tokenizer)
     limit = int(embed_model._model.max_seq_length)
-    b_row.update(pages=built.pages, chunks=built.chunks, split="SentenceSplitter() 1024/200 tiktoken tokens"
-                 " + metadata header")
-    return {"confidant": c_row, "llamaindex-default": b_row, "confidant (exact search)": c_exact,
-            "llamaindex-default (exact search)": b_exact, "paired_top5": paired(c_ranks, b_ranks),
-            "baseline_page_label_mismatches": built.page_label_mismatches,
-            "baseline_nodes_truncated": {"limit_word_pieces": limit, "nodes": len(counts),
-                                         "over_limit": sum(1 for n in counts if n > limit),
-                                         "word_pieces_dropped": sum(max(0, n - limit) for n in counts),
-                                         "word_pieces_total": sum(counts)}}
+    b_row.update(pages=built.pages, chunks=built.chunks, settings={
+        "embedding_model": "minilm", "split": "SentenceSplitter() 1024/200 tiktoken tokens, metadata header",
+        "search": "vector, similarity_top_k"})
+    out: dict[str, Any] = {"llamaindex-default": b_row, "llamaindex-default (exact search)": b_exact}
+    for label, overrides in VARIANTS.items():
+        if any(k not in Settings.model_fields for k in overrides):
+            continue  # the settings this variant needs are not in this version of Confidant
+        row, ranks, exact = confidant_side(docs, questions, workdir / label, overrides)
+        out[label], out[f"{label} (exact search)"] = row, exact
+        out.setdefault("paired_top5", {})[label] = paired(ranks, b_ranks)
+    out["baseline_page_label_mismatches"] = built.page_label_mismatches
+    out["baseline_nodes_truncated"] = {"limit_word_pieces": limit, "nodes": len(counts),
+                                       "over_limit": sum(1 for n in counts if n > limit),
+                                       "word_pieces_dropped": sum(max(0, n - limit) for n in counts),
+                                       "word_pieces_total": sum(counts)}
+    return out
 
 
 def table(result: dict[str, Any]) -> Table:
-    out = Table(title="Page recall on hr-benefits (273 pages), same run, same MiniLM weights; "
-                      "exact = brute-force search over the same stored vectors")
+    out = Table(title="Page recall on hr-benefits (273 pages), same run; exact = brute-force vector search over the "
+                      "same stored vectors (no HNSW, no hybrid)")
     cols = ("chunks", "recall@1", "recall@5 (top-5 retriever)", "recall@10", "mrr@10", "file_recall@5")
     out.add_column("system")
     for col in cols:
         out.add_column(col, justify="right")
-    for suffix in ("", " (exact search)"):
-        for name in ("confidant", "llamaindex-default"):
+    base = result["llamaindex-default"]
+    for name in ["llamaindex-default", *(v for v in VARIANTS if v in result)]:
+        for suffix in ("", " (exact search)"):
             row = result[name + suffix]
             out.add_row(name + suffix, *(str(row.get(c, "")) for c in cols))
-        c, b = result["confidant" + suffix], result["llamaindex-default" + suffix]
-        out.add_row("ratio confidant/baseline" + suffix, "",
-                    *(str(report.ratio(c[k], b[k])) for k in cols[1:]), style="bold", end_section=True)
+        if name != "llamaindex-default":
+            out.add_row(f"ratio {name}/baseline", "", *(str(report.ratio(result[name][k], base[k]))
+                                                          for k in cols[1:]), style="bold")
+        out.add_section()
     return out
 
 
@@ -129,8 +150,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
         result = run(args.docs, load_questions(args.questions), Path(tmp))
     out.print(table(result))
-    p, t = result["paired_top5"], result["baseline_nodes_truncated"]
-    out.print(f"top-5 hits found by only one system: confidant {p['confidant_only']}, baseline {p['baseline_only']}")
+    for name, row in result.items():
+        if isinstance(row, dict) and "settings" in row:
+            out.print(f"{name}: {row['settings']}")
+    for name, p in result.get("paired_top5", {}).items():
+        out.print(f"top-5 page hits found by only one side: {name} {p['confidant_only']}, "
+                  f"baseline {p['baseline_only']}")
+    t = result["baseline_nodes_truncated"]
     out.print(f"baseline nodes over MiniLM's {t['limit_word_pieces']}-word-piece window (cut when embedded): "
               f"{t['over_limit']}/{t['nodes']}; {t['word_pieces_dropped']:,} of {t['word_pieces_total']:,} word "
               "pieces never embedded")

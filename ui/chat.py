@@ -62,6 +62,9 @@ def chat_page(ctx: AppContext) -> None:
         st.warning("Pick at least one collection to ask.")
         return
     history = turns()
+    if not history and not any(ctx.services.registry.documents(n) for n in collections):
+        st.info("No documents here yet. Add PDFs, Word files, text or Markdown on the **Upload** page, "
+                "then ask about them here. Answers cite the file and page they come from.")
     for i, turn in enumerate(history):
         with st.chat_message("user"):
             st.text(turn.question)
