@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from storage.sqlite import open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS collection_settings (
@@ -49,11 +50,8 @@ class CollectionSettingsStore:
     """The `collection_settings` table; a collection may exist here before it holds any document."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._conn = open_database(path, _SCHEMA)
         self._lock = threading.Lock()
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
 
     def get(self, name: str) -> CollectionSettings:
         with self._lock:

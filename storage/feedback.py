@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
+
+from storage.sqlite import open_database
 
 Rating = Literal["up", "down"]
 
@@ -40,11 +41,8 @@ class FeedbackStore:
     """The `feedback` table in the registry's SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._conn = open_database(path, _SCHEMA)
         self._lock = threading.Lock()
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
 
     def add(self, question: str, answer: str, citations: list[dict[str, object]], rating: Rating,
             comment: str = "") -> int:

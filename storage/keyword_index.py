@@ -4,13 +4,13 @@ and filtered by collection inside the query (the same filter the vector search a
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 from storage.records import Chunk, ScoredChunk
+from storage.sqlite import open_database
 
 _SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_text USING fts5(
@@ -45,12 +45,8 @@ def match_expression(query: str) -> str:
 
 class SqliteKeywordIndex:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn = open_database(path, _SCHEMA)
         self._lock = threading.Lock()
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
 
     def add(self, chunks: Sequence[Chunk], titles: Sequence[str]) -> None:
         """Insert chunks, replacing any with the same id (so a redone document is never counted twice)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from storage.records import DocState, DocumentRecord
+from storage.sqlite import open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -57,14 +58,9 @@ class SqliteRegistry:
     """Registry in a SQLite file; safe to share between threads of one process and between processes."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._conn = open_database(path, _SCHEMA)
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
-        with self._tx() as cur:
-            cur.executescript(_SCHEMA)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Cursor]:
