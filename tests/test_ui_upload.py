@@ -39,6 +39,8 @@ def pdf_bytes(tmp_path: Path, name: str, pages: list[str]) -> bytes:
     ("..", "upload"),
     ("", "upload"),
     ("x" * 400 + ".pdf", "x" * 116 + ".pdf"),
+    ("Décision cour d'appel 10ᵉ — 判決.pdf", "Décision cour d'appel 10e _ 判決.pdf"),
+    ("Привет мир.docx", "Привет мир.docx"),
 ])
 def test_safe_file_name(given: str, expected: str) -> None:
     assert safe_file_name(given) == expected

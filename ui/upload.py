@@ -18,7 +18,7 @@ from storage.collections import CollectionSettings, valid_collection_name
 from storage.records import DocState, FileResult
 from ui.context import AppContext
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]+")
+_UNSAFE = re.compile(r"[^\w.,' ()-]+")  # letters and digits of any script stay: "Résumé 判決.pdf" keeps its name
 MAX_NAME = 120
 REPORT = "upload_report"
 
