@@ -59,7 +59,8 @@ class Services:
     def worker(self) -> ParseWorker:
         s = self.settings
         return ParseWorker(WorkerLimits(timeout_s=s.parse_timeout_s, memory_mb=s.parse_memory_mb,
-                                        read=ReadLimits(max_pages=s.max_pages, page_timeout_s=s.page_timeout_s)))
+                                        read=ReadLimits(max_pages=s.max_pages, page_timeout_s=s.page_timeout_s,
+                                                        ocr=s.ocr, ocr_languages=s.ocr_languages)))
 
     @cached_property
     def pipeline(self) -> IngestPipeline:

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         default=20.0, description="A single page taking longer than this to extract is skipped with a note."
     )
 
+    ocr: bool = Field(
+        default=True,
+        description="Read PDF pages without a text layer with OCR (Debian's tesseract-ocr, when installed); "
+        "without it such files end as needs_ocr.",
+    )
+    ocr_languages: str = Field(default="eng", description="Tesseract language codes, e.g. 'eng+deu+fra'.")
+
     # --- chunking ---------------------------------------------------------------------
     chunk_size: int = Field(
         default=128, description="Target chunk length in embedding-model tokens (chosen on the HR set, see bench/)."

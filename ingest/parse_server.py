@@ -66,8 +66,10 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--max-pages", type=int, required=True)
     parser.add_argument("--page-timeout", type=float, required=True)
+    parser.add_argument("--ocr-languages", default="", help="tesseract languages; empty switches OCR off")
     args = parser.parse_args()
-    limits = ReadLimits(max_pages=args.max_pages, page_timeout_s=args.page_timeout)
+    limits = ReadLimits(max_pages=args.max_pages, page_timeout_s=args.page_timeout, ocr=bool(args.ocr_languages),
+                        ocr_languages=args.ocr_languages or "eng")
     memory = args.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -32,10 +32,11 @@ class ReadFailure(Exception):
 
 @dataclass
 class ParsedDocument:
-    """The text of each page (index 0 is page 1) and notes about pages that were skipped."""
+    """The text of each page (index 0 is page 1), notes about skipped pages, and which pages were OCR'd."""
 
     pages: list[str]
     notes: list[str] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)
 
     @property
     def characters(self) -> int:
@@ -46,6 +47,8 @@ class ParsedDocument:
 class ReadLimits:
     max_pages: int = 5000
     page_timeout_s: float = 20.0
+    ocr: bool = True  # OCR pages without a text layer when tesseract is installed
+    ocr_languages: str = "eng"
 
 
 class Reader(Protocol):
@@ -134,7 +137,35 @@ class PdfReader:
                 notes.append(f"page {number} skipped: {_brief(exc)}")
                 raw = ""
             pages.append(normalize_text(raw))
-        return ParsedDocument(pages, notes)
+        parsed = ParsedDocument(pages, notes)
+        if limits.ocr:
+            _ocr_empty_pages(path, parsed, limits)
+        return parsed
+
+
+def _ocr_empty_pages(path: Path, parsed: ParsedDocument, limits: ReadLimits) -> None:
+    from ingest.ocr import ocr_page, tesseract_available
+
+    empty = [n for n, text in enumerate(parsed.pages, start=1) if not text.strip()]
+    if not empty or not tesseract_available():
+        return
+    for number in empty:
+        try:
+            text = ocr_page(path, number, languages=limits.ocr_languages, timeout_s=limits.page_timeout_s * 3)
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a page OCR cannot read stays empty, the others go on
+            parsed.notes.append(f"page {number}: OCR failed ({_brief(exc)})")
+            continue
+        if text.strip():
+            parsed.pages[number - 1] = text
+            parsed.ocr_pages.append(number)
+    if parsed.ocr_pages:
+        parsed.notes.append(f"text of page(s) {_page_list(parsed.ocr_pages)} read by OCR")
+
+
+def _page_list(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers)) if len(numbers) <= 8 else f"{numbers[0]}–{numbers[-1]} ({len(numbers)} pages)"
 
 
 class DocxReader:
@@ -213,8 +244,15 @@ def read_document(path: Path, limits: ReadLimits) -> ParsedDocument:
     parsed = READERS[kind].read(path, limits)
     if not any(p.strip() for p in parsed.pages):
         if kind == "pdf":
+            from ingest.ocr import tesseract_available
+
+            if limits.ocr and tesseract_available():
+                how = "OCR found no readable text either"
+            elif limits.ocr:
+                how = "it needs OCR: install Debian's tesseract-ocr to read it"
+            else:
+                how = "it needs OCR, which is switched off (CONFIDANT_OCR)"
             raise ReadFailure(DocState.NEEDS_OCR,
-                              f"no text layer on any of its {len(parsed.pages)} page(s): it is a scan or drawing "
-                              "and needs OCR")
+                              f"no text layer on any of its {len(parsed.pages)} page(s) (a scan or drawing); {how}")
         raise ReadFailure(DocState.INVALID, "the document contains no text")
     return parsed

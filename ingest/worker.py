@@ -41,7 +41,8 @@ class ParseWorker:
             read = self.limits.read
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "ingest.parse_server", "--memory-mb", str(self.limits.memory_mb),
-                 "--max-pages", str(read.max_pages), "--page-timeout", str(read.page_timeout_s)],
+                 "--max-pages", str(read.max_pages), "--page-timeout", str(read.page_timeout_s),
+                 "--ocr-languages", read.ocr_languages if read.ocr else ""],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 cwd=Path(__file__).resolve().parent.parent,
             )

@@ -35,7 +35,8 @@ def locate(row: dict[str, str]) -> Path:
 @pytest.fixture(scope="module")
 def hostile_results(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> dict[str, object]:
     home = tmp_path_factory.mktemp("hostile")
-    services = make_services(home, embedder, parse_timeout_s=60.0, parse_memory_mb=1024)
+    # OCR off: the scans must be reported as needing OCR (tests/test_ocr.py covers reading them)
+    services = make_services(home, embedder, parse_timeout_s=60.0, parse_memory_mb=1024, ocr=False)
     rows = manifest()
     results = services.pipeline.ingest([locate(r) for r in rows], "hostile")
     services.close()
