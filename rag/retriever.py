@@ -73,18 +73,32 @@ class Retriever:
         mode = mode or self.mode
         depth = max(k * 4 if self.distinct_pages else k * 2, self.candidates if mode == "hybrid" else 0,
                     self.rerank_depth if self.reranker else 0)
+        # documents being indexed (or left half-done by a crash) are excluded inside each search, so their
+        # chunks cannot crowd out the visible ones; only_indexed() stays as the final check
+        hidden = self._hidden_documents(collections)
         rankings: list[list[ScoredChunk]] = []
         if mode in ("vector", "hybrid"):
-            rankings.append(self.only_indexed(
-                self.store.query(self.embedder.embed_query(query), depth, collections, document_ids)))
+            rankings.append(self.only_indexed(self.store.query(
+                self.embedder.embed_query(query), depth, collections, document_ids, exclude_document_ids=hidden)))
         if mode in ("keyword", "hybrid"):
-            rankings.append(self.only_indexed(self.keywords.search(query, depth, collections, document_ids)))
+            rankings.append(self.only_indexed(self.keywords.search(
+                query, depth, collections, document_ids, exclude_document_ids=hidden)))
         hits = rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings, self.rrf_k)
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits[: self.rerank_depth]) + hits[self.rerank_depth:]
         if self.distinct_pages:
             hits = one_per_page(hits)
         return hits[:k]
+
+    def _hidden_documents(self, collections: Sequence[str] | None) -> list[str]:
+        """Ids of pending documents in these collections (unless the same bytes are indexed in one of them)."""
+        pending = {r.id for r in self.registry.documents(state=DocState.PENDING)
+                   if collections is None or r.collection in collections}
+        if not pending:
+            return []
+        shown = {r.id for r in self.registry.documents(state=DocState.INDEXED)
+                 if r.id in pending and (collections is None or r.collection in collections)}
+        return sorted(pending - shown)
 
     def only_indexed(self, hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:
         states: dict[tuple[str, str], bool] = {}

@@ -31,7 +31,8 @@ they them their this that these those there here not no any all some than then s
 class KeywordIndex(Protocol):
     def add(self, chunks: Sequence[Chunk], titles: Sequence[str]) -> None: ...
     def search(self, query: str, k: int, collections: Sequence[str] | None = None,
-               document_ids: Sequence[str] | None = None) -> list[ScoredChunk]: ...
+               document_ids: Sequence[str] | None = None,
+               exclude_document_ids: Sequence[str] | None = None) -> list[ScoredChunk]: ...
     def delete_document(self, collection: str, document_id: str) -> None: ...
     def count(self, collection: str | None = None, document_id: str | None = None) -> int: ...
 
@@ -68,7 +69,8 @@ class SqliteKeywordIndex:
                 raise
 
     def search(self, query: str, k: int, collections: Sequence[str] | None = None,
-               document_ids: Sequence[str] | None = None) -> list[ScoredChunk]:
+               document_ids: Sequence[str] | None = None,
+               exclude_document_ids: Sequence[str] | None = None) -> list[ScoredChunk]:
         expression = match_expression(query)
         if not expression or k <= 0 or (collections is not None and not collections):
             return []
@@ -81,6 +83,9 @@ class SqliteKeywordIndex:
         if document_ids is not None:
             sql += f" AND document_id IN ({','.join('?' * len(document_ids))})"
             params.extend(document_ids)
+        if exclude_document_ids:
+            sql += f" AND document_id NOT IN ({','.join('?' * len(exclude_document_ids))})"
+            params.extend(exclude_document_ids)
         sql += " ORDER BY rank LIMIT ?"
         params.append(k)
         with self._lock:

@@ -22,15 +22,19 @@ class VectorStore(Protocol):
 
     def add(self, chunks: Sequence[Chunk], vectors: Vectors) -> None: ...
     def query(self, vector: Vector, k: int, collections: Sequence[str] | None = None,
-              document_ids: Sequence[str] | None = None) -> list[ScoredChunk]: ...
+              document_ids: Sequence[str] | None = None,
+              exclude_document_ids: Sequence[str] | None = None) -> list[ScoredChunk]: ...
     def delete_document(self, collection: str, document_id: str) -> None: ...
     def count(self, collection: str | None = None, document_id: str | None = None) -> int: ...
     def document_ids(self, collection: str | None = None) -> set[tuple[str, str]]: ...
 
 
 def _where(collections: Sequence[str] | None = None, document_ids: Sequence[str] | None = None,
-           collection: str | None = None, document_id: str | None = None) -> dict[str, Any] | None:
+           collection: str | None = None, document_id: str | None = None,
+           exclude_document_ids: Sequence[str] | None = None) -> dict[str, Any] | None:
     clauses: list[dict[str, Any]] = []
+    if exclude_document_ids:
+        clauses.append({"document_id": {"$nin": list(exclude_document_ids)}})
     if collections is not None:
         clauses.append({"collection": {"$in": list(collections)}})
     if document_ids is not None:
@@ -95,13 +99,14 @@ class ChromaStore:
             )
 
     def query(self, vector: Vector, k: int, collections: Sequence[str] | None = None,
-              document_ids: Sequence[str] | None = None) -> list[ScoredChunk]:
+              document_ids: Sequence[str] | None = None,
+              exclude_document_ids: Sequence[str] | None = None) -> list[ScoredChunk]:
         if collections is not None and not collections:
             return []
         res = self._col.query(
             query_embeddings=[list(map(float, vector))],
             n_results=k,
-            where=_where(collections, document_ids),
+            where=_where(collections, document_ids, exclude_document_ids=exclude_document_ids),
             include=["documents", "metadatas", "distances"],
         )
         docs = (res.get("documents") or [[]])[0]

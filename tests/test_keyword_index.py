@@ -51,3 +51,19 @@ def test_pipeline_keeps_bm25_in_step_with_the_store(services: Services, tmp_path
     assert services.keywords.count() == services.store.count() == results[1].chunks
     hit = services.retriever.search("parking permits", 1, ["c1"], mode="keyword")[0]
     assert hit.chunk.file_name == "b.pdf"
+
+
+def test_pending_document_cannot_crowd_out_indexed_ones(services: Services, tmp_path: Path) -> None:
+    """Chunks of a document still being indexed are excluded inside both searches, not just dropped afterwards."""
+    from storage.records import DocState, DocumentRecord
+
+    visible = make_pdf(tmp_path / "visible.pdf", ["Bicycle parking is behind building C."])
+    services.pipeline.ingest([visible], "c1")
+    # a big document caught mid-ingest: many matching chunks stored, registry still pending
+    chunks = [Chunk("pending-doc", "c1", "big.pdf", 1, 0, 10, f"bicycle parking rule number {i}", i) for i in range(80)]
+    services.registry.begin(DocumentRecord("pending-doc", "c1", "big.pdf", "", 1, DocState.PENDING))
+    services.store.add(chunks, services.embedder.embed_documents([c.text for c in chunks]))
+    services.keywords.add(chunks, ["big"] * len(chunks))
+    for mode in ("vector", "keyword", "hybrid"):
+        hits = services.retriever.search("bicycle parking", 5, ["c1"], mode=mode)  # type: ignore[arg-type]
+        assert [h.chunk.file_name for h in hits] == ["visible.pdf"], mode
