@@ -94,17 +94,20 @@ def measure(config: Config, parsed: list[tuple[str, str, ParsedDocument]], embed
     return row, [r.page_rank for r in result.answerable]
 
 
+HEADERS = {"chunks": "chunks", "mean_word_pieces": "mean pieces", "truncated": "trunc", "embed_s": "embed s",
+           "recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr": "MRR", "file_recall@5": "file R@5",
+           "exact@5": "exact R@5", "exact mrr": "exact MRR", "vs default @5": "vs default @5"}
+
+
 def table(rows: list[dict[str, Any]], default: str) -> Table:
-    out = Table(title="Chunking on hr-benefits: page hits (cited page or the next), k=10, same run; "
-                      "recall via Chroma (HNSW), exact = brute force over the same vectors")
-    cols = ("chunks", "mean_word_pieces", "truncated", "embed_s", "recall@1", "recall@5", "recall@10", "mrr",
-            "file_recall@5", "exact@5", "exact mrr", "vs default @5")
-    out.add_column("size/overlap/header")
-    for col in cols:
-        out.add_column(col.replace("_", " "), justify="right")
+    out = Table(title="Chunking on hr-benefits: page hits (cited page or the next), k=10, same run; R = recall via "
+                      "Chroma (HNSW), exact = brute force over the same vectors")
+    out.add_column("size/overlap/header", no_wrap=True)
+    for col in HEADERS.values():
+        out.add_column(col, justify="right", no_wrap=True)
     best = {k: max(r[k] for r in rows) for k in ("recall@1", "recall@5", "recall@10", "mrr", "exact@5", "exact mrr")}
     for r in rows:
-        cells = [f"[bold green]{r[c]}[/]" if c in best and r[c] == best[c] else str(r[c]) for c in cols]
+        cells = [f"[bold green]{r[c]}[/]" if c in best and r[c] == best[c] else str(r[c]) for c in HEADERS]
         out.add_row(r["config"] + (" *" if r["config"] == default else ""), *cells)
     return out
 

@@ -117,7 +117,7 @@ def run(docs: Path, questions: list[Question], workdir: Path) -> dict[str, Any]:
 
 def table(result: dict[str, Any]) -> Table:
     out = Table(title="Page recall on hr-benefits (273 pages), same run; exact = brute-force vector search over the "
-                      "same stored vectors (no HNSW, no hybrid)")
+                      "same stored vectors (no HNSW, no keyword fusion, no one-passage-per-page)")
     cols = ("chunks", "recall@1", "recall@5 (top-5 retriever)", "recall@10", "mrr@10", "file_recall@5")
     out.add_column("system")
     for col in cols:
