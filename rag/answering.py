@@ -104,8 +104,7 @@ class Answerer:
         yield Retrieved(passages)
         model_name = self.model.name if self.model is not None else "none"
         similarity = max((p.similarity for p in passages if p.similarity is not None), default=0.0)
-        relevant = passages if similarity >= self.min_relevance else []
-        if not relevant:
+        if similarity < self.min_relevance:
             timings["total_ms"] = (time.perf_counter() - started) * 1000
             yield Answer(question, DECLINE_TEXT, True, model_name, passages,
                          message="No passage in the documents is relevant to this question.", timings=timings)
@@ -118,7 +117,7 @@ class Answerer:
         pieces: list[str] = []
         message = ""
         try:
-            for piece in self.model.stream(build_messages(question, relevant, instructions), max_tokens=self.max_tokens):
+            for piece in self.model.stream(build_messages(question, passages, instructions), max_tokens=self.max_tokens):
                 if not pieces:
                     timings["first_token_ms"] = (time.perf_counter() - started) * 1000
                 pieces.append(piece)
@@ -131,19 +130,20 @@ class Answerer:
         except ModelFailed as exc:
             message = f"The model stopped mid-answer ({exc}); the answer may be incomplete."
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        yield self._finish(question, "".join(pieces), relevant, passages, model_name, message, timings)
+        yield self._finish(question, "".join(pieces), passages, model_name, message, timings)
 
-    def _finish(self, question: str, raw: str, given: list[ScoredChunk], passages: list[ScoredChunk], model: str,
-                message: str, timings: dict[str, float]) -> Answer:
+    def _finish(self, question: str, raw: str, passages: list[ScoredChunk], model: str, message: str,
+                timings: dict[str, float]) -> Answer:
+        """Check the model's reply against the passages it was given (numbered [1..n] in the prompt)."""
         if not raw.strip() or says_it_cannot_answer(raw):
             return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
                           message=message or "The documents do not answer this question; the closest passages are below.")
-        checked = check_answer(raw, given, self.embedder)
+        checked = check_answer(raw, passages, self.embedder)
         if not checked.cited:
             return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
                           unsupported=checked.unsupported,
                           message="The model's answer is not supported by any passage, so it is not shown.")
-        citations = [Citation(n, given[n - 1].chunk) for n in checked.cited]
+        citations = [Citation(n, passages[n - 1].chunk) for n in checked.cited]
         notes = [message] if message else []
         if checked.unsupported:
             notes.append(f"{len(checked.unsupported)} sentence(s) are not supported by any passage.")
