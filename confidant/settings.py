@@ -72,6 +72,11 @@ class Settings(BaseSettings):
         description="'hybrid' fuses BM25 keyword and vector search (reciprocal rank fusion); chosen on the HR set.",
     )
     search_candidates: int = Field(default=60, description="Candidates each search stage contributes to the fusion.")
+    search_spelling: bool = Field(
+        default=True, description="Correct misspelled question words against the words of the searched documents.")
+    search_spelling_languages: list[str] = Field(
+        default=["en"], description="Word lists (pyspellchecker: en, de, fr, es, it, pt, nl, ...) of real words that "
+        "spelling correction leaves alone.")
     search_rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant k (score = 1 / (k + rank)).")
     search_distinct_pages: bool = Field(
         default=True, description="Return at most one passage per document page, so k results cover k pages."

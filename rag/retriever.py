@@ -1,7 +1,8 @@
 """Retrieval: the passages that best match a question, within the collections a caller may see.
 
 Modes: `vector` (embedding similarity in Chroma), `keyword` (BM25 in SQLite FTS5), `hybrid` (both, fused by
-reciprocal rank fusion). Every stage applies the same collection/document filter. Only chunks of `indexed`
+reciprocal rank fusion). Misspelled question words are first corrected against the searched collections' words.
+Every stage applies the same collection/document filter. Only chunks of `indexed`
 documents are returned: a document being indexed, or left half-done by a crash, is invisible until complete.
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from rag.embedders import Embedder
+from rag.spelling import SpellingCorrector
 from storage.keyword_index import KeywordIndex
 from storage.records import DocState, ScoredChunk
 from storage.registry import Registry
@@ -54,7 +56,7 @@ def one_per_page(hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:
 class Retriever:
     def __init__(self, embedder: Embedder, store: VectorStore, keywords: KeywordIndex, registry: Registry, *,
                  mode: Mode = "hybrid", candidates: int = 30, rrf_k: int = 60, reranker: Reranker | None = None,
-                 rerank_depth: int = 20, distinct_pages: bool = False) -> None:
+                 rerank_depth: int = 20, distinct_pages: bool = False, speller: SpellingCorrector | None = None) -> None:
         self.embedder = embedder
         self.store = store
         self.keywords = keywords
@@ -65,12 +67,15 @@ class Retriever:
         self.reranker = reranker
         self.rerank_depth = rerank_depth
         self.distinct_pages = distinct_pages
+        self.speller = speller
 
     def search(self, query: str, k: int, collections: Sequence[str] | None = None,
                document_ids: Sequence[str] | None = None, *, mode: Mode | None = None) -> list[ScoredChunk]:
         if not query.strip() or k <= 0 or (collections is not None and not collections):
             return []
         mode = mode or self.mode
+        if self.speller is not None:
+            query = self.speller.correct(query, collections)
         depth = max(k * 4 if self.distinct_pages else k * 2, self.candidates if mode == "hybrid" else 0,
                     self.rerank_depth if self.reranker else 0)
         # documents being indexed (or left half-done by a crash) are excluded inside each search, so their
