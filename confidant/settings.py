@@ -122,10 +122,37 @@ class Settings(BaseSettings):
     # --- app --------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="Address the app listens on; anything but loopback is shared mode.")
     port: int = Field(default=8501, description="Port the app listens on.")
-    upload_max_mb: float = Field(default=100.0, description="Largest file the upload form accepts.")
+    upload_max_mb: float = Field(default=100.0, description="Largest file the upload form and the API accept.")
     upload_types: list[str] = Field(
         default=["pdf", "docx", "txt", "md"], description="File extensions the upload form accepts."
     )
+
+    # --- shared mode: accounts, access, audit, API -------------------------------------
+    auth: Literal["auto", "off", "accounts"] = Field(
+        default="auto",
+        description="'accounts' requires a login (shared mode); 'off' is single-user mode; 'auto' requires a login "
+        "whenever the app listens on anything but loopback.",
+    )
+    sso_header: str = Field(
+        default="", description="Header naming the signed-in user (e.g. X-Forwarded-User) set by a trusted reverse "
+        "proxy; off when empty. Only honoured from `trusted_proxies`.",
+    )
+    trusted_proxies: list[str] = Field(
+        default=[], description="Addresses (or networks such as 10.0.0.0/8) whose `sso_header` is believed."
+    )
+    login_max_failures: int = Field(default=5, description="Failed logins in a row that lock an account for a while.")
+    login_lockout_minutes: float = Field(default=15.0, description="How long a locked account stays locked.")
+    audit_retention_days: int = Field(default=365, description="Audit entries older than this are deleted.")
+    api_host: str = Field(default="127.0.0.1", description="Address `confidant api` listens on.")
+    api_port: int = Field(default=8502, description="Port `confidant api` listens on.")
+    token_days: int = Field(default=90, description="Lifetime of a new API token, in days.")
+
+    @property
+    def shared_mode(self) -> bool:
+        """Whether logins are required (see `auth`)."""
+        if self.auth != "auto":
+            return self.auth == "accounts"
+        return self.host not in ("127.0.0.1", "localhost", "::1")
 
     @property
     def data_dir(self) -> Path:
@@ -138,6 +165,14 @@ class Settings(BaseSettings):
     @property
     def registry_path(self) -> Path:
         return self.data_dir / "registry.sqlite3"
+
+    @property
+    def accounts_path(self) -> Path:
+        return self.data_dir / "accounts.sqlite3"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.data_dir / "audit.sqlite3"
 
     @property
     def files_dir(self) -> Path:

@@ -10,11 +10,11 @@ from streamlit.testing.v1 import AppTest
 
 from confidant.services import Services, build_services
 from confidant.settings import Settings
+from ingest.uploads import Upload, ingest_uploads, safe_file_name, save_upload
 from rag.embedders import Embedder
 from storage.records import DocState, FileResult
 from tests.documents import make_pdf
 from tests.fakes import ExtractiveChat
-from ui.upload import Upload, ingest_uploads, safe_file_name, save_upload
 
 
 @pytest.fixture

@@ -1,0 +1,209 @@
+"""Who may see what: every read and write of documents goes through a Workspace bound to one caller.
+
+A Workspace holds the caller's visible collections and passes them to every stage of retrieval (vector, BM25,
+rerank), to listings, downloads, page images, evaluation and the API — so a collection the caller is not a member
+of cannot leak a passage, a file name, a count or an audit entry, whatever parameters are crafted. Collections
+the caller may not see and collections that do not exist get the same answer ("no such collection"), so names
+cannot be probed. Admins see every collection; in local single-user mode the caller is the local admin.
+
+Asking, searching, ingesting, deleting and downloading are written to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingest.pipeline import Progress
+from ingest.uploads import Upload, ingest_uploads
+from rag.answering import Answer, Answerer, AnswerEvent
+from rag.evaluation import EvalReport, Question, evaluate
+from storage.accounts import Role, User
+from storage.audit import AuditEvent, AuditLog
+from storage.records import Chunk, DocState, DocumentRecord, FileResult, ScoredChunk
+
+if TYPE_CHECKING:
+    from confidant.services import Services
+
+
+class AccessDenied(Exception):
+    """The caller may not do this (or the thing does not exist: the two are not told apart)."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    username: str
+    role: Role
+    collections: frozenset[str] | None  # None: every collection (admins, local mode)
+    client: str = "ui"
+
+    @property
+    def can_edit(self) -> bool:
+        return self.role in (Role.ADMIN, Role.EDITOR)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @classmethod
+    def for_user(cls, user: User, memberships: set[str], client: str = "ui") -> Caller:
+        return cls(user.username, user.role, None if user.is_admin else frozenset(memberships), client)
+
+
+LOCAL_CALLER = Caller("local", Role.ADMIN, None, "local")
+NOT_FOUND = "no such collection or document"
+
+
+class Workspace:
+    """The services as one caller may use them."""
+
+    def __init__(self, services: Services, caller: Caller, audit: AuditLog | None = None,
+                 known_collections: Callable[[], Sequence[str]] | None = None) -> None:
+        self.services = services
+        self.caller = caller
+        self.audit = audit
+        self._known_collections = known_collections or services.registry.collections
+
+    # --- what the caller may see -------------------------------------------------------------------
+    def collections(self) -> list[str]:
+        """Collections the caller can see: every known one for admins, otherwise their memberships."""
+        known = set(self._known_collections()) | {self.services.settings.default_collection}
+        if self.caller.collections is None:
+            return sorted(known)
+        return sorted(self.caller.collections)
+
+    def may_see(self, collection: str) -> bool:
+        return self.caller.collections is None or collection in self.caller.collections
+
+    def scope(self, requested: Sequence[str] | None) -> list[str]:
+        """The collections to search: the requested ones (each must be visible) or all visible ones."""
+        if requested is None:
+            return self.collections()
+        for name in requested:
+            if not self.may_see(name):
+                raise AccessDenied(NOT_FOUND)
+        return list(dict.fromkeys(requested))
+
+    def documents(self, collection: str | None = None, state: DocState | None = None) -> list[DocumentRecord]:
+        if collection is not None:
+            self.scope([collection])
+        records = self.services.registry.documents(collection, state)
+        return [r for r in records if self.may_see(r.collection)]
+
+    def document(self, collection: str, document_id: str) -> DocumentRecord:
+        record = self.services.registry.get(collection, document_id) if self.may_see(collection) else None
+        if record is None:
+            raise AccessDenied(NOT_FOUND)
+        return record
+
+    def original_file(self, collection: str, document_id: str) -> Path:
+        """The stored original of a document, for download or page images (audited)."""
+        record = self.document(collection, document_id)
+        path = Path(record.source_path)
+        if not path.is_file():
+            raise AccessDenied("the original file is no longer on disk")
+        self._record("download", [collection], documents=[record.file_name])
+        return path
+
+    def chunks(self, collection: str, document_id: str) -> list[Chunk]:
+        self.document(collection, document_id)
+        return self.services.store.get_document_chunks(collection, document_id)
+
+    # --- search and answers -----------------------------------------------------------------------------
+    def search(self, query: str, k: int, collections: Sequence[str] | None = None,
+               document_ids: Sequence[str] | None = None, *, audit: bool = True) -> list[ScoredChunk]:
+        scope = self.scope(collections)
+        hits = self.services.retriever.search(query, k, scope, document_ids)
+        hits = [h for h in hits if self.may_see(h.chunk.collection)]  # belt and braces: the filter ran inside
+        if audit:
+            self._record("search", scope, question=query, documents=[h.chunk.file_name for h in hits])
+        return hits
+
+    def answerer(self, collections: Sequence[str] | None = None,
+                 document_ids: Sequence[str] | None = None) -> Answerer:
+        """An Answerer that can only retrieve from the caller's collections (optionally narrowed)."""
+        scope = self.scope(collections)
+        s = self.services
+
+        def search(query: str, k: int) -> list[ScoredChunk]:
+            return self.search(query, k, scope, document_ids, audit=False)
+
+        return Answerer(search, s.chat_model, s.embedder, k=s.settings.answer_k,
+                        min_relevance=s.settings.relevance_floor, max_tokens=s.settings.llm_max_tokens)
+
+    def stream_answer(self, question: str, collections: Sequence[str] | None = None,
+                      document_ids: Sequence[str] | None = None, history: Sequence[str] = (),
+                      instructions: str = "") -> Iterator[AnswerEvent]:
+        scope = self.scope(collections)
+        for event in self.answerer(scope, document_ids).stream(question, history, instructions):
+            if isinstance(event, Answer):
+                self.record_answer(event, scope)
+            yield event
+
+    def ask(self, question: str, collections: Sequence[str] | None = None,
+            document_ids: Sequence[str] | None = None, history: Sequence[str] = ()) -> Answer:
+        for event in self.stream_answer(question, collections, document_ids, history):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream ended without an answer")
+
+    def record_answer(self, answer: Answer, collections: Sequence[str]) -> None:
+        cited = list(dict.fromkeys(c.chunk.file_name for c in answer.citations))
+        self._record("ask", collections, question=answer.question, documents=cited, model=answer.model,
+                     detail="declined" if answer.declined else "")
+
+    def evaluate(self, questions: Sequence[Question], k: int, collections: Sequence[str] | None = None,
+                 on_question: Callable[[int, int], None] | None = None) -> EvalReport:
+        scope = self.scope(collections)
+        report = evaluate(questions, lambda q, n: self.search(q, n, scope, audit=False), k, on_question)
+        self._record("eval", scope, detail=f"{len(questions)} questions")
+        return report
+
+    # --- changes ------------------------------------------------------------------------------------------
+    def require_editor(self, collection: str) -> None:
+        if not self.caller.can_edit:
+            raise AccessDenied("your role may read but not change documents")
+        if not self.may_see(collection):
+            raise AccessDenied(NOT_FOUND)
+
+    def ingest_uploads(self, uploads: Sequence[Upload], collection: str,
+                       on_progress: Callable[[Progress], None] | None = None) -> list[FileResult]:
+        self.require_editor(collection)
+        results = ingest_uploads(self.services, uploads, collection, on_progress)
+        self._record("ingest", [collection], documents=[r.file for r in results],
+                     detail="; ".join(f"{r.file}: {r.state.value}" for r in results)[:1000])
+        return results
+
+    def reindex(self, collection: str, document_id: str) -> list[FileResult]:
+        self.require_editor(collection)
+        record = self.document(collection, document_id)
+        self.services.pipeline.delete(collection, document_id)
+        results = self.services.pipeline.ingest([Path(record.source_path)], collection)
+        self._record("reindex", [collection], documents=[record.file_name])
+        return results
+
+    def delete(self, collection: str, document_id: str) -> DocumentRecord:
+        self.require_editor(collection)
+        record = self.document(collection, document_id)
+        self.services.pipeline.delete(collection, document_id)
+        self._record("delete", [collection], documents=[record.file_name])
+        return record
+
+    # --- audit ----------------------------------------------------------------------------------------------
+    def audit_events(self, **filters: object) -> list[AuditEvent]:
+        """Admins read the whole log; everyone else only their own entries on collections they can see."""
+        if self.audit is None:
+            return []
+        if self.caller.is_admin:
+            return self.audit.events(include_global=True, **filters)  # type: ignore[arg-type]
+        filters["user"] = self.caller.username
+        return self.audit.events(collections=self.collections(), **filters)  # type: ignore[arg-type]
+
+    def _record(self, action: str, collections: Sequence[str], **fields: object) -> None:
+        if self.audit is None:
+            return
+        self.audit.record(AuditEvent(at="", user=self.caller.username, action=action,
+                                     collections=tuple(collections), client=self.caller.client,
+                                     **fields))  # type: ignore[arg-type]

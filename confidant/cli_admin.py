@@ -1,0 +1,187 @@
+"""Shared-mode administration: `confidant users …`, `confidant audit`, `confidant api`.
+
+These run as the operating-system user who owns the data folder, so they need no login of their own.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from confidant.services import Services, build_services
+from confidant.settings import Settings
+from storage.accounts import AccountError, Role
+from storage.audit import AuditEvent
+
+users_app = typer.Typer(help="Accounts for shared mode: add, list, remove, passwd, grant, revoke, token.",
+                        no_args_is_help=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+UserArg = Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")]
+
+
+def _password(given: str | None, confirm: bool = True) -> str:
+    """The password from --password-stdin style input or an interactive prompt (never a command-line argument)."""
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password (at least 10 characters): ")
+    if confirm and getpass.getpass("Again: ") != first:
+        err.print("[red]The passwords differ.[/]")
+        raise typer.Exit(1)
+    return first
+
+
+def _audit(services: Services, action: str, detail: str) -> None:
+    services.audit.record(AuditEvent(at="", user=f"local:{getpass.getuser()}", action=action, collections=(),
+                                     detail=detail, client="cli"))
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[red]{exc}[/]")
+    return typer.Exit(1)
+
+
+@users_app.command("add")
+def users_add(username: UserArg,
+              role: Annotated[Role, typer.Option(help="admin: everything; editor: add/delete documents in "
+                                                      "their collections; reader: ask and search.")] = Role.READER,
+              collection: Annotated[list[str] | None, typer.Option("--collection", "-c",
+                                                                   help="Collections the user may use.")] = None,
+              ) -> None:
+    """Add a user. The password is asked for (or read from stdin when piped)."""
+    services = build_services(Settings())
+    try:
+        services.accounts.add_user(username, _password(None), role)
+        for name in collection or []:
+            services.accounts.grant(username, name)
+        _audit(services, "user_added", f"{username} ({role.value})")
+    except AccountError as exc:
+        raise _fail(exc) from None
+    finally:
+        services.close()
+    out.print(f"Added {username.lower()} ({role.value})" + (f", member of {', '.join(collection)}" if collection else ""))
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Users, their roles and collections."""
+    services = build_services(Settings())
+    try:
+        table = Table("user", "role", "collections", "created", "disabled")
+        for user in services.accounts.users():
+            names = "all" if user.is_admin else ", ".join(sorted(services.accounts.collections_of(user.username)))
+            table.add_row(user.username, user.role.value, names or "—", user.created_at[:16], "yes" if user.disabled else "")
+        out.print(table)
+    finally:
+        services.close()
+
+
+@users_app.command("remove")
+def users_remove(username: UserArg) -> None:
+    """Remove a user with their memberships and tokens."""
+    _change(username, lambda s: s.accounts.remove_user(username), f"Removed {username}", "user_removed")
+
+
+@users_app.command("passwd")
+def users_passwd(username: UserArg) -> None:
+    """Set a new password (also lifts a lockout)."""
+    password = _password(None)
+    _change(username, lambda s: s.accounts.set_password(username, password), f"New password set for {username}",
+            "password_set")
+
+
+@users_app.command("role")
+def users_role(username: UserArg, role: Annotated[Role, typer.Argument()]) -> None:
+    """Change a user's role."""
+    _change(username, lambda s: s.accounts.set_role(username, role), f"{username} is now {role.value}", "role_set")
+
+
+@users_app.command("grant")
+def users_grant(username: UserArg, collection: Annotated[str, typer.Argument()]) -> None:
+    """Let a user use a collection."""
+    _change(username, lambda s: s.accounts.grant(username, collection), f"{username} may use {collection}",
+            "granted", collection)
+
+
+@users_app.command("revoke")
+def users_revoke(username: UserArg, collection: Annotated[str, typer.Argument()]) -> None:
+    """Take a collection away from a user."""
+    _change(username, lambda s: s.accounts.revoke(username, collection), f"{username} may no longer use {collection}",
+            "revoked", collection)
+
+
+@users_app.command("token")
+def users_token(username: UserArg,
+                label: Annotated[str, typer.Option(help="What the token is for.")] = "api",
+                days: Annotated[int | None, typer.Option(help="Lifetime in days (default: token_days).")] = None,
+                ) -> None:
+    """Issue an API bearer token. It is shown once; only its hash is kept."""
+    services = build_services(Settings())
+    try:
+        token = services.accounts.issue_token(username, label, ttl=timedelta(days=days or services.settings.token_days))
+        _audit(services, "token_issued", f"{username}: {label}")
+    except AccountError as exc:
+        raise _fail(exc) from None
+    finally:
+        services.close()
+    err.print(f"Token for {username} ({label}); store it now, it is not shown again:")
+    out.print(token)
+
+
+def _change(username: str, action: Callable[[Services], object], message: str, event: str,
+            detail: str = "") -> None:
+    services = build_services(Settings())
+    try:
+        action(services)
+        _audit(services, event, f"{username} {detail}".strip())
+    except AccountError as exc:
+        raise _fail(exc) from None
+    finally:
+        services.close()
+    out.print(message)
+
+
+def audit_command(
+    days: Annotated[int, typer.Option(help="How many days back.")] = 7,
+    user: Annotated[str | None, typer.Option(help="Only this user.")] = None,
+    csv: Annotated[bool, typer.Option("--csv", help="Write CSV to stdout (for a spreadsheet).")] = False,
+) -> None:
+    """Who asked what, and who changed which documents."""
+    services = build_services(Settings())
+    since = datetime.now(UTC) - timedelta(days=days)
+    try:
+        if csv:
+            services.audit.export_csv(sys.stdout, since=since, user=user, include_global=True)
+            return
+        table = Table("when (UTC)", "user", "client", "action", "collections", "question / detail", "documents")
+        for e in services.audit.events(since=since, user=user, include_global=True, limit=200):
+            table.add_row(e.at[:19].replace("T", " "), e.user, e.client, e.action, ", ".join(e.collections),
+                          e.question or e.detail, ", ".join(e.documents)[:80])
+        out.print(table)
+    finally:
+        services.close()
+
+
+def api_command(
+    host: Annotated[str | None, typer.Option(help="Address (default api_host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default api_port, 8502).")] = None,
+) -> None:
+    """Serve the REST API (bearer tokens from `confidant users token`); OpenAPI page at /docs."""
+    from confidant.api import run_api
+    from confidant.offline import enforce_offline
+
+    enforce_offline()
+    settings = Settings()
+    err.print(f"Confidant API on http://{host or settings.api_host}:{port or settings.api_port}  "
+              f"(data folder: {settings.data_dir}; put it behind a TLS proxy when shared)")
+    run_api(build_services(settings), host or settings.api_host, port or settings.api_port)
