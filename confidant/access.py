@@ -98,14 +98,20 @@ class Workspace:
             raise AccessDenied(NOT_FOUND)
         return record
 
-    def original_file(self, collection: str, document_id: str) -> Path:
-        """The stored original of a document, for download or page images (audited)."""
+    def original_file(self, collection: str, document_id: str, *, audit: bool = True) -> Path:
+        """The stored original of a document, for download or page images (a download is audited)."""
         record = self.document(collection, document_id)
         path = Path(record.source_path)
         if not path.is_file():
             raise AccessDenied("the original file is no longer on disk")
-        self._record("download", [collection], documents=[record.file_name])
+        if audit:
+            self._record("download", [collection], documents=[record.file_name])
         return path
+
+    def note_download(self, collection: str, document_id: str) -> None:
+        """Audit a download the page offered (the browser fetched the bytes the page already held)."""
+        record = self.document(collection, document_id)
+        self._record("download", [collection], documents=[record.file_name])
 
     def chunks(self, collection: str, document_id: str) -> list[Chunk]:
         self.document(collection, document_id)

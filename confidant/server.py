@@ -25,6 +25,10 @@ def run_app(settings: Settings, host: str, port: int) -> int:
     """Replace this process with the Streamlit server, so signals (Ctrl-C, SIGTERM) reach it directly."""
     enforce_offline()
     print(f"Confidant is starting on http://{host}:{port}  (data folder: {settings.data_dir})", flush=True)
+    os.environ["CONFIDANT_HOST"] = host  # the app decides on shared mode (logins) from the address it serves
+    if settings.model_copy(update={"host": host}).shared_mode:
+        print("Shared mode: sign-in required. Add accounts with `confidant users add NAME --role admin`; "
+              "serve over TLS through a reverse proxy (README).", flush=True)
     os.chdir(APP.parent)
     command = streamlit_command(host, port)
     os.execv(command[0], command)  # noqa: S606 - our own interpreter, fixed arguments

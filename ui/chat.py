@@ -48,7 +48,7 @@ def chat_page(ctx: AppContext) -> None:
         collections, document_ids = [scope.collection], [scope.document_id]
         scope_label = f"document {scope.file_name} ({scope.collection})"
     else:
-        default = [n for n in names if ctx.services.registry.documents(n)] or names[:1]
+        default = [n for n in names if ctx.ws.documents(n)] or names[:1]
         collections = st.multiselect("Collections to ask", names, default=default, key="chat_collections")
         document_ids = None
         scope_label = "collections " + ", ".join(collections)
@@ -62,7 +62,7 @@ def chat_page(ctx: AppContext) -> None:
         st.warning("Pick at least one collection to ask.")
         return
     history = turns()
-    if not history and not any(ctx.services.registry.documents(n) for n in collections):
+    if not history and not any(ctx.ws.documents(n) for n in collections):
         st.info("No documents here yet. Add PDFs, Word files, text or Markdown on the **Upload** page, "
                 "then ask about them here. Answers cite the file and page they come from.")
     for i, turn in enumerate(history):
@@ -76,12 +76,13 @@ def chat_page(ctx: AppContext) -> None:
         tools(ctx, history)
     question = st.chat_input("Ask a question about your documents") or st.session_state.pop(PENDING, None)
     if question:
-        answerer = ctx.services.answerer(collections, document_ids)
+        answerer = ctx.ws.answerer(collections, document_ids)
         with st.chat_message("user"):
             st.text(question)
         with st.chat_message("assistant"):
             answer = stream_answer(answerer, question, [t.question for t in history], assistant.instructions)
         if answer is not None:
+            ctx.ws.record_answer(answer, collections)
             history.append(Turn(question, answer, scope_label))
             st.rerun()
 
@@ -128,7 +129,7 @@ def render_answer(ctx: AppContext, turn: Turn, i: int) -> None:
     secs = a.timings.get("total_ms", 0.0) / 1000
     st.caption(f"Model: {a.model} · {secs:.1f} s · asked {turn.scope}")
     with st.expander("Sources" if a.citations else "Closest passages", expanded=i == len(turns()) - 1):
-        sources_panel(ctx.services, a, i)
+        sources_panel(ctx.ws, a, i)
     feedback_form(ctx, turn, i)
 
 

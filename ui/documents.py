@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from confidant.access import AccessDenied
 from rag.summary import Summary, summarise
 from storage.records import DocState, DocumentRecord
 from ui.chat import DocumentScope, scope_to_document
@@ -23,12 +24,11 @@ def table_rows(docs: list[DocumentRecord]) -> list[dict[str, object]]:
 
 def documents_page(ctx: AppContext) -> None:
     st.title("Documents")
-    registry = ctx.services.registry
     left, middle, right = st.columns(3)
     collection = left.selectbox("Collection", [ALL, *ctx.collection_names()], key="docs_collection")
     state = middle.selectbox("State", [ALL, *[s.value for s in DocState]], key="docs_state")
     text = right.text_input("File name contains", key="docs_text").strip().lower()
-    docs = registry.documents(None if collection == ALL else collection, None if state == ALL else DocState(state))
+    docs = ctx.ws.documents(None if collection == ALL else collection, None if state == ALL else DocState(state))
     docs = [d for d in docs if text in d.file_name.lower()]
     if not docs:
         st.info("No documents match. Add some on the Upload page.")
@@ -43,35 +43,36 @@ def documents_page(ctx: AppContext) -> None:
 
 
 def actions(ctx: AppContext, doc: DocumentRecord) -> None:
-    pipeline = ctx.services.pipeline
+    ws = ctx.ws
     cols = st.columns(4)
     indexed = doc.state is DocState.INDEXED
     cols[0].button("Ask this document", key="doc-ask", disabled=not indexed, on_click=open_chat, args=(doc,))
     if cols[1].button("Summarise", key="doc-summary", disabled=not indexed):
         with st.spinner(f"Summarising {doc.file_name}…"):
-            chunks = ctx.services.store.get_document_chunks(doc.collection, doc.id)
+            chunks = ws.chunks(doc.collection, doc.id)
             summary = summarise(chunks, ctx.services.chat_model, ctx.services.embedder)
         st.session_state.setdefault(SUMMARIES, {})[(doc.collection, doc.id)] = summary
-    if cols[2].button("Re-index", key="doc-reindex"):
+    if cols[2].button("Re-index", key="doc-reindex", disabled=not ws.caller.can_edit):
         source = Path(doc.source_path)
         if not source.is_file():
             st.error(f"The original of {doc.file_name} is no longer at {source}; upload it again.")
         else:
             with st.spinner(f"Indexing {doc.file_name} again…"):
-                pipeline.delete(doc.collection, doc.id)
-                result = pipeline.ingest([source], doc.collection)[0]
+                result = ws.reindex(doc.collection, doc.id)[0]
             st.success(f"{result.file}: {result.state.value}, {result.pages} pages, {result.chunks} passages "
                        + (f"({result.reason})" if result.reason else ""))
-    with cols[3].popover("Delete"):
+    with cols[3].popover("Delete", disabled=not ws.caller.can_edit):
         st.caption(f"Remove {doc.file_name} and its passages from {doc.collection}? The answers will no longer use it.")
         confirmed = st.button("Delete now", key="doc-delete", type="primary")
     if confirmed:
-        if pipeline.delete(doc.collection, doc.id):
+        try:
+            ws.delete(doc.collection, doc.id)
+        except AccessDenied:
+            st.warning(f"{doc.file_name} was already gone.")
+        else:
             st.session_state.get(SUMMARIES, {}).pop((doc.collection, doc.id), None)
             st.toast(f"Deleted {doc.file_name} from {doc.collection}.")
             st.rerun()
-        else:
-            st.warning(f"{doc.file_name} was already gone.")
 
 
 def open_chat(doc: DocumentRecord) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from rag.evaluation import EvalReport, evaluate, load_questions
+from rag.evaluation import EvalReport, load_questions
 from ui.context import AppContext
 
 FORMAT_HELP = ('One JSON object per line: {"id", "question", "answer", "evidence": [{"file", "page"}], '
@@ -35,12 +35,10 @@ def evaluate_page(ctx: AppContext) -> None:
         st.warning("The file has no questions.")
         return
     progress = st.progress(0.0, text="Searching…")
-    retriever = ctx.services.retriever
-
     def advance(i: int, n: int) -> None:
         progress.progress(i / n, text=f"Searching… {i}/{n}")
 
-    report = evaluate(questions, lambda q, n: retriever.search(q, n, chosen), k=k, on_question=advance)
+    report = ctx.ws.evaluate(questions, k, chosen, on_question=advance)
     progress.empty()
     show_report(report)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from confidant.services import Services
+from confidant.access import AccessDenied, Workspace
 from rag.answering import Answer
 from rag.citations import lexical_support
 from storage.records import ScoredChunk
@@ -67,7 +67,7 @@ def link_markers(text: str, turn: int) -> str:
     return _MARKER.sub(lambda m: f"[\\[{m.group(1)}\\]](#{anchor(turn, int(m.group(1)))})", text)
 
 
-def sources_panel(services: Services, answer: Answer, turn: int) -> None:
+def sources_panel(ws: Workspace, answer: Answer, turn: int) -> None:
     cited = {c.n for c in answer.citations}
     title = "Closest passages" if answer.declined or not cited else "Sources"
     st.markdown(f"**{title}**")
@@ -75,10 +75,10 @@ def sources_panel(services: Services, answer: Answer, turn: int) -> None:
         st.caption("No passage was found in the selected documents.")
     for n, hit in enumerate(answer.passages, start=1):
         claims = cited_sentences(answer.text, n) if n in cited else []
-        source_card(services, hit, n, turn, claims, n in cited)
+        source_card(ws, hit, n, turn, claims, n in cited)
 
 
-def source_card(services: Services, hit: ScoredChunk, n: int, turn: int, claims: list[str], cited: bool) -> None:
+def source_card(ws: Workspace, hit: ScoredChunk, n: int, turn: int, claims: list[str], cited: bool) -> None:
     c = hit.chunk
     with st.container(border=True):
         mark = "cited" if cited else "not cited"
@@ -87,20 +87,20 @@ def source_card(services: Services, hit: ScoredChunk, n: int, turn: int, claims:
         spans = cited_spans(c.text, claims) if claims else []
         st.markdown(f"<div class='passage'>{highlighted_html(c.text, spans)}</div>", unsafe_allow_html=True)
         if st.toggle("Show on the page", key=f"page-{turn}-{n}"):
-            show_page(services, hit, f"{turn}-{n}")
+            show_page(ws, hit, f"{turn}-{n}")
 
 
-def source_path(services: Services, hit: ScoredChunk) -> Path | None:
-    record = services.registry.get(hit.chunk.collection, hit.chunk.document_id)
-    if record is None or not record.source_path:
+def source_path(ws: Workspace, hit: ScoredChunk) -> Path | None:
+    """The stored original, if this caller may see it and it is still on disk."""
+    try:
+        return ws.original_file(hit.chunk.collection, hit.chunk.document_id, audit=False)
+    except AccessDenied:
         return None
-    path = Path(record.source_path)
-    return path if path.is_file() else None
 
 
-def show_page(services: Services, hit: ScoredChunk, key: str) -> None:
+def show_page(ws: Workspace, hit: ScoredChunk, key: str) -> None:
     c = hit.chunk
-    path = source_path(services, hit)
+    path = source_path(ws, hit)
     if path is None:
         st.caption("The original file is no longer in the data folder.")
         return
@@ -112,4 +112,5 @@ def show_page(services: Services, hit: ScoredChunk, key: str) -> None:
         else:
             st.image(image, caption=f"{c.file_name}, page {c.page}" + ("" if found else " (passage not located)"))
     st.download_button(f"Download {c.file_name} (see page {c.page})", data=path.read_bytes(),
-                       file_name=c.file_name, key=f"download-{key}")
+                       file_name=c.file_name, key=f"download-{key}", on_click=ws.note_download,
+                       args=(c.collection, c.document_id))

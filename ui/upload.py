@@ -6,9 +6,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from confidant.services import Services
 from ingest.pipeline import Progress
-from ingest.uploads import Upload, ingest_uploads
+from ingest.uploads import Upload
 from storage.collections import CollectionSettings, valid_collection_name
 from storage.records import DocState, FileResult
 from ui.context import AppContext
@@ -42,13 +41,13 @@ def upload_page(ctx: AppContext) -> None:
             ctx.collections.put(ctx.collections.get(new_name) if new_name in ctx.collections.names()
                                 else CollectionSettings(new_name))
         uploads = [Upload(f.name, f.getvalue()) for f in files or []]
-        st.session_state[REPORT] = run_with_progress(ctx.services, uploads, collection)
+        st.session_state[REPORT] = run_with_progress(ctx, uploads, collection)
     report = st.session_state.get(REPORT)
     if report:
         show_report(report)
 
 
-def run_with_progress(services: Services, uploads: list[Upload], collection: str) -> list[FileResult]:
+def run_with_progress(ctx: AppContext, uploads: list[Upload], collection: str) -> list[FileResult]:
     with st.status(f"Indexing {len(uploads)} file(s) into {collection}…", expanded=True) as status:
         bar = st.progress(0.0)
 
@@ -58,7 +57,7 @@ def run_with_progress(services: Services, uploads: list[Upload], collection: str
                 st.write(f"{p.file.name}: {p.result.state.value}" + (f" — {p.result.reason}" if p.result.reason else ""))
             bar.progress(min(1.0, share), text=f"{p.file.name}: page {p.pages}" if p.pages else p.file.name)
 
-        results = ingest_uploads(services, uploads, collection, on_progress)
+        results = ctx.ws.ingest_uploads(uploads, collection, on_progress)
         bar.progress(1.0, text="Done")
         failed = [r for r in results if r.state not in (DocState.INDEXED, DocState.DUPLICATE)]
         status.update(label=f"{len(results) - len(failed)} of {len(results)} file(s) ready",

@@ -1,0 +1,97 @@
+"""Admin: accounts, collection membership, and the audit log (view and CSV export)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import streamlit as st
+
+from storage.accounts import AccountError, Role
+from storage.audit import AuditEvent
+from ui.context import AppContext
+
+
+def admin_page(ctx: AppContext) -> None:
+    st.title("Admin")
+    users_tab, audit_tab = st.tabs(["Users", "Audit log"])
+    with users_tab:
+        users_section(ctx)
+    with audit_tab:
+        audit_section(ctx)
+
+
+def users_section(ctx: AppContext) -> None:
+    accounts = ctx.services.accounts
+    rows = [{"user": u.username, "role": u.role.value, "disabled": u.disabled,
+             "collections": "all" if u.is_admin else ", ".join(sorted(accounts.collections_of(u.username))),
+             "created": u.created_at[:16].replace("T", " ")} for u in accounts.users()]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    collections = ctx.known_collections()
+    with st.form("add_user", clear_on_submit=True):
+        st.subheader("Add a user")
+        name = st.text_input("User name")
+        role = st.selectbox("Role", [r.value for r in Role], index=2,
+                            help="admin: everything · editor: add and delete documents · reader: ask and search")
+        password = st.text_input("Initial password (at least 10 characters)", type="password")
+        member_of = st.multiselect("Collections", collections)
+        if st.form_submit_button("Add user"):
+            _apply(ctx, "user_added", f"{name} ({role})", lambda: _add(ctx, name, password, str(role), member_of))
+    names = [u.username for u in accounts.users()]
+    if not names:
+        return
+    st.subheader("Change a user")
+    who = st.selectbox("User", names, key="admin_user")
+    current = accounts.collections_of(who)
+    left, right = st.columns(2)
+    chosen = left.multiselect("Collections", sorted(set(collections) | current), default=sorted(current),
+                              key=f"admin_collections_{who}")
+    if left.button("Save collections"):
+        def save() -> None:
+            for c in set(chosen) - current:
+                accounts.grant(who, c)
+            for c in current - set(chosen):
+                accounts.revoke(who, c)
+        _apply(ctx, "membership_set", f"{who}: {', '.join(chosen) or 'none'}", save)
+    account = accounts.get_user(who)
+    roles = [r.value for r in Role]
+    new_role = right.selectbox("Role", roles, key=f"admin_role_{who}",
+                               index=roles.index(account.role.value) if account else roles.index(Role.READER.value))
+    if right.button("Save role") and new_role:
+        _apply(ctx, "role_set", f"{who}: {new_role}", lambda: accounts.set_role(who, new_role))
+    if who != ctx.ws.caller.username and right.button("Remove user", type="secondary"):
+        _apply(ctx, "user_removed", who, lambda: accounts.remove_user(who))
+
+
+def _add(ctx: AppContext, name: str, password: str, role: str, member_of: list[str]) -> None:
+    ctx.services.accounts.add_user(name, password, role)
+    for c in member_of:
+        ctx.services.accounts.grant(name, c)
+
+
+def _apply(ctx: AppContext, action: str, detail: str, change: Callable[[], object]) -> None:
+    try:
+        change()
+    except AccountError as exc:
+        st.error(str(exc))
+        return
+    ctx.services.audit.record(AuditEvent(at="", user=ctx.ws.caller.username, action=action, collections=(),
+                                         detail=detail, client="ui"))
+    st.success("Saved.")
+
+
+def audit_section(ctx: AppContext) -> None:
+    days = st.slider("Days back", 1, 365, 7, key="audit_days")
+    user = st.text_input("Only this user", key="audit_user").strip().lower() or None
+    since = datetime.now(UTC) - timedelta(days=days)
+    events = ctx.ws.audit_events(since=since, user=user, limit=500)
+    st.caption(f"{len(events)} entries (newest first, at most 500 shown); retention "
+               f"{ctx.services.settings.audit_retention_days} days.")
+    st.dataframe([{"when (UTC)": e.at[:19].replace("T", " "), "user": e.user, "client": e.client, "action": e.action,
+                   "collections": ", ".join(e.collections), "question": e.question, "documents": ", ".join(e.documents),
+                   "model": e.model, "detail": e.detail} for e in events], hide_index=True, width="stretch")
+    buffer = io.StringIO()
+    ctx.services.audit.export_csv(buffer, since=since, user=user, include_global=True)
+    st.download_button("Export CSV", buffer.getvalue(), file_name=f"confidant-audit-{datetime.now(UTC):%Y%m%d}.csv",
+                       mime="text/csv")
