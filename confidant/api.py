@@ -11,7 +11,7 @@ a collection the user is not a member of answers exactly like one that does not 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
@@ -24,6 +24,9 @@ from confidant.sso import sso_username
 from ingest.uploads import Upload
 from storage.accounts import TokenRefused, User
 from storage.records import DocumentRecord
+
+if TYPE_CHECKING:
+    import uvicorn
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `confidant users token NAME`.")
 
@@ -131,7 +134,17 @@ def create_api(services: Services) -> FastAPI:
     return api
 
 
-def run_api(services: Services, host: str, port: int) -> None:
+def api_server(services: Services, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
+    """The API as a uvicorn server. Proxy headers stay off: the SSO check must see the real peer address, and
+    uvicorn would otherwise replace it with the X-Forwarded-For value any loopback client chooses to send."""
     import uvicorn
 
-    uvicorn.run(create_api(services), host=host, port=port, log_level="info", server_header=False)
+    return uvicorn.Server(uvicorn.Config(create_api(services), host=host, port=port, log_level=log_level,
+                                         server_header=False, proxy_headers=False))
+
+
+def run_api(services: Services, host: str, port: int) -> None:
+    server = api_server(services, host, port)
+    server.run()
+    if not server.started:  # e.g. the port is taken; uvicorn has logged why
+        raise SystemExit(3)

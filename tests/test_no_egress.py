@@ -1,11 +1,13 @@
-"""A full ingest + ask + serve session opens no connection to anything but loopback.
+"""A full ingest + ask + serve + API session opens no connection to anything but loopback.
 
-Every Python process of the session (the CLI, the parsing worker, the Streamlit server) loads a socket guard that
-records and refuses any connection or name lookup for a non-loopback address. The session must leave the log empty.
+Every Python process of the session (the CLI, the parsing worker, the Streamlit server, the API server) loads a
+socket guard that records and refuses any connection or name lookup for a non-loopback address. The session must
+leave the log empty.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -25,6 +27,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_up(url: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            assert time.monotonic() < deadline, f"{url} did not come up"
+            time.sleep(0.5)
+
+
 def test_guard_catches_an_outbound_attempt(tmp_path: Path) -> None:
     log = tmp_path / "egress.log"
     env = {**os.environ, "PYTHONPATH": f"{GUARD}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
@@ -34,7 +48,7 @@ def test_guard_catches_an_outbound_attempt(tmp_path: Path) -> None:
     assert "example.com" in log.read_text()
 
 
-def test_ingest_ask_serve_stay_on_loopback(tmp_path: Path) -> None:
+def test_ingest_ask_serve_and_api_stay_on_loopback(tmp_path: Path) -> None:
     log = tmp_path / "egress.log"
     home = tmp_path / "home"
     env = {
@@ -59,15 +73,7 @@ def test_ingest_ask_serve_stay_on_loopback(tmp_path: Path) -> None:
     server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, "the app did not start"
-                time.sleep(0.5)
+        wait_until_up(f"http://127.0.0.1:{port}/_stcore/health")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
             page = r.read().decode()
         assert "<html" in page.lower()
@@ -77,5 +83,25 @@ def test_ingest_ask_serve_stay_on_loopback(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(30)
+
+    # shared mode's REST API: an account, a token, one question over HTTP
+    subprocess.run([*cli, "users", "add", "alice", "--collection", "default"], env=env, check=True, timeout=120,
+                   input="correct horse battery\n", text=True, capture_output=True)
+    token = subprocess.run([*cli, "users", "token", "alice"], env=env, check=True, timeout=120, text=True,
+                           capture_output=True).stdout.strip()
+    port = free_port()
+    api = subprocess.Popen([*cli, "api", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/api/health")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/ask", data=json.dumps({"question": "What does PerksPlus reimburse?"}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=600) as r:
+            answer = json.loads(r.read())
+        assert answer["passages"] and answer["passages"][0]["file"] == "PerksPlus.pdf"
+    finally:
+        api.terminate()
+        api.wait(30)
     attempts = log.read_text() if log.exists() else ""
     assert attempts == "", f"outbound attempts:\n{attempts}"
