@@ -205,7 +205,9 @@ class Workspace:
         if self.caller.is_admin:
             return self.audit.events(include_global=True, **filters)  # type: ignore[arg-type]
         filters["user"] = self.caller.username
-        return self.audit.events(collections=self.collections(), **filters)  # type: ignore[arg-type]
+        asked = filters.pop("collections", None)
+        visible = [c for c in self.collections() if asked is None or c in asked]  # type: ignore[operator]
+        return self.audit.events(collections=visible, **filters)  # type: ignore[arg-type]
 
     def _record(self, action: str, collections: Sequence[str], **fields: object) -> None:
         if self.audit is None:

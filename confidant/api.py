@@ -119,7 +119,7 @@ def create_api(services: Services) -> FastAPI:
         uploads = []
         for f in files:
             data = await f.read(max_bytes + 1)  # a file over the limit is refused by size, never read whole
-            uploads.append(Upload(f.filename or "upload", data))
+            uploads.append(Upload(f.filename or "upload", data, f.size))
         return [r.as_json() for r in space.ingest_uploads(uploads, collection)]
 
     @api.delete("/api/documents/{collection}/{document_id}")

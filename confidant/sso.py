@@ -19,6 +19,8 @@ def from_trusted_proxy(remote: str | None, trusted: list[str]) -> bool:
         address = ipaddress.ip_address(remote)
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d
     for entry in trusted:
         try:
             if address in ipaddress.ip_network(entry, strict=False):

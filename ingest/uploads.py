@@ -32,6 +32,16 @@ class Upload:
 
     name: str
     data: bytes
+    size: int | None = None  # the size the client sent, when only the first bytes were kept
+
+    @property
+    def bytes_sent(self) -> int:
+        return self.size if self.size is not None else len(self.data)
+
+
+def megabytes(value: float) -> str:
+    """A size in MB with the precision a reader needs: 0.25 MB, 3.4 MB, 120 MB."""
+    return f"{value:,.2f}" if value < 1 else f"{value:,.1f}" if value < 10 else f"{value:,.0f}"
 
 
 def safe_file_name(name: str) -> str:
@@ -57,10 +67,10 @@ def rejection(upload: Upload, collection: str, max_mb: float, types: Sequence[st
         kind = f".{extension(name)} files" if extension(name) else "files without an extension"
         return FileResult(name, "", collection, DocState.UNSUPPORTED,
                           f"{kind} are not accepted; upload {', '.join('.' + t for t in allowed)}")
-    size_mb = len(upload.data) / 2**20
-    if size_mb > max_mb:
+    size_mb = upload.bytes_sent / 2**20
+    if upload.bytes_sent > max_mb * 2**20:
         return FileResult(name, "", collection, DocState.TOO_LARGE,
-                          f"{size_mb:,.1f} MB is more than the {max_mb:,.0f} MB upload limit")
+                          f"{megabytes(size_mb)} MB is more than the {megabytes(max_mb)} MB upload limit")
     if not upload.data:
         return FileResult(name, "", collection, DocState.INVALID, "the file is empty")
     return None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from ingest.pipeline import Progress
-from ingest.uploads import Upload
+from ingest.uploads import Upload, megabytes
 from storage.collections import CollectionSettings, valid_collection_name
 from storage.records import DocState, FileResult
 from ui.context import AppContext
@@ -34,7 +34,7 @@ def upload_page(ctx: AppContext) -> None:
             return
         collection = new_name
     types = ", ".join("." + t for t in s.upload_types)
-    st.caption(f"Accepted: {types}; at most {s.upload_max_mb:,.0f} MB per file. Files stay on this computer.")
+    st.caption(f"Accepted: {types}; at most {megabytes(s.upload_max_mb)} MB per file. Files stay on this computer.")
     files = st.file_uploader("Files", accept_multiple_files=True, key="upload_files")
     if st.button("Add to collection", type="primary", disabled=not files):
         if new_name:
