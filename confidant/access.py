@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.pipeline import Progress
+from ingest.pipeline import Progress, sha256_file
 from ingest.uploads import Upload, ingest_uploads
 from rag.answering import Answer, Answerer, AnswerEvent
 from rag.evaluation import EvalReport, Question, evaluate
@@ -53,6 +53,17 @@ class Caller:
 
 
 LOCAL_CALLER = Caller("local", Role.ADMIN, None, "local")
+
+
+def provenance_label(info: dict[str, object]) -> str:
+    """', version 2 of 3 (older)' / ', OCR' — what a citation adds to 'file, page N'; empty for a plain case."""
+    parts = []
+    if info.get("version", 1) != 1 or info.get("current") is False:
+        parts.append(f"version {info['version']}" + ("" if info.get("current", True) else " (older version)")
+                     + (f", effective {info['effective_date']}" if info.get("effective_date") else ""))
+    if info.get("ocr"):
+        parts.append("text read by OCR")
+    return "".join(f" · {p}" for p in parts)
 NOT_FOUND = "no such collection or document"
 
 
@@ -102,8 +113,9 @@ class Workspace:
         """The stored original of a document, for download or page images (a download is audited)."""
         record = self.document(collection, document_id)
         path = Path(record.source_path)
-        if not path.is_file():
-            raise AccessDenied("the original file is no longer on disk")
+        if not path.is_file() or (not record.current and sha256_file(path) != record.id):
+            # an older version of a synced file: its path now holds the newer content
+            raise AccessDenied("the original file of this version is no longer on disk")
         if audit:
             self._record("download", [collection], documents=[record.file_name])
         return path
@@ -112,6 +124,26 @@ class Workspace:
         """Audit a download the page offered (the browser fetched the bytes the page already held)."""
         record = self.document(collection, document_id)
         self._record("download", [collection], documents=[record.file_name])
+
+    def provenance(self, chunk: Chunk) -> dict[str, object]:
+        """What a citation says besides file and page: which version of the document, and whether the page's
+        text came from OCR (so a reader double-checks figures against the page image)."""
+        record = self.services.registry.get(chunk.collection, chunk.document_id) if self.may_see(
+            chunk.collection) else None
+        if record is None:
+            return {}
+        return {"version": record.version, "current": record.current, "effective_date": record.effective_date,
+                "ocr": chunk.page in record.ocr_pages}
+
+    def answer_json(self, answer: Answer) -> dict[str, object]:
+        """The answer as JSON, each citation and passage with its provenance."""
+        data = answer.as_json()
+        by_n = {n: p.chunk for n, p in enumerate(answer.passages, start=1)}
+        for item in [*data["citations"], *data["passages"]]:  # type: ignore[misc]
+            chunk = by_n.get(int(item["n"]))
+            if chunk is not None:
+                item.update(self.provenance(chunk))
+        return data
 
     def chunks(self, collection: str, document_id: str) -> list[Chunk]:
         self.document(collection, document_id)

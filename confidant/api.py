@@ -102,7 +102,7 @@ def create_api(services: Services) -> FastAPI:
     @api.post("/api/ask")
     def ask(space: Space, body: AskRequest) -> dict[str, object]:
         """A cited answer from your documents, or a plain statement that they do not answer it."""
-        return space.ask(body.question, body.collections, body.document_ids, body.history).as_json()
+        return space.answer_json(space.ask(body.question, body.collections, body.document_ids, body.history))
 
     @api.get("/api/documents")
     def documents(space: Space, collection: str | None = None) -> list[dict[str, Any]]:

@@ -12,7 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from confidant.access import Caller, Workspace, provenance_label
 from confidant.cli_admin import api_command, audit_command, users_app
+from confidant.cli_docs import date_command, record_json, sync_command, versions_command
 from confidant.services import Services, build_services
 from confidant.settings import Settings
 from ingest.pipeline import Progress as IngestProgress
@@ -24,6 +26,9 @@ docs_app = typer.Typer(help="List and delete indexed documents.", no_args_is_hel
 app.add_typer(docs_app, name="docs")
 app.add_typer(users_app, name="users")
 app.command("audit")(audit_command)
+app.command("sync")(sync_command)
+docs_app.command("versions")(versions_command)
+docs_app.command("date")(date_command)
 app.command("api")(api_command)
 
 out = Console(soft_wrap=True)
@@ -72,7 +77,8 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _ingest_with_progress(services: Services, paths: list[Path], collection: str) -> list[FileResult]:
+def _ingest_with_progress(services: Services, paths: list[Path], collection: str,
+                          keyed: list[tuple[Path, str]] | None = None) -> list[FileResult]:
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[pages]} pages · {task.fields[rate]}"), TimeElapsedColumn(),
                TimeRemainingColumn())
@@ -92,7 +98,10 @@ def _ingest_with_progress(services: Services, paths: list[Path], collection: str
             bar.update(task, total=step.total, completed=step.index + (1 if step.result else 0),
                        description=step.file.name[:40], pages=pages, rate=rate)
 
-        results = pipeline.ingest(paths, collection, on_progress)
+        if keyed is not None:
+            results = pipeline.ingest_keyed(keyed, collection, on_progress)
+        else:
+            results = pipeline.ingest(paths, collection, on_progress)
         bar.update(task, description="Done")
     return results
 
@@ -118,15 +127,14 @@ def docs_list(collection: CollectionOpt = None, as_json: JsonOpt = False) -> Non
     services = _services()
     records = services.registry.documents(collection=collection)
     if as_json:
-        _print_json([{"id": r.id, "file": r.file_name, "collection": r.collection, "state": r.state.value,
-                      "reason": r.reason, "pages": r.pages, "chunks": r.chunks, "characters": r.characters,
-                      "bytes": r.bytes, "added": r.created_at, "updated": r.updated_at} for r in records])
+        _print_json([record_json(r) for r in records])
         return
     table = Table(title=f"{len(records)} document(s)")
-    for col in ("id", "collection", "file", "pages", "chunks", "state", "added"):
+    for col in ("id", "collection", "file", "version", "pages", "chunks", "state", "added"):
         table.add_column(col)
     for r in records:
-        table.add_row(r.id[:12], r.collection, r.file_name, str(r.pages), str(r.chunks),
+        version = f"{r.version}" + ("" if r.current or r.state is not DocState.INDEXED else " (older)")
+        table.add_row(r.id[:12], r.collection, r.file_name, version, str(r.pages), str(r.chunks),
                       f"[{_STATE_STYLE.get(r.state, '')}]{r.state.value}[/]", r.created_at.replace("T", " ")[:16])
     out.print(table)
 
@@ -155,12 +163,16 @@ def search(
     question: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("--k", "-k", help="How many passages.")] = 5,
     collection: CollectionOpt = None,
+    document: Annotated[list[str] | None, typer.Option("--document", "-d", help="Only this document id (any "
+                                                       "version, including older ones).")] = None,
+    all_versions: Annotated[bool, typer.Option("--all-versions", help="Also search older versions.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Find the passages that best match a question (no language model)."""
     services = _services()
     collections = [collection] if collection else None
-    hits = services.retriever.search(question, k, collections)
+    ids = [r.id for d in document for r in services.registry.find(d)] if document else None
+    hits = services.retriever.search(question, k, collections, ids, all_versions=all_versions)
     if as_json:
         _print_json([{"rank": i, "score": round(h.score, 4), "file": h.chunk.file_name, "page": h.chunk.page,
                       "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text,
@@ -186,11 +198,13 @@ def ask(
     from rich.live import Live
     from rich.panel import Panel
 
+    from confidant.access import LOCAL_CALLER, Workspace
     from rag.answering import Answer, Retrieved, Token
 
     services = _services()
+    workspace = Workspace(services, Caller(LOCAL_CALLER.username, LOCAL_CALLER.role, None, "cli"), services.audit)
     collections = [collection] if collection else None
-    answerer = services.answerer(collections)
+    answerer = workspace.answerer(collections)
     answer: Answer | None = None
     streamed = ""
     try:
@@ -205,16 +219,17 @@ def ask(
                     live.update(Panel(streamed, title=f"{answerer.model_name()} (checking citations when done)"))
                 else:
                     answer = event
+        assert answer is not None
+        workspace.record_answer(answer, workspace.scope(collections))
+        if as_json:
+            _print_json(workspace.answer_json(answer))
+        else:
+            _print_answer(answer, workspace)
     finally:
         services.close()
-    assert answer is not None
-    if as_json:
-        _print_json(answer.as_json())
-        return
-    _print_answer(answer)
 
 
-def _print_answer(answer: Any) -> None:
+def _print_answer(answer: Any, workspace: Workspace) -> None:
     if answer.declined:
         out.print(f"[yellow]{answer.text}[/]")
     elif answer.text:
@@ -231,7 +246,8 @@ def _print_answer(answer: Any) -> None:
         if cited and n not in cited:
             continue
         c = p.chunk
-        out.print(f"[bold][{n}][/] {c.file_name}, page {c.page}  [dim](chars {c.start}–{c.end}, score {p.score:.2f})[/]")
+        out.print(f"[bold][{n}][/] {c.file_name}, page {c.page}{provenance_label(workspace.provenance(c))}  "
+                  f"[dim](chars {c.start}–{c.end}, score {p.score:.2f})[/]")
         out.print("    " + " ".join(c.text.split())[:300])
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.readers import ParsedDocument, ReadFailure
@@ -51,15 +52,30 @@ def sha256_file(path: Path) -> str:
 
 def discover(paths: Iterable[Path]) -> list[Path]:
     """Files named, and files under folders named (recursively, skipping hidden ones), in a stable order."""
-    found: list[Path] = []
+    return [path for path, _ in discover_with_keys(paths)]
+
+
+def discover_with_keys(paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """Each file with its source key — its path inside the folder named, or its name when named itself. A file
+    with the same key and new content later becomes the next version of the same document."""
+    found: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found.extend(Path(root) / f for f in sorted(files) if not f.startswith("."))
+                found.extend((Path(root) / f, (Path(root) / f).relative_to(path).as_posix())
+                             for f in sorted(files) if not f.startswith("."))
         else:
-            found.append(path)
+            found.append((path, path.name))
     return found
+
+
+def file_date(path: Path) -> str:
+    """The file's own date (last modified, UTC) as YYYY-MM-DD; the user can set another."""
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC).date().isoformat()
+    except OSError:
+        return ""
 
 
 def document_title(file_name: str) -> str:
@@ -98,14 +114,21 @@ class IngestPipeline:
     def ingest(self, paths: Iterable[Path], collection: str,
                on_progress: ProgressCallback | None = None) -> list[FileResult]:
         """Ingest files and folders. Parsing of the next file overlaps embedding of the current one."""
+        return self.ingest_keyed(discover_with_keys(paths), collection, on_progress)
+
+    def ingest_keyed(self, files: list[tuple[Path, str]], collection: str,
+                     on_progress: ProgressCallback | None = None) -> list[FileResult]:
+        """Ingest files with their source keys (see discover_with_keys)."""
         with self._exclusive():
             self._recover()
-            return self._ingest(discover(paths), collection, on_progress)
+            return self._ingest(files, collection, on_progress)
 
-    def _ingest(self, files: list[Path], collection: str, on_progress: ProgressCallback | None) -> list[FileResult]:
+    def _ingest(self, keyed: list[tuple[Path, str]], collection: str,
+                on_progress: ProgressCallback | None) -> list[FileResult]:
         results: list[FileResult] = []
+        files = [path for path, _ in keyed]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confidant-parse") as parser:
-            for index, (path, job) in enumerate(self._prefetch(files, collection, parser)):
+            for index, (path, job) in enumerate(self._prefetch(keyed, collection, parser)):
                 if on_progress:
                     on_progress(Progress(path, index, len(files)))
                 result = self._finish_file(path, collection, job, index, len(files), on_progress)
@@ -129,7 +152,8 @@ class IngestPipeline:
             source = Path(record.source_path)
             if source.is_file() and sha256_file(source) == record.id:
                 self.registry.delete(record.collection, record.id)
-                results.append(self._ingest([source], record.collection, None)[0])
+                results.append(self._ingest([(source, record.source_key or source.name)], record.collection,
+                                            None)[0])
             else:
                 self.registry.finish(record.collection, record.id, DocState.FAILED,
                                      "interrupted while indexing and the original file is no longer there")
@@ -149,16 +173,29 @@ class IngestPipeline:
         self.keywords.delete_document(collection, document_id)
 
     # --- steps ------------------------------------------------------------------------
-    def _prefetch(self, files: list[Path], collection: str,
+    def _prefetch(self, files: list[tuple[Path, str]], collection: str,
                   parser: ThreadPoolExecutor) -> Iterator[tuple[Path, _Prepared]]:
         pending: Future[_Prepared] | None = None
-        for i, path in enumerate(files):
-            job = pending.result() if pending is not None else self._prepare(path, collection)
-            pending = parser.submit(self._prepare, files[i + 1], collection) if i + 1 < len(files) else None
+        for i, (path, key) in enumerate(files):
+            job = pending.result() if pending is not None else self._prepare(path, key, collection)
+            pending = parser.submit(self._prepare, *files[i + 1], collection) if i + 1 < len(files) else None
             yield path, job
 
-    def _prepare(self, path: Path, collection: str) -> _Prepared:
+    def _prepare(self, path: Path, key: str, collection: str) -> _Prepared:
         """Check, hash and parse a file (no writes). Runs ahead of embedding in a helper thread."""
+        prepared = self._check_and_parse(path, collection)
+        prepared.key = key
+        existing = self.registry.get(collection, prepared.doc_id) if prepared.doc_id else None
+        if (prepared.result is not None and prepared.result.state is DocState.DUPLICATE and existing is not None
+                and not existing.current and existing.source_key == key):
+            # an earlier version's content came back: it becomes the current version again
+            prepared.result = FileResult(path.name, existing.id, collection, DocState.INDEXED,
+                                         f"same content as version {existing.version}; current again",
+                                         existing.pages, existing.chunks)
+            prepared.restore = True
+        return prepared
+
+    def _check_and_parse(self, path: Path, collection: str) -> _Prepared:
         name = path.name
         try:
             size = path.stat().st_size
@@ -186,6 +223,9 @@ class IngestPipeline:
 
     def _finish_file(self, path: Path, collection: str, job: _Prepared, index: int, total: int,
                      on_progress: ProgressCallback | None) -> FileResult:
+        if job.restore:
+            self.registry.make_current(collection, job.doc_id)
+            return job.result  # type: ignore[return-value]
         if job.result is not None:
             if job.result.state is not DocState.DUPLICATE and job.doc_id:
                 self._record_outcome(path, collection, job, job.result.state, job.result.reason)
@@ -199,20 +239,21 @@ class IngestPipeline:
             self._record_outcome(path, collection, job, job.parsed.state, job.parsed.reason)
             return FileResult(path.name, job.doc_id, collection, job.parsed.state, job.parsed.reason)
         assert job.parsed is not None
-        return self._index(path, collection, job.doc_id, job.size, job.parsed, index, total, on_progress)
+        return self._index(path, job.key, collection, job.doc_id, job.size, job.parsed, index, total, on_progress)
 
     def _record_outcome(self, path: Path, collection: str, job: _Prepared, state: DocState, reason: str) -> None:
         existing = self.registry.get(collection, job.doc_id)
         if existing is not None and existing.state is DocState.INDEXED:
             return
         self.registry.begin(DocumentRecord(job.doc_id, collection, path.name, str(path.resolve()), job.size,
-                                           DocState.PENDING))
+                                           DocState.PENDING, source_key=job.key, effective_date=file_date(path)))
         self.registry.finish(collection, job.doc_id, state, reason)
 
-    def _index(self, path: Path, collection: str, doc_id: str, size: int, parsed: ParsedDocument, index: int,
-               total: int, on_progress: ProgressCallback | None) -> FileResult:
+    def _index(self, path: Path, key: str, collection: str, doc_id: str, size: int, parsed: ParsedDocument,
+               index: int, total: int, on_progress: ProgressCallback | None) -> FileResult:
         name = path.name
-        self.registry.begin(DocumentRecord(doc_id, collection, name, str(path.resolve()), size, DocState.PENDING))
+        self.registry.begin(DocumentRecord(doc_id, collection, name, str(path.resolve()), size, DocState.PENDING,
+                                           source_key=key, effective_date=file_date(path)))
         try:
             chunks = self._chunks(doc_id, collection, name, parsed)
             for lo in range(0, len(chunks), EMBED_BATCH):
@@ -234,7 +275,7 @@ class IngestPipeline:
         if empty:
             notes = "; ".join(filter(None, [notes, f"{empty} page(s) without a text layer"]))
         self.registry.finish(collection, doc_id, DocState.INDEXED, notes, pages=len(parsed.pages),
-                             chunks=len(chunks), characters=parsed.characters)
+                             chunks=len(chunks), characters=parsed.characters, ocr_pages=parsed.ocr_pages)
         return FileResult(name, doc_id, collection, DocState.INDEXED, notes, len(parsed.pages), len(chunks))
 
     def _chunks(self, doc_id: str, collection: str, name: str, parsed: ParsedDocument) -> list[Chunk]:
@@ -252,3 +293,5 @@ class _Prepared:
     doc_id: str = ""
     size: int = 0
     parsed: ParsedDocument | ReadFailure | None = None
+    key: str = ""  # source key: versions of one document share it
+    restore: bool = False  # an earlier version's bytes again: make that version current

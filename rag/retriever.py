@@ -70,7 +70,10 @@ class Retriever:
         self.speller = speller
 
     def search(self, query: str, k: int, collections: Sequence[str] | None = None,
-               document_ids: Sequence[str] | None = None, *, mode: Mode | None = None) -> list[ScoredChunk]:
+               document_ids: Sequence[str] | None = None, *, mode: Mode | None = None,
+               all_versions: bool = False) -> list[ScoredChunk]:
+        """The k best passages. Only current versions are searched, unless `all_versions` is set or the documents
+        are named in `document_ids` (asking an older version explicitly)."""
         if not query.strip() or k <= 0 or (collections is not None and not collections):
             return []
         mode = mode or self.mode
@@ -80,14 +83,16 @@ class Retriever:
                     self.rerank_depth if self.reranker else 0)
         # documents being indexed (or left half-done by a crash) are excluded inside each search, so their
         # chunks cannot crowd out the visible ones; only_indexed() stays as the final check
-        hidden = self._hidden_documents(collections)
+        older = all_versions or document_ids is not None
+        hidden = self._hidden_documents(collections, older)
         rankings: list[list[ScoredChunk]] = []
         if mode in ("vector", "hybrid"):
             rankings.append(self.only_indexed(self.store.query(
-                self.embedder.embed_query(query), depth, collections, document_ids, exclude_document_ids=hidden)))
+                self.embedder.embed_query(query), depth, collections, document_ids, exclude_document_ids=hidden),
+                older))
         if mode in ("keyword", "hybrid"):
             rankings.append(self.only_indexed(self.keywords.search(
-                query, depth, collections, document_ids, exclude_document_ids=hidden)))
+                query, depth, collections, document_ids, exclude_document_ids=hidden), older))
         hits = rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings, self.rrf_k)
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits[: self.rerank_depth]) + hits[self.rerank_depth:]
@@ -95,24 +100,27 @@ class Retriever:
             hits = one_per_page(hits)
         return hits[:k]
 
-    def _hidden_documents(self, collections: Sequence[str] | None) -> list[str]:
-        """Ids of pending documents in these collections (unless the same bytes are indexed in one of them)."""
-        pending = {r.id for r in self.registry.documents(state=DocState.PENDING)
-                   if collections is None or r.collection in collections}
-        if not pending:
+    def _hidden_documents(self, collections: Sequence[str] | None, older: bool) -> list[str]:
+        """Ids to leave out inside each search: pending documents and (unless `older`) superseded versions —
+        except where the same bytes are searchable in another of these collections."""
+        records = [r for r in self.registry.documents() if collections is None or r.collection in collections]
+        hidden = {r.id for r in records if r.state is DocState.PENDING or
+                  (not older and r.state is DocState.INDEXED and not r.current)}
+        if not hidden:
             return []
-        shown = {r.id for r in self.registry.documents(state=DocState.INDEXED)
-                 if r.id in pending and (collections is None or r.collection in collections)}
-        return sorted(pending - shown)
+        shown = {r.id for r in records if r.state is DocState.INDEXED and (older or r.current)}
+        return sorted(hidden - shown)
 
-    def only_indexed(self, hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:
+    def only_indexed(self, hits: Sequence[ScoredChunk], older: bool = False) -> list[ScoredChunk]:
+        """The final check: each hit's document is indexed (and the current version, unless `older`)."""
         states: dict[tuple[str, str], bool] = {}
         kept = []
         for hit in hits:
             key = (hit.chunk.collection, hit.chunk.document_id)
             if key not in states:
                 record = self.registry.get(*key)
-                states[key] = record is not None and record.state is DocState.INDEXED
+                states[key] = (record is not None and record.state is DocState.INDEXED
+                               and (older or record.current))
             if states[key]:
                 kept.append(hit)
         return kept

@@ -68,6 +68,11 @@ class DocumentRecord:
     characters: int = 0
     created_at: str = ""
     updated_at: str = ""
+    source_key: str = ""  # what makes later files versions of this one: the path in a synced folder, or the name
+    version: int = 1
+    current: bool = True  # False once a newer version of the same source is indexed
+    effective_date: str = ""  # YYYY-MM-DD: the file's date, or one set by the user
+    ocr_pages: tuple[int, ...] = ()  # pages whose text came from OCR
 
 
 @dataclass

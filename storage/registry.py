@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +32,18 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_state ON documents(state);
 """
 
+# columns added after the first release; a registry from before gets them on open
+_VERSION_COLUMNS = {
+    "source_key": "TEXT NOT NULL DEFAULT ''",
+    "version": "INTEGER NOT NULL DEFAULT 1",
+    "current": "INTEGER NOT NULL DEFAULT 1",
+    "effective_date": "TEXT NOT NULL DEFAULT ''",
+    "ocr_pages": "TEXT NOT NULL DEFAULT ''",
+}
+
 _COLUMNS = (
-    "id, collection, file_name, source_path, bytes, state, reason, pages, chunks, characters, created_at, updated_at"
+    "id, collection, file_name, source_path, bytes, state, reason, pages, chunks, characters, created_at, updated_at, "
+    "source_key, version, current, effective_date, ocr_pages"
 )
 
 
@@ -48,7 +58,10 @@ class Registry(Protocol):
     def find(self, document_id: str) -> list[DocumentRecord]: ...
     def begin(self, record: DocumentRecord) -> None: ...
     def finish(self, collection: str, document_id: str, state: DocState, reason: str = "", *,
-               pages: int = 0, chunks: int = 0, characters: int = 0) -> None: ...
+               pages: int = 0, chunks: int = 0, characters: int = 0, ocr_pages: Sequence[int] = ()) -> None: ...
+    def make_current(self, collection: str, document_id: str) -> None: ...
+    def versions(self, collection: str, source_key: str) -> list[DocumentRecord]: ...
+    def set_effective_date(self, collection: str, document_id: str, date: str) -> None: ...
     def documents(self, collection: str | None = None, state: DocState | None = None) -> list[DocumentRecord]: ...
     def delete(self, collection: str, document_id: str) -> None: ...
     def collections(self) -> list[str]: ...
@@ -61,6 +74,13 @@ class SqliteRegistry:
         self._conn = open_database(path, _SCHEMA)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.Lock()
+        present = {row["name"] for row in self._conn.execute("PRAGMA table_info(documents)")}
+        for column, kind in _VERSION_COLUMNS.items():
+            if column not in present:
+                self._conn.execute(f"ALTER TABLE documents ADD COLUMN {column} {kind}")
+        if "source_key" not in present:
+            self._conn.execute("UPDATE documents SET source_key = file_name")
+        self._conn.execute("CREATE INDEX IF NOT EXISTS documents_source ON documents(collection, source_key)")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Cursor]:
@@ -75,6 +95,8 @@ class SqliteRegistry:
     def _record(row: sqlite3.Row) -> DocumentRecord:
         values = dict(row)
         values["state"] = DocState(values["state"])
+        values["current"] = bool(values["current"])
+        values["ocr_pages"] = tuple(int(p) for p in values["ocr_pages"].split(",") if p)
         return DocumentRecord(**values)
 
     def get(self, collection: str, document_id: str) -> DocumentRecord | None:
@@ -94,26 +116,76 @@ class SqliteRegistry:
         return [self._record(r) for r in rows]
 
     def begin(self, record: DocumentRecord) -> None:
-        """Insert or reset a document to `pending` before any of its chunks are stored."""
+        """Insert or reset a document to `pending` (not current) before any of its chunks are stored."""
         now = _now()
         with self._tx() as cur:
             cur.execute(
-                f"INSERT INTO documents ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, '', 0, 0, 0, ?, ?) "
+                f"INSERT INTO documents ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, '', 0, 0, 0, ?, ?, ?, 1, 0, ?, '') "
                 "ON CONFLICT (collection, id) DO UPDATE SET file_name = excluded.file_name, "
                 "source_path = excluded.source_path, bytes = excluded.bytes, state = excluded.state, "
-                "reason = '', pages = 0, chunks = 0, characters = 0, updated_at = excluded.updated_at",
+                "reason = '', pages = 0, chunks = 0, characters = 0, updated_at = excluded.updated_at, "
+                "source_key = excluded.source_key, current = 0, effective_date = excluded.effective_date, "
+                "ocr_pages = ''",
                 (record.id, record.collection, record.file_name, record.source_path, record.bytes,
-                 DocState.PENDING.value, now, now),
+                 DocState.PENDING.value, now, now, record.source_key or record.file_name, record.effective_date),
             )
 
     def finish(self, collection: str, document_id: str, state: DocState, reason: str = "", *,
-               pages: int = 0, chunks: int = 0, characters: int = 0) -> None:
+               pages: int = 0, chunks: int = 0, characters: int = 0, ocr_pages: Sequence[int] = ()) -> None:
+        """Record how a document ended. Becoming `indexed` makes it the current version of its source (the
+        next version number; earlier versions stay searchable on request) in the same transaction."""
         with self._tx() as cur:
-            cur.execute(
-                "UPDATE documents SET state = ?, reason = ?, pages = ?, chunks = ?, characters = ?, updated_at = ? "
-                "WHERE collection = ? AND id = ?",
-                (state.value, reason, pages, chunks, characters, _now(), collection, document_id),
-            )
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cur.execute(
+                    "UPDATE documents SET state = ?, reason = ?, pages = ?, chunks = ?, characters = ?, "
+                    "ocr_pages = ?, updated_at = ? WHERE collection = ? AND id = ?",
+                    (state.value, reason, pages, chunks, characters, ",".join(map(str, ocr_pages)), _now(),
+                     collection, document_id),
+                )
+                if state is DocState.INDEXED:
+                    self._make_current(cur, collection, document_id)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _make_current(cur: sqlite3.Cursor, collection: str, document_id: str) -> None:
+        key = cur.execute("SELECT source_key FROM documents WHERE collection = ? AND id = ?",
+                          (collection, document_id)).fetchone()
+        if key is None:
+            return
+        (newest,) = cur.execute(
+            "SELECT coalesce(max(version), 0) FROM documents WHERE collection = ? AND source_key = ? AND id != ? "
+            "AND state = 'indexed'", (collection, key[0], document_id)).fetchone()
+        cur.execute("UPDATE documents SET current = 0 WHERE collection = ? AND source_key = ? AND id != ?",
+                    (collection, key[0], document_id))
+        cur.execute("UPDATE documents SET current = 1, version = ? WHERE collection = ? AND id = ?",
+                    (int(newest) + 1, collection, document_id))
+
+    def make_current(self, collection: str, document_id: str) -> None:
+        """Make an earlier indexed version current again (its file came back), as the newest version."""
+        with self._tx() as cur:
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                self._make_current(cur, collection, document_id)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+
+    def versions(self, collection: str, source_key: str) -> list[DocumentRecord]:
+        """Every version of one source, newest first."""
+        with self._tx() as cur:
+            rows = cur.execute(f"SELECT {_COLUMNS} FROM documents WHERE collection = ? AND source_key = ? "
+                               "ORDER BY version DESC", (collection, source_key)).fetchall()
+        return [self._record(r) for r in rows]
+
+    def set_effective_date(self, collection: str, document_id: str, date: str) -> None:
+        with self._tx() as cur:
+            cur.execute("UPDATE documents SET effective_date = ?, updated_at = ? WHERE collection = ? AND id = ?",
+                        (date, _now(), collection, document_id))
 
     def documents(self, collection: str | None = None, state: DocState | None = None) -> list[DocumentRecord]:
         query = f"SELECT {_COLUMNS} FROM documents WHERE 1 = 1"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from confidant.access import AccessDenied, Workspace
+from confidant.access import AccessDenied, Workspace, provenance_label
 from rag.answering import Answer
 from rag.citations import lexical_support
 from storage.records import ScoredChunk
@@ -82,7 +82,8 @@ def source_card(ws: Workspace, hit: ScoredChunk, n: int, turn: int, claims: list
     c = hit.chunk
     with st.container(border=True):
         mark = "cited" if cited else "not cited"
-        st.markdown(f'<a id="{anchor(turn, n)}"></a>**[{n}] {html.escape(c.file_name)} — page {c.page}** '
+        extra = html.escape(provenance_label(ws.provenance(c)))
+        st.markdown(f'<a id="{anchor(turn, n)}"></a>**[{n}] {html.escape(c.file_name)} — page {c.page}**{extra} '
                     f'<small>({mark})</small>', unsafe_allow_html=True)
         spans = cited_spans(c.text, claims) if claims else []
         st.markdown(f"<div class='passage'>{highlighted_html(c.text, spans)}</div>", unsafe_allow_html=True)
