@@ -64,7 +64,8 @@ class Services:
         s = self.settings
         return ParseWorker(WorkerLimits(timeout_s=s.parse_timeout_s, memory_mb=s.parse_memory_mb,
                                         read=ReadLimits(max_pages=s.max_pages, page_timeout_s=s.page_timeout_s,
-                                                        ocr=s.ocr, ocr_languages=s.ocr_languages)))
+                                                        ocr=s.ocr, ocr_languages=s.ocr_languages,
+                                                        ocr_pictures=s.ocr_pictures)))
 
     @cached_property
     def pipeline(self) -> IngestPipeline:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         "without it such files end as needs_ocr.",
     )
     ocr_languages: str = Field(default="eng", description="Tesseract language codes, e.g. 'eng+deu+fra'.")
+    ocr_pictures: bool = Field(
+        default=True, description="Also read large pictures on pages with text (tables pasted as images) with OCR."
+    )
 
     # --- chunking ---------------------------------------------------------------------
     chunk_size: int = Field(
@@ -124,7 +127,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8501, description="Port the app listens on.")
     upload_max_mb: float = Field(default=100.0, description="Largest file the upload form and the API accept.")
     upload_types: list[str] = Field(
-        default=["pdf", "docx", "txt", "md"], description="File extensions the upload form accepts."
+        default=["pdf", "docx", "pptx", "html", "htm", "txt", "md"],
+        description="File extensions the upload form and the API accept."
     )
 
     # --- shared mode: accounts, access, audit, API -------------------------------------

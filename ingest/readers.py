@@ -14,7 +14,7 @@ from types import FrameType
 from typing import Protocol
 
 from ingest.normalize import normalize_text
-from ingest.sniff import describe_bytes, has_pdf_header, is_docx, kind_for
+from ingest.sniff import describe_bytes, has_pdf_header, is_docx, is_encrypted_office, kind_for, read_head
 from storage.records import DocState
 
 
@@ -32,11 +32,13 @@ class ReadFailure(Exception):
 
 @dataclass
 class ParsedDocument:
-    """The text of each page (index 0 is page 1), notes about skipped pages, and which pages were OCR'd."""
+    """The text of each page (index 0 is page 1), notes about skipped pages, which pages were OCR'd, and the
+    title the file gives itself (an HTML <title>, a presentation's title property), when it has one."""
 
     pages: list[str]
     notes: list[str] = field(default_factory=list)
     ocr_pages: list[int] = field(default_factory=list)
+    title: str = ""
 
     @property
     def characters(self) -> int:
@@ -49,22 +51,24 @@ class ReadLimits:
     page_timeout_s: float = 20.0
     ocr: bool = True  # OCR pages without a text layer when tesseract is installed
     ocr_languages: str = "eng"
+    ocr_pictures: bool = True  # also read large pictures (tables pasted as images) on pages that have text
+    max_pictures: int = 20  # per document, so a picture-heavy file cannot take hours
 
 
 class Reader(Protocol):
     def read(self, path: Path, limits: ReadLimits) -> ParsedDocument: ...
 
 
-class _PageTimeout(Exception):
+class PageTimeout(Exception):
     pass
 
 
 @contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
+def page_time_limit(seconds: float) -> Iterator[None]:
     """Interrupt a slow page (only in a process's main thread, as in the worker)."""
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
-        raise _PageTimeout
+        raise PageTimeout
 
     try:
         previous = signal.signal(signal.SIGALRM, on_alarm)
@@ -79,7 +83,7 @@ def _alarm(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _brief(exc: BaseException) -> str:
+def brief_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
@@ -109,14 +113,15 @@ class PdfReader:
         except (PdfReadError, RecursionError) as exc:
             message = str(exc).lower()
             if "limit" in message or "depth" in message or isinstance(exc, RecursionError):
-                raise ReadFailure(DocState.TOO_LARGE, f"the PDF's structure is too deep or cyclic ({_brief(exc)})") from None
-            raise ReadFailure(DocState.INVALID, f"the PDF is damaged and cannot be opened ({_brief(exc)})") from None
+                raise ReadFailure(DocState.TOO_LARGE,
+                                  f"the PDF's structure is too deep or cyclic ({brief_error(exc)})") from None
+            raise ReadFailure(DocState.INVALID, f"the PDF is damaged and cannot be opened ({brief_error(exc)})") from None
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - pypdf raises many types on broken files
             if "Limit" in type(exc).__name__:
-                raise ReadFailure(DocState.TOO_LARGE, f"the PDF exceeds a safety limit ({_brief(exc)})") from None
-            raise ReadFailure(DocState.INVALID, f"the PDF cannot be opened ({_brief(exc)})") from None
+                raise ReadFailure(DocState.TOO_LARGE, f"the PDF exceeds a safety limit ({brief_error(exc)})") from None
+            raise ReadFailure(DocState.INVALID, f"the PDF cannot be opened ({brief_error(exc)})") from None
         if page_count == 0:
             raise ReadFailure(DocState.INVALID, "the PDF has no pages")
         if page_count > limits.max_pages:
@@ -126,20 +131,22 @@ class PdfReader:
         notes: list[str] = []
         for number in range(1, page_count + 1):
             try:
-                with _alarm(limits.page_timeout_s):
+                with page_time_limit(limits.page_timeout_s):
                     raw = reader.pages[number - 1].extract_text() or ""
-            except _PageTimeout:
+            except PageTimeout:
                 notes.append(f"page {number} skipped: text extraction took over {limits.page_timeout_s:g} s")
                 raw = ""
             except MemoryError:
                 raise
             except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
-                notes.append(f"page {number} skipped: {_brief(exc)}")
+                notes.append(f"page {number} skipped: {brief_error(exc)}")
                 raw = ""
             pages.append(normalize_text(raw))
         parsed = ParsedDocument(pages, notes)
         if limits.ocr:
             _ocr_empty_pages(path, parsed, limits)
+            if limits.ocr_pictures:
+                _ocr_pictures(path, parsed, limits)
         return parsed
 
 
@@ -155,13 +162,51 @@ def _ocr_empty_pages(path: Path, parsed: ParsedDocument, limits: ReadLimits) -> 
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - a page OCR cannot read stays empty, the others go on
-            parsed.notes.append(f"page {number}: OCR failed ({_brief(exc)})")
+            parsed.notes.append(f"page {number}: OCR failed ({brief_error(exc)})")
             continue
         if text.strip():
             parsed.pages[number - 1] = text
             parsed.ocr_pages.append(number)
     if parsed.ocr_pages:
         parsed.notes.append(f"text of page(s) {_page_list(parsed.ocr_pages)} read by OCR")
+
+
+def _ocr_pictures(path: Path, parsed: ParsedDocument, limits: ReadLimits) -> None:
+    """Append the text of large pictures (a table pasted as an image, a scanned figure) to their page's text."""
+    from ingest.ocr import ocr_picture, picture_regions, tesseract_available
+
+    with_text = [n for n, text in enumerate(parsed.pages, start=1) if text.strip() and n not in parsed.ocr_pages]
+    if not with_text or not tesseract_available():
+        return
+    try:
+        regions = picture_regions(path, with_text)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the text layer is already read; pictures are a bonus
+        parsed.notes.append(f"pictures not read: {brief_error(exc)}")
+        return
+    read: list[int] = []
+    budget = limits.max_pictures
+    for number, boxes in sorted(regions.items()):
+        for box in boxes:
+            if budget <= 0:
+                parsed.notes.append(f"only the first {limits.max_pictures} pictures were read by OCR")
+                break
+            budget -= 1
+            try:
+                text = ocr_picture(path, number, box, languages=limits.ocr_languages, timeout_s=limits.page_timeout_s)
+            except MemoryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one unreadable picture does not matter to the rest
+                parsed.notes.append(f"page {number}: a picture could not be read by OCR ({brief_error(exc)})")
+                continue
+            if len(text.split()) >= 3:
+                parsed.pages[number - 1] = f"{parsed.pages[number - 1].rstrip()}\n\n{text}"
+                if number not in read:
+                    read.append(number)
+    if read:
+        parsed.ocr_pages.extend(read)
+        parsed.notes.append(f"pictures on page(s) {_page_list(read)} read by OCR")
 
 
 def _page_list(numbers: list[int]) -> str:
@@ -176,13 +221,14 @@ class DocxReader:
         from docx.oxml.ns import qn
 
         if not is_docx(path):
-            with path.open("rb") as fh:
-                head = fh.read(1024)
+            if is_encrypted_office(path):
+                raise ReadFailure(DocState.PASSWORD, "the Word document is protected by a password")
+            head = read_head(path, 1024)
             raise ReadFailure(DocState.INVALID, f"not a Word document: the content is {describe_bytes(head)}")
         try:
             document = docx.Document(str(path))
         except Exception as exc:  # noqa: BLE001
-            raise ReadFailure(DocState.INVALID, f"the Word document cannot be opened ({_brief(exc)})") from None
+            raise ReadFailure(DocState.INVALID, f"the Word document cannot be opened ({brief_error(exc)})") from None
         pages: list[list[str]] = [[]]
         page_break, rendered_break, text_tag = qn("w:br"), qn("w:lastRenderedPageBreak"), qn("w:t")
 
@@ -232,7 +278,17 @@ class TextReader:
         return ParsedDocument([normalize_text(p) for p in text.split("\f")])
 
 
-READERS: dict[str, Reader] = {"pdf": PdfReader(), "docx": DocxReader(), "text": TextReader()}
+def too_many_pages(count: int, limits: ReadLimits, what: str = "pages") -> None:
+    if count > limits.max_pages:
+        raise ReadFailure(DocState.TOO_LARGE, f"{count:,} {what} is more than the {limits.max_pages:,}-page limit")
+
+
+def _readers() -> dict[str, Reader]:
+    from ingest.html_reader import HtmlReader
+    from ingest.pptx_reader import PptxReader
+
+    return {"pdf": PdfReader(), "docx": DocxReader(), "pptx": PptxReader(), "html": HtmlReader(),
+            "text": TextReader()}
 
 
 def read_document(path: Path, limits: ReadLimits) -> ParsedDocument:
@@ -240,8 +296,9 @@ def read_document(path: Path, limits: ReadLimits) -> ParsedDocument:
     kind = kind_for(path)
     if kind is None:
         suffix = path.suffix or "(no extension)"
-        raise ReadFailure(DocState.UNSUPPORTED, f"{suffix} files are not supported (PDF, DOCX, TXT and Markdown are)")
-    parsed = READERS[kind].read(path, limits)
+        raise ReadFailure(DocState.UNSUPPORTED,
+                          f"{suffix} files are not supported (PDF, DOCX, PPTX, HTML, TXT and Markdown are)")
+    parsed = _readers()[kind].read(path, limits)
     if not any(p.strip() for p in parsed.pages):
         if kind == "pdf":
             from ingest.ocr import tesseract_available

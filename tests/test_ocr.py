@@ -10,7 +10,7 @@ from ingest.readers import ReadFailure, ReadLimits, read_document
 from rag.embedders import Embedder
 from storage.records import DocState
 from tests.conftest import make_services
-from tests.documents import HOSTILE_DIR
+from tests.documents import HOSTILE_DIR, HR_DOCS
 
 SCAN = HOSTILE_DIR / "ocrmypdf-vector.pdf"  # text drawn as vector outlines: no text layer at all
 
@@ -43,3 +43,17 @@ def test_without_tesseract_the_reason_says_what_to_install(monkeypatch: pytest.M
     with pytest.raises(ReadFailure) as caught:
         read_document(SCAN, ReadLimits(ocr=True))
     assert caught.value.state is DocState.NEEDS_OCR and "tesseract-ocr" in caught.value.reason
+
+
+def test_a_table_pasted_as_a_picture_is_read_row_by_row(tmp_path: Path, embedder: Embedder) -> None:
+    # Benefit_Options.pdf page 4: the cost-per-paycheck table is an image; pypdf finds no text in it
+    services = make_services(tmp_path / "home", embedder)
+    result = services.pipeline.ingest([HR_DOCS / "Benefit_Options.pdf"], "hr")[0]
+    assert result.state is DocState.INDEXED and "pictures on page(s) 4 read by OCR" in result.reason
+    record = services.registry.get("hr", result.id)
+    assert record is not None and record.ocr_pages == (4,)
+    hits = services.retriever.search("employee cost per paycheck Northwind Standard employee +1", 3, ["hr"])
+    table = next(h.chunk for h in hits if h.chunk.page == 4)
+    assert "Employee +1 $65.00 $71.00" in table.text  # a row stays a row: plan columns in order
+    assert "Employee Only $45.00 $55.00" in table.text
+    services.close()

@@ -4,7 +4,7 @@ import pytest
 
 from ingest.readers import ReadFailure, ReadLimits, read_document
 from storage.records import DocState
-from tests.documents import HR_DOCS, make_docx, make_pdf
+from tests.documents import HR_DOCS, SlideSpec, make_docx, make_pdf, make_pptx
 
 LIMITS = ReadLimits()
 
@@ -43,6 +43,11 @@ def test_latin1_text_is_decoded(tmp_path: Path) -> None:
     ("name", "content", "state"),
     [
         ("notes.xyz", b"hello", DocState.UNSUPPORTED),
+        ("blob.bin", bytes(range(256)) * 16, DocState.UNSUPPORTED),
+        ("slides.pptx", b"plain text, not a zip", DocState.INVALID),
+        ("old.pptx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), DocState.INVALID),
+        ("picture.html", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64), DocState.INVALID),
+        ("empty.html", b"<html><head><title></title><script>var x;</script></head><body></body></html>", DocState.INVALID),
         ("fake.pdf", b"\x89PNG\r\n\x1a\n....", DocState.INVALID),
         ("empty.pdf", b"", DocState.INVALID),
         ("fake.docx", b"plain text, not a zip", DocState.INVALID),
@@ -65,3 +70,96 @@ def test_page_limit(tmp_path: Path) -> None:
         read_document(path, ReadLimits(max_pages=5))
     assert caught.value.state is DocState.TOO_LARGE
     assert "6 pages" in caught.value.reason
+
+
+def test_pptx_one_page_per_slide_with_title_text_table_and_notes(tmp_path: Path) -> None:
+    path = make_pptx(tmp_path / "review.pptx", [
+        SlideSpec("Quarterly review", ["Revenue grew 12 percent", "Two new offices opened"],
+                  notes="Mention the Lisbon office.\nThank the support team."),
+        SlideSpec("Headcount", table=[["Team", "People"], ["Sales", "14"], ["Support", "9"]]),
+        SlideSpec("Next steps", ["Hire a finance director"]),
+    ])
+    parsed = read_document(path, LIMITS)
+    assert parsed.pages == [
+        "Quarterly review\nRevenue grew 12 percent\nTwo new offices opened\n"
+        "Notes:\nMention the Lisbon office.\nThank the support team.",
+        "Headcount\nTeam | People\nSales | 14\nSupport | 9",
+        "Next steps\nHire a finance director",
+    ]
+    assert parsed.notes == []
+
+
+def test_pptx_named_docx_is_read_as_a_presentation(tmp_path: Path) -> None:
+    path = make_pptx(tmp_path / "deck.pptx", [SlideSpec("Only slide", ["Bytes decide, not names"])])
+    renamed = tmp_path / "deck.docx"
+    renamed.write_bytes(path.read_bytes())
+    assert read_document(renamed, LIMITS).pages == ["Only slide\nBytes decide, not names"]
+
+
+def test_truncated_pptx_is_invalid_with_a_reason(tmp_path: Path) -> None:
+    data = make_pptx(tmp_path / "full.pptx", [SlideSpec("Cut short", ["Some text"])]).read_bytes()
+    for name, cut in (("half.pptx", data[: len(data) // 2]), ("tail.pptx", data[:-40])):
+        (tmp_path / name).write_bytes(cut)
+        with pytest.raises(ReadFailure) as caught:
+            read_document(tmp_path / name, LIMITS)
+        assert caught.value.state is DocState.INVALID
+        assert "truncated or damaged" in caught.value.reason
+
+
+def test_pptx_slide_limit(tmp_path: Path) -> None:
+    path = make_pptx(tmp_path / "long.pptx", [SlideSpec(f"Slide {i}") for i in range(6)])
+    with pytest.raises(ReadFailure) as caught:
+        read_document(path, ReadLimits(max_pages=5))
+    assert caught.value.state is DocState.TOO_LARGE
+    assert "6 slides" in caught.value.reason
+
+
+PAGE = """\ufeff<!-- saved from the intranet -->
+<!DOCTYPE html>
+<html lang="en"><head><title>Leave policy &amp; holidays</title>
+<style>body { font-family: sans-serif }</style>
+<script>var tracking = "do not index this";</script></head>
+<body><nav><a href="/">Home</a> <a href="/hr">HR menu</a></nav>
+<h1>Annual leave</h1>
+<p>Staff get <b>25 days</b>
+   of paid leave.</p>
+<ul><li>Carry over up to 5 days</li><li>Ask your manager</li></ul>
+<table><tr><th>Years</th><th>Days</th></tr><tr><td>0-5</td><td><p>25</p></td></tr><tr><td>5+</td><td>28</td></tr></table>
+<noscript>Please enable JavaScript</noscript><template><p>template text</p></template>
+<script>document.write("more script")</script>
+</body></html>"""
+
+
+def test_html_keeps_text_and_table_rows_and_drops_scripts_and_styles(tmp_path: Path) -> None:
+    path = tmp_path / "leave.html"
+    path.write_text(PAGE, encoding="utf-8")
+    parsed = read_document(path, LIMITS)
+    assert parsed.pages == [
+        "Leave policy & holidays\nAnnual leave\nStaff get 25 days of paid leave.\nCarry over up to 5 days\n"
+        "Ask your manager\nYears | Days\n0-5 | 25\n5+ | 28",
+    ]
+    assert parsed.title == "Leave policy & holidays"
+
+
+def test_html_page_breaks_and_htm_and_html_text_file(tmp_path: Path) -> None:
+    (tmp_path / "book.htm").write_text(
+        "<body><p>First part.</p><hr><p>Second part.</p>"
+        '<div style="page-break-before: always">Third part.</div></body>', encoding="utf-8")
+    assert read_document(tmp_path / "book.htm", LIMITS).pages == ["First part.", "Second part.", "Third part."]
+    (tmp_path / "saved.txt").write_text("<!doctype html><html><body><p>Saved as text.</p>"
+                                        "<script>x()</script></body></html>", encoding="utf-8")
+    assert read_document(tmp_path / "saved.txt", LIMITS).pages == ["Saved as text."]
+
+
+def test_html_file_holding_a_pdf_is_read_as_a_pdf(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "real.pdf", ["Alpha page text.", "Beta page text."])
+    path = tmp_path / "download.html"
+    path.write_bytes(pdf.read_bytes())
+    parsed = read_document(path, LIMITS)
+    assert [p.split()[0] for p in parsed.pages] == ["Alpha", "Beta"]
+
+
+def test_markdown_with_inline_html_stays_markdown(tmp_path: Path) -> None:
+    text = '<p align="center"><img src="logo.png"></p>\n\n# Handbook\n\nRead *this* first.'
+    (tmp_path / "README.md").write_text(text, encoding="utf-8")
+    assert read_document(tmp_path / "README.md", LIMITS).pages == [text]
