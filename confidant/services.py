@@ -23,7 +23,7 @@ from storage.accounts import SqliteAccounts
 from storage.audit import SqliteAudit
 from storage.keyword_index import SqliteKeywordIndex
 from storage.records import ScoredChunk
-from storage.registry import SqliteRegistry
+from storage.registry import PostgresRegistry, SqliteRegistry, SqlRegistry
 from storage.vector_store import ChromaStore
 
 INDEX_NAMES = {"minilm": "chunks-minilm-l6-v2", "bge-small": "chunks-bge-small-en-v1.5-int8",
@@ -41,12 +41,20 @@ class Services:
             self.__dict__["chat_model"] = chat_model
 
     @cached_property
-    def registry(self) -> SqliteRegistry:
-        return SqliteRegistry(self.settings.registry_path)
+    def registry(self) -> SqlRegistry:
+        """SQLite in the data folder, or PostgreSQL when `registry_url` names a server."""
+        url = self.settings.registry_url
+        return PostgresRegistry(url) if url else SqliteRegistry(self.settings.registry_path)
 
     @cached_property
     def store(self) -> ChromaStore:
-        return ChromaStore.persistent(self.settings.chroma_dir, INDEX_NAMES[self.settings.embedding_model])
+        """Chroma files in the data folder, or a Chroma server when `chroma_server` names one."""
+        s = self.settings
+        index = INDEX_NAMES[s.embedding_model]
+        if s.chroma_server:
+            host, _, port = s.chroma_server.rpartition(":")
+            return ChromaStore.server(host or "127.0.0.1", int(port), index)
+        return ChromaStore.persistent(s.chroma_dir, index)
 
     @cached_property
     def embedder(self) -> Embedder:

@@ -25,6 +25,15 @@ class Settings(BaseSettings):
         default="default", description="Collection used when none is named on ingest, search or ask."
     )
 
+    registry_url: str = Field(
+        default="", description="PostgreSQL URL (postgresql://user@host:5432/db) for the document registry, shared by "
+        "several app processes; empty keeps it in SQLite in the data folder.",
+    )
+    chroma_server: str = Field(
+        default="", description="host:port of a Chroma server (`chroma run`) for the vectors; empty keeps them in "
+        "the data folder.",
+    )
+
     # --- ingestion limits -------------------------------------------------------------
     max_file_mb: float = Field(default=200.0, description="Files larger than this end as too_large without parsing.")
     max_pages: int = Field(default=5000, description="Documents with more pages than this end as too_large.")

@@ -101,12 +101,14 @@ class IngestPipeline:
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
-        """One ingest at a time per data folder (across processes); a killed process releases it."""
+        """One ingest at a time per data folder (across processes), and per shared PostgreSQL registry; a killed
+        process releases both locks."""
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         with self.lock_path.open("a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                yield
+                with self.registry.exclusive("confidant-ingest"):
+                    yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 

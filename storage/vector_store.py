@@ -77,6 +77,12 @@ class ChromaStore:
         return cls(client, index_name)
 
     @classmethod
+    def server(cls, host: str, port: int, index_name: str) -> ChromaStore:
+        """A Chroma server (`chroma run`) shared by several app processes or machines."""
+        client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
+        return cls(client, index_name)
+
+    @classmethod
     def ephemeral(cls, index_name: str) -> ChromaStore:
         client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
         return cls(client, index_name)

@@ -65,3 +65,33 @@ def real_model(answer_model_path: Path) -> Iterator[object]:
     model = LlamaCppChat(answer_model_path, label="qwen2.5-coder-1.5b", threads=1, context=4096, timeout_s=600)
     yield model
     model.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server on loopback for the whole session (tests/servers.py)."""
+    from tests.servers import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def chroma_address() -> Iterator[tuple[str, int]]:
+    """A Chroma server (`chroma run`) on loopback for the whole session."""
+    from tests.servers import chroma_server
+
+    with chroma_server() as address:
+        yield address
+
+
+def fresh_database(server_url: str) -> str:
+    """A new empty database on the test server; its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server_url.rsplit("/", 1)[0] + f"/{name}"

@@ -1,10 +1,46 @@
+"""Contract tests for the registry and the vector store: the same tests against the embedded backends (SQLite
+file, Chroma files) and the server backends (PostgreSQL, a Chroma server), both real and on loopback."""
+
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from storage.records import Chunk, DocState, DocumentRecord
-from storage.registry import SqliteRegistry
+from storage.registry import PostgresRegistry, SqliteRegistry, SqlRegistry
 from storage.vector_store import ChromaStore
+from tests.conftest import fresh_database
+
+BACKENDS = ["embedded", "server"]
+
+
+@pytest.fixture(params=BACKENDS)
+def open_registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """A function opening the registry (again): a SQLite file, or one fresh PostgreSQL database."""
+    if request.param == "embedded":
+        yield lambda: SqliteRegistry(tmp_path / "r.sqlite3")
+    else:
+        url = fresh_database(request.getfixturevalue("postgres_url"))
+        yield lambda: PostgresRegistry(url)
+
+
+@pytest.fixture
+def reg(open_registry: object) -> Iterator[SqlRegistry]:
+    registry: SqlRegistry = open_registry()  # type: ignore[operator]
+    yield registry
+    registry.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> object:
+    """A function opening the vector store (again): Chroma files, or one fresh index on a Chroma server."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    if request.param == "embedded":
+        return lambda: ChromaStore.persistent(tmp_path / "chroma", name)
+    host, port = request.getfixturevalue("chroma_address")
+    return lambda: ChromaStore.server(host, port, name)
 
 
 def chunk(doc: str, collection: str, index: int, page: int = 1) -> Chunk:
@@ -17,8 +53,7 @@ def unit(i: int, dim: int = 8) -> list[float]:
     return v.tolist()
 
 
-def test_registry_lifecycle(tmp_path: Path) -> None:
-    reg = SqliteRegistry(tmp_path / "r.sqlite3")
+def test_registry_lifecycle(reg: SqlRegistry) -> None:
     reg.begin(DocumentRecord("abc", "hr", "a.pdf", "/x/a.pdf", 10, DocState.PENDING))
     assert reg.get("hr", "abc").state is DocState.PENDING  # type: ignore[union-attr]
     reg.finish("hr", "abc", DocState.INDEXED, pages=3, chunks=7, characters=99)
@@ -31,13 +66,38 @@ def test_registry_lifecycle(tmp_path: Path) -> None:
     assert reg.documents() == []
 
 
-def test_registry_survives_reopen(tmp_path: Path) -> None:
-    SqliteRegistry(tmp_path / "r.sqlite3").begin(DocumentRecord("d1", "c", "f", "", 1, DocState.PENDING))
-    assert SqliteRegistry(tmp_path / "r.sqlite3").get("c", "d1") is not None
+def test_registry_survives_reopen(open_registry: object) -> None:
+    first = open_registry()  # type: ignore[operator]
+    first.begin(DocumentRecord("d1", "c", "f", "", 1, DocState.PENDING))
+    first.close()
+    again = open_registry()  # type: ignore[operator]
+    assert again.get("c", "d1") is not None
+    again.close()
 
 
-def test_chroma_store_add_query_filter_delete(tmp_path: Path) -> None:
-    store = ChromaStore.persistent(tmp_path / "chroma", "test-index")
+def test_registry_versions_and_lookup(reg: SqlRegistry) -> None:
+    for doc in ("aaaaaaaa11", "bbbbbbbb22"):
+        reg.begin(DocumentRecord(doc, "hr", "policy.pdf", f"/x/{doc}", 1, DocState.PENDING, source_key="p/policy.pdf",
+                                 effective_date="2026-01-01"))
+        reg.finish("hr", doc, DocState.INDEXED, pages=1, chunks=2, ocr_pages=[1])
+    old, new = reg.get("hr", "aaaaaaaa11"), reg.get("hr", "bbbbbbbb22")
+    assert old is not None and new is not None
+    assert (old.version, old.current, new.version, new.current) == (1, False, 2, True)
+    assert new.ocr_pages == (1,) and new.effective_date == "2026-01-01" and new.source_key == "p/policy.pdf"
+    assert [v.id for v in reg.versions("hr", "p/policy.pdf")] == ["bbbbbbbb22", "aaaaaaaa11"]
+    reg.make_current("hr", "aaaaaaaa11")
+    assert [(v.id, v.version, v.current) for v in reg.versions("hr", "p/policy.pdf")] == [
+        ("aaaaaaaa11", 3, True), ("bbbbbbbb22", 2, False)]
+    reg.set_effective_date("hr", "aaaaaaaa11", "2026-06-30")
+    assert reg.get("hr", "aaaaaaaa11").effective_date == "2026-06-30"  # type: ignore[union-attr]
+    assert [r.id for r in reg.find("aaaaaaaa")] == ["aaaaaaaa11"] and reg.find("aaaa") == []
+    assert reg.find("100%") == [] and reg.find("bbbbbbbb22")[0].id == "bbbbbbbb22"
+    with reg.exclusive("test-lock"):
+        assert reg.documents(state=DocState.PENDING) == []
+
+
+def test_chroma_store_add_query_filter_delete(open_store: object) -> None:
+    store = open_store()  # type: ignore[operator]
     chunks = [chunk("d1", "hr", 0), chunk("d1", "hr", 1), chunk("d2", "legal", 0)]
     store.add(chunks, [unit(0), unit(1), unit(0)])
     assert store.count() == 3
@@ -55,8 +115,8 @@ def test_chroma_store_add_query_filter_delete(tmp_path: Path) -> None:
     assert store.document_ids() == {("legal", "d2")}
 
 
-def test_chroma_store_persists(tmp_path: Path) -> None:
-    ChromaStore.persistent(tmp_path / "chroma", "idx").add([chunk("d1", "hr", 0, page=4)], [unit(2)])
-    again = ChromaStore.persistent(tmp_path / "chroma", "idx")
+def test_chroma_store_persists(open_store: object) -> None:
+    open_store().add([chunk("d1", "hr", 0, page=4)], [unit(2)])  # type: ignore[operator]
+    again = open_store()  # type: ignore[operator]
     got = again.get_document_chunks("hr", "d1")
     assert [(c.page, c.text) for c in got] == [(4, "text d1 0")]
