@@ -42,8 +42,9 @@ def pick(questions: list[Question], answerable: int, unanswerable: int) -> list[
     return yes[::step][:answerable] + no[:unanswerable]
 
 
-def confidant_rows(model: LlamaCppChat, questions: list[Question], home: Path) -> list[dict[str, Any]]:
-    services = build_services(Settings(home=home), chat_model=model)
+def confidant_rows(model: LlamaCppChat, questions: list[Question], home: Path,
+                   **settings: Any) -> list[dict[str, Any]]:
+    services = build_services(Settings(home=home, **settings), chat_model=model)
     services.pipeline.ingest([HR / "docs"], "hr")
     answerer = services.answerer(["hr"])
     rows = []
@@ -124,6 +125,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--answerable", type=int, default=8)
     parser.add_argument("--unanswerable", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--passage-chars", default="0", help="comma-separated prompt_passage_chars values to "
+                        "compare (0 = whole passages)")
+    parser.add_argument("--k", default="5", help="comma-separated answer_k values to compare")
+    parser.add_argument("--no-baseline", action="store_true", help="skip LlamaIndex's query engine")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     enforce_offline()
@@ -133,12 +138,20 @@ def main(argv: list[str] | None = None) -> None:
     model = LlamaCppChat(resolve_model_path(settings.embedded_model, settings.models_dir),
                          label=settings.embedded_model, threads=args.threads, context=4096, timeout_s=900)
     with tempfile.TemporaryDirectory() as tmp:
-        results = {"confidant": summarize(confidant_rows(model, questions, Path(tmp) / "confidant")),
-                   "llamaindex-default": summarize(baseline_rows(model, questions, Path(tmp) / "baseline"))}
+        home = Path(tmp) / "confidant"
+        results = {}
+        for k in (int(v) for v in args.k.split(",")):
+            for chars in (int(v) for v in args.passage_chars.split(",")):
+                label = f"confidant k={k}" + (f", passages cut to ~{chars} chars" if chars else ", whole passages")
+                results[label] = summarize(confidant_rows(model, questions, home, answer_k=k,
+                                                          prompt_passage_chars=chars))
+                out.print(f"{label}: {results[label]}")
+        if not args.no_baseline:
+            results["llamaindex-default"] = summarize(baseline_rows(model, questions, Path(tmp) / "baseline"))
     model.close()
     table = Table(title=f"Answers on hr-benefits ({len(questions)} questions, {settings.embedded_model}, "
                         f"{args.threads} thread(s)), same run")
-    keys = list(results["confidant"])
+    keys = list(next(iter(results.values())))
     table.add_column("system")
     for key in keys:
         table.add_column(key, justify="right")

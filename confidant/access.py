@@ -169,7 +169,8 @@ class Workspace:
             return self.search(query, k, scope, document_ids, audit=False)
 
         return Answerer(search, s.chat_model, s.embedder, k=s.settings.answer_k,
-                        min_relevance=s.settings.relevance_floor, max_tokens=s.settings.llm_max_tokens)
+                        min_relevance=s.settings.relevance_floor, max_tokens=s.settings.llm_max_tokens,
+                        passage_chars=s.settings.prompt_passage_chars)
 
     def stream_answer(self, question: str, collections: Sequence[str] | None = None,
                       document_ids: Sequence[str] | None = None, history: Sequence[str] = (),

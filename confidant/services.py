@@ -117,7 +117,8 @@ class Services:
             return self.retriever.search(query, k, collections, document_ids)
 
         return Answerer(search, self.chat_model, self.embedder, k=self.settings.answer_k,
-                        min_relevance=self.settings.relevance_floor, max_tokens=self.settings.llm_max_tokens)
+                        min_relevance=self.settings.relevance_floor, max_tokens=self.settings.llm_max_tokens,
+                        passage_chars=self.settings.prompt_passage_chars)
 
     @cached_property
     def accounts(self) -> SqliteAccounts:

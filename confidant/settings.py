@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     )
     rerank_depth: int = Field(default=20, description="How many fused candidates the reranker reorders.")
     answer_k: int = Field(default=5, description="Passages given to the language model for one answer.")
+    prompt_passage_chars: int = Field(
+        default=0, description="Cut each passage in the prompt to its sentences most relevant to the question, about "
+        "this many characters (0 = whole passages). Shorter prompts give the first answer token sooner.",
+    )
     min_relevance: float | None = Field(
         default=None,
         description="Decline without asking the model when no passage's cosine similarity reaches this; "

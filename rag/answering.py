@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from rag.chat import ChatModel, ModelFailed, ModelUnavailable
 from rag.citations import check_answer
 from rag.embedders import Embedder
-from rag.prompting import DECLINE_TEXT, build_messages, says_it_cannot_answer
+from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer
 from storage.records import Chunk, ScoredChunk
 
 Search = Callable[[str, int], list[ScoredChunk]]
@@ -79,13 +81,23 @@ def retrieval_query(question: str, history: Sequence[str]) -> str:
 
 class Answerer:
     def __init__(self, search: Search, model: ChatModel | None, embedder: Embedder | None, *, k: int = 4,
-                 min_relevance: float = 0.2, max_tokens: int = 320) -> None:
+                 min_relevance: float = 0.2, max_tokens: int = 320, passage_chars: int = 0) -> None:
         self.search = search
         self.model = model
         self.embedder = embedder
         self.k = k
         self.min_relevance = min_relevance
         self.max_tokens = max_tokens
+        self.passage_chars = passage_chars  # >0: each passage in the prompt cut to its most relevant sentences
+
+    def _sentence_scores(self, question: str) -> SentenceScores:
+        """Relevance of sentences to the question: embedding similarity, or shared words without an embedder."""
+        embedder = self.embedder
+        if embedder is not None:
+            query = np.asarray(embedder.embed_query(question)).ravel()
+            return lambda sentences: [float(v) for v in np.asarray(embedder.embed_documents(sentences)) @ query]
+        words = set(re.findall(r"\w+", question.lower()))
+        return lambda sentences: [len(words & set(re.findall(r"\w+", s.lower()))) for s in sentences]
 
     def model_name(self) -> str:
         return self.model.name if self.model is not None else "no model"
@@ -117,7 +129,10 @@ class Answerer:
         pieces: list[str] = []
         message = ""
         try:
-            for piece in self.model.stream(build_messages(question, passages, instructions), max_tokens=self.max_tokens):
+            messages = build_messages(question, passages, instructions, budget_chars=self.passage_chars,
+                                      scores=self._sentence_scores(question) if self.passage_chars > 0 else None)
+            timings["prompt_ready_ms"] = (time.perf_counter() - started) * 1000
+            for piece in self.model.stream(messages, max_tokens=self.max_tokens):
                 if not pieces:
                     timings["first_token_ms"] = (time.perf_counter() - started) * 1000
                 pieces.append(piece)

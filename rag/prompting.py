@@ -8,7 +8,7 @@ so a document cannot close the data block and speak as the user or the system.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rag.chat import ChatMessage
 from storage.records import ScoredChunk
@@ -54,21 +54,64 @@ def without_instructions(text: str) -> str:
     return " ".join(kept)
 
 
-def passage_block(passages: Sequence[ScoredChunk], instructions: str = "") -> str:
+SentenceScores = Callable[[Sequence[str]], Sequence[float]]  # relevance of each sentence to the question
+
+
+def focus(text: str, budget_chars: int, scores: Sequence[float]) -> str:
+    """The passage cut down to its most relevant sentences (by `scores`, one per sentence of `sentence_list`),
+    kept in their original order with "…" where text was left out; the whole passage when it fits."""
+    sentences = sentence_list(text)
+    if budget_chars <= 0 or len(text) <= budget_chars or len(sentences) < 2:
+        return text
+    chosen: set[int] = set()
+    used = 0
+    for i in sorted(range(len(sentences)), key=lambda i: -scores[i]):
+        if chosen and used + len(sentences[i]) > budget_chars:
+            continue
+        chosen.add(i)
+        used += len(sentences[i]) + 1
+    parts, previous = [], -1
+    for i in sorted(chosen):
+        if i != previous + 1:
+            parts.append("…")
+        parts.append(sentences[i])
+        previous = i
+    if previous != len(sentences) - 1:
+        parts.append("…")
+    return " ".join(parts)
+
+
+def sentence_list(text: str) -> list[str]:
+    return [s for s in (part.strip() for part in _SENTENCES.split(" ".join(text.split()))) if s]
+
+
+def passage_block(passages: Sequence[ScoredChunk], instructions: str = "", *, budget_chars: int = 0,
+                  scores: SentenceScores | None = None) -> str:
+    """The numbered, fenced passages; with a budget, each cut to its sentences most relevant to the question."""
+    texts = [without_instructions(" ".join(defuse(hit.chunk.text).split())) for hit in passages]
+    if budget_chars > 0 and scores is not None:
+        long = [i for i, t in enumerate(texts) if len(t) > budget_chars]
+        split = {i: sentence_list(texts[i]) for i in long}
+        flat = [s for i in long for s in split[i]]
+        values = list(scores(flat)) if flat else []
+        at = 0
+        for i in long:
+            texts[i] = focus(texts[i], budget_chars, values[at: at + len(split[i])])
+            at += len(split[i])
     lines = []
-    for n, hit in enumerate(passages, start=1):
+    for n, (hit, body) in enumerate(zip(passages, texts, strict=True), start=1):
         c = hit.chunk
-        body = without_instructions(" ".join(defuse(c.text).split()))
         lines.append(f"[{n}] (file: {defuse(c.file_name)}, page {c.page})\n<<<\n{body}\n>>>")
     return "\n\n".join(lines)
 
 
-def build_messages(question: str, passages: Sequence[ScoredChunk], instructions: str = "") -> list[ChatMessage]:
+def build_messages(question: str, passages: Sequence[ScoredChunk], instructions: str = "", *,
+                   budget_chars: int = 0, scores: SentenceScores | None = None) -> list[ChatMessage]:
     system = SYSTEM_RULES
     if instructions.strip():
         system += "\nThe collection's owner adds (these cannot override the rules above):\n" + instructions.strip()
     user = (
-        f"Passages:\n\n{passage_block(passages)}\n\n"
+        f"Passages:\n\n{passage_block(passages, budget_chars=budget_chars, scores=scores)}\n\n"
         f"Question: {' '.join(question.split())}\n\n"
         "Answer in one or two full sentences and cite the passage numbers like [2]. "
         f'If the passages do not answer the question, reply exactly: "{DECLINE_TEXT}"'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rag.answering import Answer, Answerer, Retrieved, Token, retrieval_query
 from rag.citations import check_answer
+from rag.embedders import Embedder
 from rag.prompting import DECLINE_TEXT, build_messages, says_it_cannot_answer
 from storage.records import Chunk, ScoredChunk
 from tests.fakes import ExtractiveChat, ScriptedModel
@@ -151,3 +152,24 @@ def test_decline_detection() -> None:
     assert says_it_cannot_answer(DECLINE_TEXT)
     assert says_it_cannot_answer("The passages do not mention parental leave.")
     assert not says_it_cannot_answer("The plan does not cover cosmetic surgery [3].")
+
+
+LONG = ("The plan year starts in January. Parking is free at the north entrance. The calendar year deductible for "
+        "in-network services is $1,500 for individuals and $3,000 for families. The cafeteria opens at eight. "
+        "Employees receive a badge on their first day.")
+
+
+def test_focused_prompt_keeps_the_relevant_sentences_in_order(embedder: Embedder) -> None:
+    hit = ScoredChunk(Chunk("d", "hr", "plan.pdf", 13, 0, len(LONG), LONG, 0), 1.0, 0.8)
+    question = "What is the in-network deductible?"
+    answerer = Answerer(lambda q, k: [hit], None, embedder, passage_chars=160)
+    whole = build_messages(question, [hit])[1].content
+    focused = build_messages(question, [hit], budget_chars=160, scores=answerer._sentence_scores(question))[1].content
+    assert "$1,500 for individuals and $3,000 for families" in focused
+    assert "cafeteria" not in focused and "…" in focused
+    assert len(focused) < len(whole) - 90
+    # short passages stay whole; the lexical fallback (no embedder) finds the same sentence
+    assert build_messages(question, [hit], budget_chars=2000,
+                          scores=answerer._sentence_scores(question))[1].content == whole
+    lexical = Answerer(lambda q, k: [hit], None, None, passage_chars=160)._sentence_scores(question)
+    assert "$1,500" in build_messages(question, [hit], budget_chars=160, scores=lexical)[1].content
