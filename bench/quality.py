@@ -56,7 +56,10 @@ def confidant_rows(name: str, embedder: Any, docs: Path, questions: list[Questio
         r = services.retriever
 
         def retriever(**kw: Any) -> Retriever:
-            return Retriever(r.embedder, r.store, r.keywords, r.registry, **kw)
+            """The default retriever's settings, with some changed."""
+            settings = {"mode": r.mode, "candidates": r.candidates, "rrf_k": r.rrf_k, "rerank_depth": r.rerank_depth,
+                        "distinct_pages": r.distinct_pages, "speller": r.speller, **kw}
+            return Retriever(r.embedder, r.store, r.keywords, r.registry, **settings)
 
         modes = ("vector", "keyword", "hybrid") if not chunk_size else ("vector", "hybrid")
         for mode in modes:
@@ -68,8 +71,8 @@ def confidant_rows(name: str, embedder: Any, docs: Path, questions: list[Questio
             log(f"  hybrid, no spelling correction: {rows[f'{name} hybrid, no spelling correction']}")
             r.speller = speller
         if variants:
-            for label, kw in (("hybrid rrf_k=20", {"rrf_k": 20}), ("hybrid candidates=60", {"candidates": 60}),
-                              ("hybrid rrf_k=20 candidates=60", {"rrf_k": 20, "candidates": 60})):
+            for label, kw in (("hybrid rrf_k=20", {"rrf_k": 20}), ("hybrid candidates=30", {"candidates": 30}),
+                              ("hybrid, several passages per page", {"distinct_pages": False})):
                 alt = retriever(mode="hybrid", **kw)
                 rows[f"{name} {label}"] = measure(questions, lambda q, n, a=alt: a.search(q, n))
                 log(f"  {label}: {rows[f'{name} {label}']}")
