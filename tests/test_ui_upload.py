@@ -87,7 +87,7 @@ def test_oversized_and_unsupported_files_get_clear_messages(services: Services, 
     big, exe, ok, noext = results
     assert big.state is DocState.TOO_LARGE and "0.08 MB is more than the 0.05 MB upload limit" in big.reason
     assert exe.state is DocState.UNSUPPORTED and ".exe files are not accepted" in exe.reason
-    assert ".pdf, .docx, .txt, .md" in exe.reason
+    assert ".pdf, .docx, .pptx, .html, .htm, .txt, .md" in exe.reason
     assert noext.state is DocState.UNSUPPORTED and "without an extension" in noext.reason
     assert ok.state is DocState.INDEXED
     assert [d.file_name for d in services.registry.documents()] == ["ok.pdf"]  # refused files are not kept
@@ -124,4 +124,4 @@ def test_upload_page_renders_limits(services: Services) -> None:
     at = AppTest.from_function(page, args=(services,), default_timeout=30)
     at.run()
     assert not at.exception
-    assert any("Accepted: .pdf, .docx, .txt, .md; at most 0.05 MB per file" in c.value for c in at.caption)
+    assert any("Accepted: .pdf, .docx, .pptx, .html, .htm, .txt, .md; at most 0.05 MB per file" in c.value for c in at.caption)
