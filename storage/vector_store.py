@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,6 +16,11 @@ from storage.records import Chunk, ScoredChunk
 
 Vector = Sequence[float] | npt.NDArray[np.float32]
 Vectors = Sequence[Vector] | npt.NDArray[np.float32]
+
+
+def _persistent_client(path: Path) -> Any:
+    return chromadb.PersistentClient(path=str(path),
+                                     settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
 
 
 class VectorStore(Protocol):
@@ -62,19 +68,60 @@ def _chunk(text: str, meta: dict[str, Any]) -> Chunk:
 
 
 class ChromaStore:
-    """All collections share one Chroma collection per embedding model; the `collection` field filters."""
+    """All collections share one Chroma collection per embedding model; the `collection` field filters.
 
-    def __init__(self, client: Any, index_name: str) -> None:
+    Chroma's embedded client keeps its index in memory per process and does not notice another process writing
+    to the same folder (its searches then fail with "Error finding id" or miss new passages). A persistent store
+    therefore watches its files and reopens itself before a read when another process has written: the app keeps
+    working while `confidant ingest` or `sync` runs beside it.
+    """
+
+    def __init__(self, client: Any, index_name: str, path: Path | None = None) -> None:
         self._client = client
+        self._index_name = index_name
         self._col = client.get_or_create_collection(name=index_name, metadata={"hnsw:space": "cosine"})
+        self._path = path
+        self._lock = threading.Lock()
+        self._seen = self._files_stamp()
 
     @classmethod
     def persistent(cls, path: Path, index_name: str) -> ChromaStore:
         path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(
-            path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        )
-        return cls(client, index_name)
+        return cls(_persistent_client(path), index_name, path)
+
+    def _files_stamp(self) -> tuple[int, ...]:
+        if self._path is None:
+            return ()
+        stamps = []
+        for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
+            try:
+                stamps.append((self._path / name).stat().st_mtime_ns)
+            except OSError:
+                stamps.append(0)
+        return tuple(stamps)
+
+    def _wrote(self) -> None:
+        with self._lock:
+            self._seen = self._files_stamp()
+
+    def _fresh(self) -> None:
+        """Reopen the embedded client when another process changed the files since we last looked."""
+        if self._path is None:
+            return
+        with self._lock:
+            stamp = self._files_stamp()
+            if stamp == self._seen:
+                return
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            # forget this process's cached instance for the folder, so the new client reads the files afresh
+            # (other clients still holding the old instance keep working with it)
+            SharedSystemClient._identifier_to_system.pop(str(self._path), None)
+            SharedSystemClient._identifier_to_refcount.pop(str(self._path), None)
+            self._client = _persistent_client(self._path)
+            self._col = self._client.get_or_create_collection(name=self._index_name,
+                                                              metadata={"hnsw:space": "cosine"})
+            self._seen = stamp
 
     @classmethod
     def server(cls, host: str, port: int, index_name: str) -> ChromaStore:
@@ -90,6 +137,7 @@ class ChromaStore:
     def add(self, chunks: Sequence[Chunk], vectors: Vectors) -> None:
         if not chunks:
             return
+        self._fresh()
         limit = self._client.get_max_batch_size()
         for lo in range(0, len(chunks), limit):
             part = chunks[lo : lo + limit]
@@ -103,12 +151,14 @@ class ChromaStore:
                     for c in part
                 ],
             )
+        self._wrote()
 
     def query(self, vector: Vector, k: int, collections: Sequence[str] | None = None,
               document_ids: Sequence[str] | None = None,
               exclude_document_ids: Sequence[str] | None = None) -> list[ScoredChunk]:
         if collections is not None and not collections:
             return []
+        self._fresh()
         res = self._col.query(
             query_embeddings=[list(map(float, vector))],
             n_results=k,
@@ -122,15 +172,19 @@ class ChromaStore:
                 for d, m, dist in zip(docs, metas, dists)]
 
     def get_document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
+        self._fresh()
         res = self._col.get(where=_where(collection=collection, document_id=document_id),
                             include=["documents", "metadatas"])
         chunks = [_chunk(d, dict(m)) for d, m in zip(res["documents"] or [], res["metadatas"] or [])]
         return sorted(chunks, key=lambda c: c.index)
 
     def delete_document(self, collection: str, document_id: str) -> None:
+        self._fresh()
         self._col.delete(where=_where(collection=collection, document_id=document_id))
+        self._wrote()
 
     def count(self, collection: str | None = None, document_id: str | None = None) -> int:
+        self._fresh()
         where = _where(collection=collection, document_id=document_id)
         if where is None:
             return int(self._col.count())
@@ -138,5 +192,6 @@ class ChromaStore:
 
     def document_ids(self, collection: str | None = None) -> set[tuple[str, str]]:
         """(collection, document_id) pairs that have chunks in the store."""
+        self._fresh()
         res = self._col.get(where=_where(collection=collection), include=["metadatas"])
         return {(str(m["collection"]), str(m["document_id"])) for m in res["metadatas"] or []}

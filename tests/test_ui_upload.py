@@ -124,4 +124,5 @@ def test_upload_page_renders_limits(services: Services) -> None:
     at = AppTest.from_function(page, args=(services,), default_timeout=30)
     at.run()
     assert not at.exception
-    assert any("Accepted: .pdf, .docx, .pptx, .html, .htm, .txt, .md; at most 0.05 MB per file" in c.value for c in at.caption)
+    accepted = "Accepted: .pdf, .docx, .pptx, .html, .htm, .txt, .md; at most 0.05 MB per file"
+    assert any(accepted in c.value for c in at.caption)
