@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,25 +36,6 @@ class VectorStore(Protocol):
     def document_ids(self, collection: str | None = None) -> set[tuple[str, str]]: ...
 
 
-def _where(collections: Sequence[str] | None = None, document_ids: Sequence[str] | None = None,
-           collection: str | None = None, document_id: str | None = None,
-           exclude_document_ids: Sequence[str] | None = None) -> dict[str, Any] | None:
-    clauses: list[dict[str, Any]] = []
-    if exclude_document_ids:
-        clauses.append({"document_id": {"$nin": list(exclude_document_ids)}})
-    if collections is not None:
-        clauses.append({"collection": {"$in": list(collections)}})
-    if document_ids is not None:
-        clauses.append({"document_id": {"$in": list(document_ids)}})
-    if collection is not None:
-        clauses.append({"collection": collection})
-    if document_id is not None:
-        clauses.append({"document_id": document_id})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
 def _chunk(text: str, meta: dict[str, Any]) -> Chunk:
     return Chunk(
         document_id=str(meta["document_id"]),
@@ -68,7 +50,10 @@ def _chunk(text: str, meta: dict[str, Any]) -> Chunk:
 
 
 class ChromaStore:
-    """All collections share one Chroma collection per embedding model; the `collection` field filters.
+    """One Chroma collection per Confidant collection and embedding model, so a search of the collections a caller
+    may see reads only those indexes (a metadata filter over one shared index costs 20× more at 100k chunks;
+    bench/search_scale.py). Pending or superseded documents are left out after the search, with a filtered second
+    search only when they crowd out the visible passages.
 
     Chroma's embedded client keeps its index in memory per process and does not notice another process writing
     to the same folder (its searches then fail with "Error finding id" or miss new passages). A persistent store
@@ -79,9 +64,10 @@ class ChromaStore:
     def __init__(self, client: Any, index_name: str, path: Path | None = None) -> None:
         self._client = client
         self._index_name = index_name
-        self._col = client.get_or_create_collection(name=index_name, metadata={"hnsw:space": "cosine"})
         self._path = path
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._cols: dict[str, Any] = {}
+        self._move_shared_index()
         self._seen = self._files_stamp()
 
     @classmethod
@@ -89,6 +75,66 @@ class ChromaStore:
         path.mkdir(parents=True, exist_ok=True)
         return cls(_persistent_client(path), index_name, path)
 
+    @classmethod
+    def server(cls, host: str, port: int, index_name: str) -> ChromaStore:
+        """A Chroma server (`chroma run`) shared by several app processes or machines."""
+        client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
+        return cls(client, index_name)
+
+    @classmethod
+    def ephemeral(cls, index_name: str) -> ChromaStore:
+        client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
+        return cls(client, index_name)
+
+    # --- one Chroma collection per Confidant collection -------------------------------------------------
+    def _name(self, collection: str) -> str:
+        return f"{self._index_name}--{hashlib.sha256(collection.encode()).hexdigest()[:16]}"
+
+    def _col(self, collection: str, *, create: bool = False) -> Any | None:
+        with self._lock:
+            col = self._cols.get(collection)
+            if col is None:
+                if create:
+                    col = self._client.get_or_create_collection(
+                        name=self._name(collection), metadata={"hnsw:space": "cosine", "collection": collection})
+                else:
+                    try:
+                        col = self._client.get_collection(name=self._name(collection))
+                    except Exception:  # noqa: BLE001 - chromadb raises NotFoundError (or ValueError) when absent
+                        return None
+                self._cols[collection] = col
+            return col
+
+    def _all(self) -> list[tuple[str, Any]]:
+        """(collection, Chroma collection) for every Confidant collection with chunks of this model."""
+        found = []
+        for col in self._client.list_collections():
+            meta = col.metadata or {}
+            if col.name.startswith(f"{self._index_name}--") and "collection" in meta:
+                found.append((str(meta["collection"]), col))
+        return found
+
+    def _targets(self, collections: Sequence[str] | None) -> list[Any]:
+        if collections is None:
+            return [col for _, col in self._all()]
+        return [col for col in (self._col(c) for c in dict.fromkeys(collections)) if col is not None]
+
+    def _move_shared_index(self) -> None:
+        """Stores written before collections had their own index: move their chunks over (once)."""
+        try:
+            legacy = self._client.get_collection(name=self._index_name)
+        except Exception:  # noqa: BLE001 - no legacy index
+            return
+        while True:
+            part = legacy.get(limit=1000, include=["embeddings", "documents", "metadatas"])
+            if not part["ids"]:
+                break
+            chunks = [_chunk(d, dict(m)) for d, m in zip(part["documents"] or [], part["metadatas"] or [])]
+            self._add(chunks, list(part["embeddings"]))
+            legacy.delete(ids=part["ids"])
+        self._client.delete_collection(name=self._index_name)
+
+    # --- noticing other processes' writes ----------------------------------------------------------------
     def _files_stamp(self) -> tuple[int, ...]:
         if self._path is None:
             return ()
@@ -119,52 +165,59 @@ class ChromaStore:
             SharedSystemClient._identifier_to_system.pop(str(self._path), None)
             SharedSystemClient._identifier_to_refcount.pop(str(self._path), None)
             self._client = _persistent_client(self._path)
-            self._col = self._client.get_or_create_collection(name=self._index_name,
-                                                              metadata={"hnsw:space": "cosine"})
+            self._cols.clear()
             self._seen = stamp
 
-    @classmethod
-    def server(cls, host: str, port: int, index_name: str) -> ChromaStore:
-        """A Chroma server (`chroma run`) shared by several app processes or machines."""
-        client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
-        return cls(client, index_name)
-
-    @classmethod
-    def ephemeral(cls, index_name: str) -> ChromaStore:
-        client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
-        return cls(client, index_name)
-
+    # --- the VectorStore protocol ----------------------------------------------------------------------
     def add(self, chunks: Sequence[Chunk], vectors: Vectors) -> None:
         if not chunks:
             return
         self._fresh()
-        limit = self._client.get_max_batch_size()
-        for lo in range(0, len(chunks), limit):
-            part = chunks[lo : lo + limit]
-            self._col.upsert(
-                ids=[c.chunk_id for c in part],
-                embeddings=[list(map(float, v)) for v in vectors[lo : lo + limit]],
-                documents=[c.text for c in part],
-                metadatas=[
-                    {"document_id": c.document_id, "collection": c.collection, "file_name": c.file_name,
-                     "page": c.page, "start": c.start, "end": c.end, "index": c.index}
-                    for c in part
-                ],
-            )
+        self._add(chunks, vectors)
         self._wrote()
+
+    def _add(self, chunks: Sequence[Chunk], vectors: Vectors) -> None:
+        limit = self._client.get_max_batch_size()
+        groups: dict[str, list[int]] = {}
+        for i, c in enumerate(chunks):
+            groups.setdefault(c.collection, []).append(i)
+        for collection, rows in groups.items():
+            col = self._col(collection, create=True)
+            assert col is not None
+            for lo in range(0, len(rows), limit):
+                part = rows[lo : lo + limit]
+                col.upsert(
+                    ids=[chunks[i].chunk_id for i in part],
+                    embeddings=[list(map(float, vectors[i])) for i in part],
+                    documents=[chunks[i].text for i in part],
+                    metadatas=[_metadata(chunks[i]) for i in part],
+                )
 
     def query(self, vector: Vector, k: int, collections: Sequence[str] | None = None,
               document_ids: Sequence[str] | None = None,
               exclude_document_ids: Sequence[str] | None = None) -> list[ScoredChunk]:
-        if collections is not None and not collections:
+        if (collections is not None and not collections) or (document_ids is not None and not document_ids) or k <= 0:
             return []
         self._fresh()
-        res = self._col.query(
-            query_embeddings=[list(map(float, vector))],
-            n_results=k,
-            where=_where(collections, document_ids, exclude_document_ids=exclude_document_ids),
-            include=["documents", "metadatas", "distances"],
-        )
+        embedding = [list(map(float, vector))]
+        hidden = set(exclude_document_ids or ())
+        narrowed = None if document_ids is None else {"document_id": {"$in": list(document_ids)}}
+        hits: list[ScoredChunk] = []
+        for col in self._targets(collections):
+            found = self._search(col, embedding, k + (k if hidden else 0), narrowed)
+            kept = [h for h in found if h.chunk.document_id not in hidden]
+            if hidden and len(kept) < k and len(found) == 2 * k:
+                # hidden documents crowd the top: ask again with them filtered out inside the index
+                outside = {"document_id": {"$nin": sorted(hidden)}}
+                where = outside if narrowed is None else {"$and": [narrowed, outside]}
+                kept = self._search(col, embedding, k, where)
+            hits.extend(kept)
+        return sorted(hits, key=lambda h: h.score, reverse=True)[:k]
+
+    @staticmethod
+    def _search(col: Any, embedding: list[list[float]], n: int, where: dict[str, Any] | None) -> list[ScoredChunk]:
+        res = col.query(query_embeddings=embedding, n_results=n, where=where,
+                        include=["documents", "metadatas", "distances"])
         docs = (res.get("documents") or [[]])[0]
         metas = (res.get("metadatas") or [[]])[0]
         dists = (res.get("distances") or [[]])[0]
@@ -173,25 +226,40 @@ class ChromaStore:
 
     def get_document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
         self._fresh()
-        res = self._col.get(where=_where(collection=collection, document_id=document_id),
-                            include=["documents", "metadatas"])
+        col = self._col(collection)
+        if col is None:
+            return []
+        res = col.get(where={"document_id": document_id}, include=["documents", "metadatas"])
         chunks = [_chunk(d, dict(m)) for d, m in zip(res["documents"] or [], res["metadatas"] or [])]
         return sorted(chunks, key=lambda c: c.index)
 
     def delete_document(self, collection: str, document_id: str) -> None:
         self._fresh()
-        self._col.delete(where=_where(collection=collection, document_id=document_id))
-        self._wrote()
+        col = self._col(collection)
+        if col is not None:
+            col.delete(where={"document_id": document_id})
+            self._wrote()
 
     def count(self, collection: str | None = None, document_id: str | None = None) -> int:
         self._fresh()
-        where = _where(collection=collection, document_id=document_id)
-        if where is None:
-            return int(self._col.count())
-        return len(self._col.get(where=where, include=[])["ids"])
+        total = 0
+        for col in self._targets(None if collection is None else [collection]):
+            if document_id is None:
+                total += int(col.count())
+            else:
+                total += len(col.get(where={"document_id": document_id}, include=[])["ids"])
+        return total
 
     def document_ids(self, collection: str | None = None) -> set[tuple[str, str]]:
         """(collection, document_id) pairs that have chunks in the store."""
         self._fresh()
-        res = self._col.get(where=_where(collection=collection), include=["metadatas"])
-        return {(str(m["collection"]), str(m["document_id"])) for m in res["metadatas"] or []}
+        found: set[tuple[str, str]] = set()
+        for col in self._targets(None if collection is None else [collection]):
+            res = col.get(include=["metadatas"])
+            found |= {(str(m["collection"]), str(m["document_id"])) for m in res["metadatas"] or []}
+        return found
+
+
+def _metadata(c: Chunk) -> dict[str, Any]:
+    return {"document_id": c.document_id, "collection": c.collection, "file_name": c.file_name, "page": c.page,
+            "start": c.start, "end": c.end, "index": c.index}

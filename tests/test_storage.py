@@ -120,3 +120,36 @@ def test_chroma_store_persists(open_store: object) -> None:
     again = open_store()  # type: ignore[operator]
     got = again.get_document_chunks("hr", "d1")
     assert [(c.page, c.text) for c in got] == [(4, "text d1 0")]
+
+
+def test_hidden_documents_never_crowd_out_visible_ones(open_store: object) -> None:
+    store = open_store()  # type: ignore[operator]
+    near = [0.0] * 8
+    near[0] = 1.0
+    crowd = [chunk("big", "hr", i) for i in range(30)]
+    store.add(crowd, [near] * 30)
+    store.add([chunk("small", "hr", 0), chunk("small", "hr", 1)], [unit(0), unit(1)])
+    hits = store.query(near, 5, ["hr"], exclude_document_ids=["big"])
+    assert {h.chunk.document_id for h in hits} == {"small"} and len(hits) == 2
+    assert {h.chunk.document_id for h in store.query(near, 5, ["hr"])} == {"big"}
+    assert store.query(near, 5, ["hr"], document_ids=["small"])[0].chunk.document_id == "small"
+    assert store.query(near, 5, ["legal"]) == [] and store.query(near, 5, ["hr"], document_ids=[]) == []
+
+
+def test_a_store_with_one_shared_index_is_moved_to_one_index_per_collection(tmp_path: Path) -> None:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"),
+                                       settings=ChromaSettings(anonymized_telemetry=False))
+    old = client.get_or_create_collection("idx-old", metadata={"hnsw:space": "cosine"})
+    old.add(ids=["hr/d1/0", "legal/d2/0"], embeddings=[unit(0), unit(1)], documents=["text d1 0", "text d2 0"],
+            metadatas=[{"document_id": "d1", "collection": "hr", "file_name": "d1.pdf", "page": 1, "start": 0,
+                        "end": 10, "index": 0},
+                       {"document_id": "d2", "collection": "legal", "file_name": "d2.pdf", "page": 2, "start": 0,
+                        "end": 10, "index": 0}])
+    store = ChromaStore.persistent(tmp_path / "chroma", "idx-old")
+    assert store.document_ids() == {("hr", "d1"), ("legal", "d2")}
+    assert store.count("hr") == store.count("legal") == 1
+    assert store.query(unit(1), 3, ["legal"])[0].chunk.page == 2
+    assert "idx-old" not in {c.name for c in store._client.list_collections()}
