@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from confidant.access import Caller, Workspace, provenance_label
@@ -79,31 +79,40 @@ def ingest(
 
 def _ingest_with_progress(services: Services, paths: list[Path], collection: str,
                           keyed: list[tuple[Path, str]] | None = None) -> list[FileResult]:
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+    """Run an ingest under a progress bar: files done, pages, pages/s, and an ETA estimated from the bytes still to
+    read at the rate of the files actually indexed so far (skipped duplicates do not inflate it)."""
+    from confidant.progress_estimate import Estimate
+    from ingest.pipeline import discover
+
+    files = [p for p, _ in keyed] if keyed is not None else discover(paths)
+    estimate = Estimate({str(p): _size(p) for p in files})
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[files]}"),
                TextColumn("{task.fields[pages]} pages · {task.fields[rate]}"), TimeElapsedColumn(),
-               TimeRemainingColumn())
+               TextColumn("{task.fields[eta]}"))
     with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task("Loading model", total=None, pages=0, rate="")
+        task = bar.add_task("Loading model", total=None, files="", pages=0, rate="", eta="")
         pipeline = services.pipeline  # loads the embedding model
-        done_pages = 0
+        estimate.start()
 
         def on_progress(step: IngestProgress) -> None:
-            nonlocal done_pages
-            pages = done_pages + step.pages
-            if step.result is not None:
-                done_pages += step.result.pages if step.result.state is DocState.INDEXED else 0
-                pages = done_pages
-            elapsed = bar.tasks[0].elapsed or 0.0
-            rate = f"{pages / elapsed:.1f} pages/s" if elapsed > 0 and pages else ""
-            bar.update(task, total=step.total, completed=step.index + (1 if step.result else 0),
-                       description=step.file.name[:40], pages=pages, rate=rate)
+            estimate.update(str(step.file), step.pages, step.file_pages, step.result)
+            bar.update(task, total=estimate.total_bytes, completed=estimate.done_bytes,
+                       description=step.file.name[:40], files=f"{step.index + (1 if step.result else 0)}/{step.total}",
+                       pages=estimate.pages, rate=estimate.rate_text(), eta=estimate.eta_text())
 
         if keyed is not None:
             results = pipeline.ingest_keyed(keyed, collection, on_progress)
         else:
             results = pipeline.ingest(paths, collection, on_progress)
-        bar.update(task, description="Done")
+        bar.update(task, description="Done", eta="")
     return results
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _results_table(results: list[FileResult]) -> None:

@@ -36,6 +36,7 @@ class Progress:
     index: int  # 0-based position of the file in this run
     total: int
     pages: int = 0  # pages of this file embedded so far
+    file_pages: int = 0  # pages of this file (known once it is parsed)
     result: FileResult | None = None  # set when the file is finished
 
 
@@ -264,7 +265,7 @@ class IngestPipeline:
                 self.store.add(batch, vectors)
                 self.keywords.add(batch, [document_title(c.file_name) for c in batch])
                 if on_progress:
-                    on_progress(Progress(path, index, total, pages=batch[-1].page))
+                    on_progress(Progress(path, index, total, pages=batch[-1].page, file_pages=len(parsed.pages)))
         except BaseException as exc:
             self._remove_chunks(collection, doc_id)
             reason = f"indexing failed: {type(exc).__name__}: {exc}"[:300]

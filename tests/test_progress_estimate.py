@@ -1,0 +1,35 @@
+"""The ingest ETA: bytes still to do at the rate of files actually indexed; skipped files do not speed it up."""
+
+from confidant.progress_estimate import Estimate
+from storage.records import DocState, FileResult
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def done(name: str, state: DocState, pages: int = 0) -> FileResult:
+    return FileResult(name, "id", "c", state, pages=pages)
+
+
+def test_eta_follows_the_indexing_rate_not_the_skipped_files() -> None:
+    clock = Clock()
+    estimate = Estimate({"a": 1000, "b": 1000, "c": 2000}, clock)
+    estimate.start()
+    assert estimate.eta_text() == "ETA …"  # nothing measured yet
+    estimate.update("a", 0, 0, done("a", DocState.DUPLICATE))  # skipped instantly on a resumed run
+    assert estimate.eta_seconds() is None and estimate.done_bytes == 1000
+    clock.now = 10.0
+    estimate.update("b", 5, 10, None)  # half of b after 10 s: 500 bytes worked
+    assert estimate.eta_seconds() == 2500 / 50  # 2,500 bytes left at 50 bytes/s
+    clock.now = 20.0
+    estimate.update("b", 10, 10, done("b", DocState.INDEXED, pages=10))
+    assert estimate.pages == 10 and estimate.eta_seconds() == 2000 / 50
+    assert estimate.rate_text() == "0.5 pages/s" and estimate.eta_text() == "ETA ~0:40"
+    clock.now = 4020.0
+    estimate.update("c", 1, 1000, None)
+    assert estimate.eta_text().startswith("ETA ~")
