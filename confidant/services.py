@@ -70,7 +70,8 @@ class Services:
     @cached_property
     def worker(self) -> ParseWorker:
         s = self.settings
-        return ParseWorker(WorkerLimits(timeout_s=s.parse_timeout_s, memory_mb=s.parse_memory_mb,
+        return ParseWorker(WorkerLimits(timeout_s=s.parse_timeout_s, timeout_s_per_mb=s.parse_timeout_s_per_mb,
+                                        memory_mb=s.parse_memory_mb,
                                         read=ReadLimits(max_pages=s.max_pages, page_timeout_s=s.page_timeout_s,
                                                         ocr=s.ocr, ocr_languages=s.ocr_languages,
                                                         ocr_pictures=s.ocr_pictures)))

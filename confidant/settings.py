@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     parse_timeout_s: float = Field(
         default=120.0, description="Wall-clock limit for parsing one file in the worker process."
     )
+    parse_timeout_s_per_mb: float = Field(
+        default=60.0, description="Extra parsing time allowed per MB of file (big manuals take minutes).")
     parse_memory_mb: int = Field(
         default=2048, description="Address-space limit (RLIMIT_AS) of the parsing worker process, in MiB."
     )

@@ -20,6 +20,7 @@ from storage.records import DocState
 @dataclass(frozen=True)
 class WorkerLimits:
     timeout_s: float = 120.0
+    timeout_s_per_mb: float = 60.0  # big files get longer: a 6.5 MB, 3,500-page manual needs minutes on 2 busy cores
     memory_mb: int = 2048
     read: ReadLimits = ReadLimits()
 
@@ -62,12 +63,21 @@ class ParseWorker:
                     stream.close()
             self._proc = None
 
+    def time_limit(self, path: Path) -> float:
+        """Wall-clock limit for one file: the base limit plus an allowance per MB."""
+        try:
+            size_mb = path.stat().st_size / 2**20
+        except OSError:
+            size_mb = 0.0
+        return self.limits.timeout_s + self.limits.timeout_s_per_mb * size_mb
+
     def parse(self, path: Path) -> ParsedDocument:
         """Return the parsed pages, or raise ReadFailure with the state the file ends in."""
         with self._lock:
             proc = self._start()
             assert proc.stdin is not None and proc.stdout is not None
-            deadline = time.monotonic() + self.limits.timeout_s
+            limit = self.time_limit(path)
+            deadline = time.monotonic() + limit
             try:
                 write_message(proc.stdin.fileno(), str(path.resolve()))
                 header = self._read(proc.stdout.fileno(), _HEADER.size, deadline)
@@ -79,7 +89,7 @@ class ParseWorker:
             except _Deadline:
                 self._stop()
                 raise ReadFailure(DocState.TOO_LARGE,
-                                  f"reading it took longer than the {self.limits.timeout_s:g} s time limit") from None
+                                  f"reading it took longer than its {limit:.0f} s time limit") from None
             except (BrokenPipeError, OSError):
                 body = None
             if body is None:

@@ -36,7 +36,8 @@ def locate(row: dict[str, str]) -> Path:
 def hostile_results(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> dict[str, object]:
     home = tmp_path_factory.mktemp("hostile")
     # OCR off: the scans must be reported as needing OCR (tests/test_ocr.py covers reading them)
-    services = make_services(home, embedder, parse_timeout_s=60.0, parse_memory_mb=1024, ocr=False)
+    services = make_services(home, embedder, parse_timeout_s=60.0, parse_timeout_s_per_mb=0.0, parse_memory_mb=1024,
+                             ocr=False)
     rows = manifest()
     results = services.pipeline.ingest([locate(r) for r in rows], "hostile")
     services.close()

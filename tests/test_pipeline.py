@@ -90,3 +90,13 @@ def test_failed_embedding_leaves_no_chunks(services: Services, tmp_path: Path) -
     assert result.state is DocState.FAILED and "disk full" in result.reason
     assert services.store.count(document_id=result.id) == 0
     assert services.registry.get("c1", result.id).state is DocState.FAILED  # type: ignore[union-attr]
+
+
+def test_big_files_get_a_longer_parsing_time_limit(tmp_path: Path) -> None:
+    from ingest.worker import ParseWorker, WorkerLimits
+
+    big = tmp_path / "manual.pdf"
+    big.write_bytes(b"%PDF-1.4\n" + b"0" * (2 * 2**20))
+    worker = ParseWorker(WorkerLimits(timeout_s=120.0, timeout_s_per_mb=60.0))
+    assert 239.9 < worker.time_limit(big) < 240.1  # 120 s + 2 MB × 60 s
+    assert worker.time_limit(tmp_path / "missing.pdf") == 120.0
