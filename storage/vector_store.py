@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -229,8 +229,8 @@ class ChromaStore:
         col = self._col(collection)
         if col is None:
             return []
-        res = col.get(where={"document_id": document_id}, include=["documents", "metadatas"])
-        chunks = [_chunk(d, dict(m)) for d, m in zip(res["documents"] or [], res["metadatas"] or [])]
+        chunks = [_chunk(d, dict(m)) for part in _pages(col, {"document_id": document_id}, ["documents", "metadatas"])
+                  for d, m in zip(part["documents"] or [], part["metadatas"] or [])]
         return sorted(chunks, key=lambda c: c.index)
 
     def delete_document(self, collection: str, document_id: str) -> None:
@@ -255,9 +255,25 @@ class ChromaStore:
         self._fresh()
         found: set[tuple[str, str]] = set()
         for col in self._targets(None if collection is None else [collection]):
-            res = col.get(include=["metadatas"])
-            found |= {(str(m["collection"]), str(m["document_id"])) for m in res["metadatas"] or []}
+            for part in _pages(col, None, ["metadatas"]):
+                found |= {(str(m["collection"]), str(m["document_id"])) for m in part["metadatas"] or []}
         return found
+
+
+PAGE = 5000  # Chroma's get() of a whole big collection at once fails with "too many SQL variables"
+
+
+def _pages(col: Any, where: dict[str, Any] | None, include: list[str]) -> Iterator[Any]:
+    """col.get() in pages of PAGE rows."""
+    offset = 0
+    while True:
+        part = col.get(where=where, include=include, limit=PAGE, offset=offset)
+        if not part["ids"]:
+            return
+        yield part
+        if len(part["ids"]) < PAGE:
+            return
+        offset += PAGE
 
 
 def _metadata(c: Chunk) -> dict[str, Any]:

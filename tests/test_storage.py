@@ -153,3 +153,13 @@ def test_a_store_with_one_shared_index_is_moved_to_one_index_per_collection(tmp_
     assert store.count("hr") == store.count("legal") == 1
     assert store.query(unit(1), 3, ["legal"])[0].chunk.page == 2
     assert "idx-old" not in {c.name for c in store._client.list_collections()}
+
+
+def test_listing_reads_big_indexes_in_pages(open_store: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    import storage.vector_store as vector_store
+
+    monkeypatch.setattr(vector_store, "PAGE", 3)  # Chroma refuses one get() of a whole 50k-chunk index
+    store = open_store()  # type: ignore[operator]
+    store.add([chunk(f"d{i}", "hr", i) for i in range(8)] + [chunk("d0", "hr", 100)], [unit(i) for i in range(9)])
+    assert store.document_ids("hr") == {("hr", f"d{i}") for i in range(8)}
+    assert [c.index for c in store.get_document_chunks("hr", "d0")] == [0, 100]
