@@ -13,7 +13,7 @@ Per size, in order, each heavy phase in its own child process (one at a time, so
   FTS5 is filled by `bulk_add` (add() minus its replace lookup, see there) unless --fts-add-path; the real add()
   is then timed on --probe-add new chunks against the full index.
 - query: a fresh process opens the stores from disk (cold open + first query timed apart), warms up, then per
-  query: vector (store.query top 60, with and without the collection filter the app always passes), BM25
+  query: vector (store.query top 60, for collections=["bench"] as the app always passes, and for None), BM25
   (keywords.search top 60, filtered), hybrid (both filtered + reciprocal_rank_fusion, as Retriever does for k=10 with
   the default 60 candidates; the registry checks and spelling correction are not included), and spelling
   correction (on by default in the app) timed on its own. RSS after open and after the queries.
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 
 from bench import corpus, report
@@ -47,7 +47,7 @@ INDEX = "chunks-bge-small-en-v1.5-int8"
 COLLECTION = "bench"
 K, DEPTH, RRF_K = 10, 60, 60
 PER_DOC = 64  # synthetic documents of 64 chunks: row i is document i // 64, chunk index i % 64
-LABELS = {"vector": "vector, no filter", "vector_filtered": "vector, collection filter (app path)",
+LABELS = {"vector": "vector, collections=None", "vector_filtered": "vector, collections=[bench] (app path)",
           "bm25": "BM25, collection filter (app path)", "hybrid": "hybrid = vector + BM25 + RRF (app path)",
           "spelling": "spelling correction (on by default)", "exact numpy": "BASELINE exact cosine, numpy"}
 GOALS = {100_000: 30.0, 1_000_000: 100.0}
@@ -55,13 +55,13 @@ RSS_GOAL_GB = 8.0
 
 
 def rss() -> dict[str, float]:
-    """This process's memory now (VmRSS, anonymous and file-backed parts) and its peak, in MB."""
+    """This process's memory now (VmRSS, anonymous and file-backed parts) and its peak (VmHWM), in MB.
+    Not getrusage's ru_maxrss: Linux carries it over fork + exec, so a child would report its parent's peak."""
     fields = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         key, _, value = line.partition(":")
         if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             fields[key] = round(int(value.split()[0]) / 1024, 1)
-    fields["ru_maxrss"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return fields
 
 
@@ -183,12 +183,15 @@ def query_phase(work: Path, queries_file: Path, more_diagnostics: bool) -> dict[
     speller.correct(texts[0], [COLLECTION])
     first_spelling = time.perf_counter() - t0
     after_open = rss()
+    raw = store._col(COLLECTION)  # the Chroma collection behind it, for the diagnostics only
+    assert raw is not None
     for q, v in zip(texts[:5], vectors[:5]):  # warm-up
         store.query(v, DEPTH)
         keywords.search(q, DEPTH, [COLLECTION])
     diagnostics: list[tuple[str, Any, list[str]]] = [("diag: vector, no filter, ids+distances only", None, ["distances"])]
     if more_diagnostics:
-        diagnostics.append(("diag: vector, where $eq", {"collection": COLLECTION}, ["documents", "metadatas", "distances"]))
+        diagnostics.append(("diag: vector, metadata filter collection $eq (matches all)", {"collection": COLLECTION},
+                            ["documents", "metadatas", "distances"]))
     ms: dict[str, list[float]] = {m: [] for m in ("vector", "vector_filtered", "bm25", "hybrid", "spelling",
                                                   *(d[0] for d in diagnostics))}
     top: dict[str, list[list[int]]] = {"vector": [], "vector_filtered": [], "hybrid": []}
@@ -205,7 +208,7 @@ def query_phase(work: Path, queries_file: Path, more_diagnostics: bool) -> dict[
                 hits = got
         for mode, where, include in diagnostics:
             t0 = time.perf_counter()
-            store._col(COLLECTION).query(query_embeddings=[v.tolist()], n_results=DEPTH, where=where, include=include)
+            raw.query(query_embeddings=[v.tolist()], n_results=DEPTH, where=where, include=include)
             ms[mode].append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         found = keywords.search(q, DEPTH, [COLLECTION])
@@ -222,6 +225,8 @@ def query_phase(work: Path, queries_file: Path, more_diagnostics: bool) -> dict[
         top["vector_filtered"].append([row_of(h.chunk.chunk_id) for h in filtered[:K]])
         top["hybrid"].append([row_of(h.chunk.chunk_id) for h in fused])
         hits_bm25.append(len(found))
+        if (n + 1) % 25 == 0:
+            print(f"query: {n + 1}/{len(texts)}, RSS {rss()['VmRSS']} MB", file=sys.stderr, flush=True)
     return {"open_seconds": round(opened, 3), "first_vector_query_seconds": round(first_vector, 3),
             "first_bm25_query_seconds": round(first_bm25, 3), "first_spelling_seconds": round(first_spelling, 3),
             "ms": ms, "top": top, "bm25_hits": hits_bm25,
@@ -316,7 +321,7 @@ def tables(results: list[dict[str, Any]], embed: dict[str, float]) -> list[Table
         for mode, p in r["modes"].items():
             ok = goal is not None and mode in ("vector_filtered", "bm25", "hybrid")
             style = None if not ok else "green" if p["p50"] <= goal else "red"
-            lat.add_row(f"{r['built']:,}", LABELS.get(mode, mode), str(p["p50"]), str(p["p95"]), str(p["mean"]),
+            lat.add_row(f"{r['built']:,}", escape(LABELS.get(mode, mode)), str(p["p50"]), str(p["p95"]), str(p["mean"]),
                         f"≤ {goal:.0f}" if ok else "", f"{report.ratio(p['p50'], exact)}×", style=style)
     lat.add_row("—", "embed one query (bge-small)", str(embed["p50"]), str(embed["p95"]), str(embed["mean"]), "", "")
     build = Table(title="Build, memory, disk, approximation")
