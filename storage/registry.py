@@ -72,13 +72,14 @@ class SqlRegistry:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        present = db.columns("documents")
-        for column, kind in _VERSION_COLUMNS.items():
-            if column not in present:
-                db.execute(f"ALTER TABLE documents ADD COLUMN {column} {kind}")
-        if "source_key" not in present:
-            db.execute("UPDATE documents SET source_key = file_name")
-        db.execute("CREATE INDEX IF NOT EXISTS documents_source ON documents(collection, source_key)")
+        with db.transaction("schema"):  # one process at a time: two opening a fresh database would both add columns
+            present = db.columns("documents")
+            for column, kind in _VERSION_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE documents ADD COLUMN {column} {kind}")
+            if "source_key" not in present:
+                db.execute("UPDATE documents SET source_key = file_name")
+            db.execute("CREATE INDEX IF NOT EXISTS documents_source ON documents(collection, source_key)")
 
     @staticmethod
     def _record(row: Row) -> DocumentRecord:
