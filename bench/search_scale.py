@@ -7,11 +7,11 @@ vectors for a BASE set, the rest DERIVED (perturbed text, base vector + gaussian
 docstring: latencies and memory are meaningful, retrieval quality on the derived rows is not.
 
 Per size, in order, each heavy phase in its own child process (one at a time, so each RSS is its own):
-- build: a persistent ChromaStore and a SqliteKeywordIndex in a temp dir, filled through their `add` in batches
+- build: a persistent ChromaStore and a TantivyKeywordIndex in a temp dir, filled through their `add` in batches
   of --batch (the ingestion path, minus embedding); insert time and RSS as it grows. Stops at --build-minutes and
   reports the measured rate and a labelled extrapolation.
-  FTS5 is filled by `bulk_add` (add() minus its replace lookup, see there) unless --fts-add-path; the real add()
-  is then timed on --probe-add new chunks against the full index.
+  The keyword index (Tantivy) is filled through its real add(), which also replaces chunk ids already present;
+  add() is then timed again on --probe-add new chunks against the full index.
 - query: a fresh process opens the stores from disk (cold open + first query timed apart), warms up, then per
   query: vector (store.query top 60, for collections=["bench"] as the app always passes, and for None), BM25
   (keywords.search top 60, filtered), hybrid (both filtered + reciprocal_rank_fusion, as Retriever does for k=10 with
@@ -94,31 +94,15 @@ def chunks_between(data: corpus.Corpus, lo: int, hi: int) -> list[Any]:
     return out
 
 
-def bulk_add(keywords: Any, chunks: list[Any], titles: list[str]) -> None:
-    """SqliteKeywordIndex.add minus its replace step (a lookup by the UNINDEXED chunk_id column, which FTS5 answers
-    with a full table scan per chunk, so add() is O(rows) per chunk). Same rows, same vocabulary, same transaction;
-    only valid for ids not yet in the index, as here."""
-    with keywords._lock:
-        keywords._conn.execute("BEGIN")
-        keywords._conn.executemany(
-            'INSERT INTO chunk_text (text, title, chunk_id, document_id, collection, file_name, page, start, '
-            '"end", idx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-            [(c.text, t, c.chunk_id, c.document_id, c.collection, c.file_name, c.page, c.start, c.end, c.index)
-             for c, t in zip(chunks, titles, strict=True)])
-        keywords._count_words(((c.collection, c.text) for c in chunks), +1)
-        keywords._conn.execute("COMMIT")
-
-
 # --- child phases ---------------------------------------------------------------------------------------------
-def build_phase(size: int, work: Path, batch: int, minutes: float, folder: Path, add_path: bool,
-                probe_add: int) -> dict[str, Any]:
+def build_phase(size: int, work: Path, batch: int, minutes: float, folder: Path, probe_add: int) -> dict[str, Any]:
     from ingest.pipeline import document_title
-    from storage.keyword_index import SqliteKeywordIndex
+    from storage.keyword_index import TantivyKeywordIndex
     from storage.vector_store import ChromaStore
 
     data = corpus.load(folder)
     store = ChromaStore.persistent(work / "chroma", INDEX)
-    keywords = SqliteKeywordIndex(work / "keywords.sqlite3")
+    keywords = TantivyKeywordIndex(work / "keywords.sqlite3")
     chroma_s = fts_s = 0.0
     growth: list[dict[str, Any]] = []
     started = time.perf_counter()
@@ -131,7 +115,7 @@ def build_phase(size: int, work: Path, batch: int, minutes: float, folder: Path,
         store.add(chunks, vectors)
         t1 = time.perf_counter()
         titles = [document_title(c.file_name) for c in chunks]
-        keywords.add(chunks, titles) if add_path else bulk_add(keywords, chunks, titles)
+        keywords.add(chunks, titles)
         t2 = time.perf_counter()
         chroma_s, fts_s, done = chroma_s + t1 - t0, fts_s + t2 - t1, hi
         if hi % 50_000 < batch or hi == size:
@@ -149,7 +133,7 @@ def build_phase(size: int, work: Path, batch: int, minutes: float, folder: Path,
     t0 = time.perf_counter()
     keywords.add(probe, [document_title(c.file_name) for c in probe])
     add_s = time.perf_counter() - t0
-    return {"size": size, "built": done, "complete": done == size, "count_check": count, "add_path": add_path,
+    return {"size": size, "built": done, "complete": done == size, "count_check": count,
             "fts_add_probe": {"chunks": probe_add, "seconds": round(add_s, 2),
                               "ms_per_chunk": round(add_s * 1000 / max(1, probe_add), 1)},
             "count_seconds": round(count_s, 2), "wall_seconds": round(time.perf_counter() - started, 1),
@@ -161,7 +145,7 @@ def build_phase(size: int, work: Path, batch: int, minutes: float, folder: Path,
 def query_phase(work: Path, queries_file: Path, more_diagnostics: bool) -> dict[str, Any]:
     from rag.retriever import reciprocal_rank_fusion
     from rag.spelling import SpellingCorrector, dictionary_words
-    from storage.keyword_index import SqliteKeywordIndex
+    from storage.keyword_index import TantivyKeywordIndex
     from storage.vector_store import ChromaStore
 
     with np.load(queries_file) as z:
@@ -170,7 +154,7 @@ def query_phase(work: Path, queries_file: Path, more_diagnostics: bool) -> dict[
     before = rss()
     t0 = time.perf_counter()
     store = ChromaStore.persistent(work / "chroma", INDEX)
-    keywords = SqliteKeywordIndex(work / "keywords.sqlite3")
+    keywords = TantivyKeywordIndex(work / "keywords.sqlite3")
     opened = time.perf_counter() - t0
     t0 = time.perf_counter()
     store.query(vectors[0], DEPTH)
@@ -285,9 +269,8 @@ def run_size(size: int, real: dict[str, Any], qfile: Path, qvecs: np.ndarray, ar
     try:
         build = child("build", ["--size", str(size), "--work", str(root), "--batch", str(args.batch),
                                 "--corpus", str(data.folder), "--probe-add", str(args.probe_add),
-                                *(["--fts-add-path"] if args.fts_add_path else []),
                                 "--build-minutes", str(args.build_minutes)], root / "build.json", log)
-        log(f"build {size}: {build['built']} chunks, Chroma {build['chroma_seconds']} s, FTS5 {build['fts_seconds']} s")
+        log(f"build {size}: {build['built']} chunks, Chroma {build['chroma_seconds']} s, BM25 {build['fts_seconds']} s")
         disk = {"chroma_mb": disk_mb(root / "chroma"), "fts_mb": round(disk_mb(root) - disk_mb(root / "chroma"), 1),
                 "chroma_sqlite_mb": round((root / "chroma" / "chroma.sqlite3").stat().st_size / 2**20, 1)}
         query = child("query", ["--work", str(root), "--queries-file", str(qfile),
@@ -325,8 +308,8 @@ def tables(results: list[dict[str, Any]], embed: dict[str, float]) -> list[Table
                         f"≤ {goal:.0f}" if ok else "", f"{report.ratio(p['p50'], exact)}×", style=style)
     lat.add_row("—", "embed one query (bge-small)", str(embed["p50"]), str(embed["p95"]), str(embed["mean"]), "", "")
     build = Table(title="Build, memory, disk, approximation")
-    for col in ("chunks", "Chroma insert/s", "FTS5 insert/s", "FTS5 add() ms/chunk", "build min", "build peak RSS MB",
-                "query RSS MB (open / after)", "query peak MB", "disk Chroma MB", "disk FTS5 MB",
+    for col in ("chunks", "Chroma insert/s", "BM25 insert/s", "BM25 add() ms/chunk", "build min", "build peak RSS MB",
+                "query RSS MB (open / after)", "query peak MB", "disk Chroma MB", "disk BM25 MB",
                 "recall@10 HNSW", "cold open + 1st q s"):
         build.add_column(col, justify="right")
     for r in results:
@@ -355,9 +338,9 @@ def notes(r: dict[str, Any]) -> list[str]:
         f"{r['build']['rss_after_build']['VmHWM'] / 1024:.2f} GB (includes the memory-mapped corpus it reads); "
         f"cold: open {q['open_seconds']} s, first vector query {q['first_vector_query_seconds']} s, first BM25 "
         f"{q['first_bm25_query_seconds']} s, first spelling correction (vocabulary load) {q['first_spelling_seconds']} s",
-        f"  FTS5 add() of {r['build']['fts_add_probe']['chunks']} new chunks into the built index: "
+        f"  BM25 add() of {r['build']['fts_add_probe']['chunks']} new chunks into the built index: "
         f"{r['build']['fts_add_probe']['seconds']} s; disk: Chroma {r['disk']['chroma_mb']} MB (chroma.sqlite3 "
-        f"{r['disk']['chroma_sqlite_mb']} MB), FTS5 {r['disk']['fts_mb']} MB; "
+        f"{r['disk']['chroma_sqlite_mb']} MB), BM25 {r['disk']['fts_mb']} MB; "
         f"hybrid top-10 overlap with exact vector top-10 {r['hybrid_top10_overlap_with_exact_vector']}"]
     return lines
 
@@ -383,10 +366,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", type=Path, default=corpus.CACHE, help="corpus cache folder")
     parser.add_argument("--workdir", type=Path, default=None, help="where the temp stores go (default: system tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the built stores")
-    parser.add_argument("--fts-add-path", action="store_true",
-                        help="fill FTS5 through SqliteKeywordIndex.add (O(rows) per chunk: hours at 100k)")
     parser.add_argument("--probe-add", type=int, default=50,
-                        help="after building, time SqliteKeywordIndex.add of this many new chunks")
+                        help="after building, time TantivyKeywordIndex.add of this many new chunks")
     parser.add_argument("--diagnostics", action="store_true", help="also time a vector query with a $eq filter")
     parser.add_argument("--name", default="search-scale", help="results file name prefix")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
@@ -402,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     enforce_offline()
     if args.phase:
         result = (build_phase(args.size, args.work, args.batch, args.build_minutes, args.corpus,
-                              args.fts_add_path, args.probe_add) if args.phase == "build"
+                              args.probe_add) if args.phase == "build"
                   else query_phase(args.work, args.queries_file, args.diagnostics))
         args.out.write_text(json.dumps(result), encoding="utf-8")
         return

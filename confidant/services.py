@@ -21,7 +21,7 @@ from rag.retriever import Reranker, Retriever
 from rag.spelling import SpellingCorrector, dictionary_words
 from storage.accounts import SqliteAccounts
 from storage.audit import SqliteAudit
-from storage.keyword_index import SqliteKeywordIndex
+from storage.keyword_index import TantivyKeywordIndex
 from storage.records import ScoredChunk
 from storage.registry import PostgresRegistry, SqliteRegistry, SqlRegistry
 from storage.vector_store import ChromaStore
@@ -84,8 +84,8 @@ class Services:
                               max_file_bytes=int(s.max_file_mb * 2**20), lock_path=s.data_dir / "ingest.lock")
 
     @cached_property
-    def keywords(self) -> SqliteKeywordIndex:
-        return SqliteKeywordIndex(self.settings.data_dir / "keywords.sqlite3")
+    def keywords(self) -> TantivyKeywordIndex:
+        return TantivyKeywordIndex(self.settings.data_dir / "keywords.sqlite3")
 
     @cached_property
     def retriever(self) -> Retriever:

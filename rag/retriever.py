@@ -1,6 +1,6 @@
 """Retrieval: the passages that best match a question, within the collections a caller may see.
 
-Modes: `vector` (embedding similarity in Chroma), `keyword` (BM25 in SQLite FTS5), `hybrid` (both, fused by
+Modes: `vector` (embedding similarity in Chroma), `keyword` (BM25 in Tantivy), `hybrid` (both, fused by
 reciprocal rank fusion). Misspelled question words are first corrected against the searched collections' words.
 Every stage applies the same collection/document filter. Only chunks of `indexed`
 documents are returned: a document being indexed, or left half-done by a crash, is invisible until complete.

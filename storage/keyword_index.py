@@ -1,28 +1,31 @@
-"""BM25 keyword search over chunks, in SQLite FTS5: persisted, updated incrementally on ingest and delete,
-and filtered by collection inside the query (the same filter the vector search applies)."""
+"""BM25 keyword search over chunks in a Tantivy index (a Lucene-style inverted index: top-k by block-max WAND,
+so a search reads a few postings blocks instead of scoring every chunk that shares a word with the question).
+
+Beside it, in SQLite, a per-collection vocabulary (word → number of chunks holding it) for spelling correction.
+The two are kept in step by a write-ahead flag: a write marks the vocabulary stale, commits Tantivy, then updates the
+counts and clears the flag in one transaction; whoever finds the flag set after a crash rebuilds the counts from
+the index. Writers in several processes take turns on Tantivy's own writer lock."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from storage.records import Chunk, ScoredChunk
 from storage.sqlite import open_database
 
 _SCHEMA = """
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_text USING fts5(
-    text, title,
-    chunk_id UNINDEXED, document_id UNINDEXED, collection UNINDEXED, file_name UNINDEXED,
-    page UNINDEXED, start UNINDEXED, "end" UNINDEXED, idx UNINDEXED,
-    tokenize = 'porter unicode61 remove_diacritics 2'
-);
 CREATE TABLE IF NOT EXISTS vocabulary (
     collection TEXT NOT NULL, term TEXT NOT NULL, chunks INTEGER NOT NULL, PRIMARY KEY (collection, term)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vocabulary_state (one INTEGER PRIMARY KEY CHECK (one = 1), stale INTEGER NOT NULL);
+INSERT OR IGNORE INTO vocabulary_state VALUES (1, 0);
 """
 
 _TERM = re.compile(r"\w+", re.UNICODE)
@@ -31,6 +34,10 @@ _STOP = frozenset("""a an the and or but if of in on at to for from by with abou
 did what which who whom how when where why can could may might will would shall should i me my we our you your it its
 they them their this that these those there here not no any all some than then so such into over under per
 """.split())
+TITLE_WEIGHT = 0.25  # a word of the document title counts a quarter (python -m bench.title_weight)
+ANALYZER = "confidant_en"  # split on non-alphanumerics, lower case, fold accents (é → e), English stems
+_WRITER_HEAP = 64_000_000
+_LOCK_WAIT_S = 120.0
 
 
 class KeywordIndex(Protocol):
@@ -43,11 +50,10 @@ class KeywordIndex(Protocol):
     def vocabulary(self, collections: Sequence[str] | None = None) -> Mapping[str, int]: ...
 
 
-def match_expression(query: str) -> str:
-    """Any of the question's content words (quoted, so FTS syntax in a question is just text); BM25 ranks them."""
+def query_terms(query: str) -> list[str]:
+    """The question's content words, lower case, once each; BM25 ranks chunks holding any of them."""
     terms = [t.lower() for t in _TERM.findall(query)]
-    kept = list(dict.fromkeys(t for t in terms if t not in _STOP and (len(t) > 1 or t.isdigit())))
-    return " OR ".join(f'"{t}"' for t in kept)
+    return list(dict.fromkeys(t for t in terms if t not in _STOP and (len(t) > 1 or t.isdigit())))
 
 
 def chunk_words(text: str) -> set[str]:
@@ -55,101 +61,118 @@ def chunk_words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(text)}
 
 
-class SqliteKeywordIndex:
-    """Chunks in an FTS5 table, plus a per-collection vocabulary (word → number of chunks holding it) kept in the
-    same transactions, from which misspelled query words are corrected."""
+def _tantivy() -> Any:
+    import tantivy  # native library: loaded when an index is opened, not at import
+
+    return tantivy
+
+
+def _schema() -> Any:
+    tantivy = _tantivy()
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("text", stored=True, tokenizer_name=ANALYZER)
+    builder.add_text_field("title", stored=False, tokenizer_name=ANALYZER)
+    for name in ("chunk_id", "document_id", "collection", "file_name"):
+        builder.add_text_field(name, stored=True, tokenizer_name="raw", index_option="basic")
+    for name in ("page", "start", "end", "idx"):
+        builder.add_integer_field(name, stored=True)
+    return builder.build()
+
+
+def _analyzer() -> Any:
+    tantivy = _tantivy()
+    return (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.remove_long(40))
+            .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold())
+            .filter(tantivy.Filter.stemmer("english")).build())
+
+
+class TantivyKeywordIndex:
+    """Chunks in a Tantivy index at `path` with the suffix `.tantivy`; the vocabulary in the SQLite file `path`.
+    An index of the earlier SQLite FTS5 layout in that file is moved over on first open."""
 
     def __init__(self, path: Path) -> None:
+        tantivy = _tantivy()
+        self._lock = threading.RLock()
         self._conn = open_database(path, _SCHEMA)
-        self._lock = threading.Lock()
+        self._folder = path.with_suffix(".tantivy")
+        self._folder.mkdir(parents=True, exist_ok=True)
+        self._index = tantivy.Index(_schema(), path=str(self._folder), reuse=True)
+        self._index.register_tokenizer(ANALYZER, _analyzer())
+        self._index.config_reader(reload_policy="Manual")
+        self._schema = self._index.schema
+        self._seen_meta = self._meta_stamp()
         self._writes = 0
         self._vocabulary_cache: dict[tuple[str, ...] | None, tuple[tuple[int, int], dict[str, int]]] = {}
-        with self._lock:
-            has_chunks = self._conn.execute("SELECT 1 FROM chunk_text LIMIT 1").fetchone() is not None
-            has_words = self._conn.execute("SELECT 1 FROM vocabulary LIMIT 1").fetchone() is not None
-            if has_chunks and not has_words:  # an index built before the vocabulary existed
-                self._conn.execute("BEGIN")
-                self._count_words(self._conn.execute("SELECT collection, text FROM chunk_text"), +1)
-                self._conn.execute("COMMIT")
+        self._move_fts5_index()
+        if self._stale():
+            with self._writer():
+                if self._stale():  # still, now that no other process is writing: a write was cut short
+                    self._rebuild_vocabulary()
 
-    def _count_words(self, rows: Iterable[tuple[str, str]], sign: int) -> None:
-        """Add (+1) or remove (-1) the words of these (collection, text) chunks; caller holds the lock in a transaction."""
-        counts: Counter[tuple[str, str]] = Counter()
-        for collection, text in rows:
-            counts.update((collection, word) for word in chunk_words(text))
-        if sign > 0:
-            self._conn.executemany(
-                "INSERT INTO vocabulary (collection, term, chunks) VALUES (?, ?, ?) "
-                "ON CONFLICT (collection, term) DO UPDATE SET chunks = chunks + excluded.chunks",
-                [(c, w, n) for (c, w), n in counts.items()])
-        else:
-            self._conn.executemany("UPDATE vocabulary SET chunks = chunks - ? WHERE collection = ? AND term = ?",
-                                   [(n, c, w) for (c, w), n in counts.items()])
-            self._conn.execute("DELETE FROM vocabulary WHERE chunks <= 0")
-        self._writes += 1
-
+    # --- writing ----------------------------------------------------------------------------------------------------
     def add(self, chunks: Sequence[Chunk], titles: Sequence[str]) -> None:
         """Insert chunks, replacing any with the same id (so a redone document is never counted twice)."""
         if not chunks:
             return
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                replaced = [row for c in chunks for row in self._conn.execute(
-                    "SELECT collection, text FROM chunk_text WHERE chunk_id = ?", (c.chunk_id,))]
-                self._count_words(replaced, -1)
-                self._conn.executemany("DELETE FROM chunk_text WHERE chunk_id = ?", [(c.chunk_id,) for c in chunks])
-                self._conn.executemany(
-                    'INSERT INTO chunk_text (text, title, chunk_id, document_id, collection, file_name, page, start, '
-                    '"end", idx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-                    [(c.text, t, c.chunk_id, c.document_id, c.collection, c.file_name, c.page, c.start, c.end, c.index)
-                     for c, t in zip(chunks, titles, strict=True)],
-                )
-                self._count_words(((c.collection, c.text) for c in chunks), +1)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        tantivy = _tantivy()
+        with self._writer() as writer:
+            replaced = self._texts(self._q_terms("chunk_id", [c.chunk_id for c in chunks]))
+            self._mark_stale()
+            for c in chunks:
+                writer.delete_documents_by_term("chunk_id", c.chunk_id)
+            for c, title in zip(chunks, titles, strict=True):
+                writer.add_document(tantivy.Document(
+                    text=c.text, title=title, chunk_id=c.chunk_id, document_id=c.document_id,
+                    collection=c.collection, file_name=c.file_name, page=c.page, start=c.start, end=c.end,
+                    idx=c.index))
+            writer.commit()
+            self._update_vocabulary(removed=replaced, added=[(c.collection, c.text) for c in chunks])
 
+    def delete_document(self, collection: str, document_id: str) -> None:
+        with self._writer() as writer:
+            query = self._document_query(collection, document_id)
+            removed = self._texts(query)
+            if not removed:
+                return
+            self._mark_stale()
+            writer.delete_documents_by_query(query)
+            writer.commit()
+            self._update_vocabulary(removed=removed, added=[])
+
+    # --- reading ----------------------------------------------------------------------------------------------------
     def search(self, query: str, k: int, collections: Sequence[str] | None = None,
                document_ids: Sequence[str] | None = None,
                exclude_document_ids: Sequence[str] | None = None) -> list[ScoredChunk]:
-        expression = match_expression(query)
-        if not expression or k <= 0 or (collections is not None and not collections):
+        tantivy = _tantivy()
+        terms = query_terms(query)
+        if not terms or k <= 0 or (collections is not None and not collections) or document_ids == []:
             return []
-        sql = ('SELECT text, document_id, collection, file_name, page, start, "end", idx, '
-               "bm25(chunk_text, 1.0, 0.5) AS rank FROM chunk_text WHERE chunk_text MATCH ?")
-        params: list[object] = [expression]
+        words = tantivy.Query.boolean_query([
+            (tantivy.Occur.Should, self._index.parse_query(f'"{t}"', ["text", "title"],
+                                                           field_boosts={"title": TITLE_WEIGHT}))
+            for t in terms])
+        clauses = [(tantivy.Occur.Must, words)]
         if collections is not None:
-            sql += f" AND collection IN ({','.join('?' * len(collections))})"
-            params.extend(collections)
+            clauses.append((tantivy.Occur.Must, self._q_terms("collection", collections)))
         if document_ids is not None:
-            sql += f" AND document_id IN ({','.join('?' * len(document_ids))})"
-            params.extend(document_ids)
+            clauses.append((tantivy.Occur.Must, self._q_terms("document_id", document_ids)))
         if exclude_document_ids:
-            sql += f" AND document_id NOT IN ({','.join('?' * len(exclude_document_ids))})"
-            params.extend(exclude_document_ids)
-        sql += " ORDER BY rank LIMIT ?"
-        params.append(k)
+            clauses.append((tantivy.Occur.MustNot, self._q_terms("document_id", exclude_document_ids)))
         with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
-        # FTS5's bm25() is lower-is-better (negative); report the usual positive BM25 score
-        return [ScoredChunk(Chunk(str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]), int(r[6]), str(r[0]),
-                                  int(r[7])), -float(r[8])) for r in rows]
+            searcher = self._searcher()
+            hits = searcher.search(tantivy.Query.boolean_query(clauses), k, count=False).hits
+            return [ScoredChunk(_chunk(searcher.doc(address)), float(score)) for score, address in hits]
 
-    def delete_document(self, collection: str, document_id: str) -> None:
+    def count(self, collection: str | None = None, document_id: str | None = None) -> int:
+        tantivy = _tantivy()
+        clauses = []
+        if collection is not None:
+            clauses.append((tantivy.Occur.Must, self._q_terms("collection", [collection])))
+        if document_id is not None:
+            clauses.append((tantivy.Occur.Must, self._q_terms("document_id", [document_id])))
+        query = tantivy.Query.boolean_query(clauses) if clauses else tantivy.Query.all_query()
         with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                self._count_words(self._conn.execute(
-                    "SELECT collection, text FROM chunk_text WHERE collection = ? AND document_id = ?",
-                    (collection, document_id)).fetchall(), -1)
-                self._conn.execute("DELETE FROM chunk_text WHERE collection = ? AND document_id = ?",
-                                   (collection, document_id))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+            return int(self._searcher().search(query, 1, count=True).count)
 
     def vocabulary(self, collections: Sequence[str] | None = None) -> Mapping[str, int]:
         """Word → number of chunks holding it, over these collections only (so no other collection's words leak
@@ -169,16 +192,147 @@ class SqliteKeywordIndex:
             self._vocabulary_cache[key] = (stamp, words)
             return words
 
-    def count(self, collection: str | None = None, document_id: str | None = None) -> int:
-        sql, params = "SELECT count(*) FROM chunk_text WHERE 1 = 1", []
-        if collection is not None:
-            sql += " AND collection = ?"
-            params.append(collection)
-        if document_id is not None:
-            sql += " AND document_id = ?"
-            params.append(document_id)
-        with self._lock:
-            return int(self._conn.execute(sql, params).fetchone()[0])
-
     def close(self) -> None:
         self._conn.close()
+
+    # --- internals --------------------------------------------------------------------------------------------------
+    def _q_terms(self, field: str, values: Iterable[str]) -> Any:
+        """Exact match on a keyword field, scoring nothing (a filter)."""
+        tantivy = _tantivy()
+        return tantivy.Query.const_score_query(tantivy.Query.term_set_query(self._schema, field, list(values)), 0.0)
+
+    def _document_query(self, collection: str, document_id: str) -> Any:
+        tantivy = _tantivy()
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, self._q_terms("collection", [collection])),
+                                            (tantivy.Occur.Must, self._q_terms("document_id", [document_id]))])
+
+    def _meta_stamp(self) -> int:
+        try:
+            return (self._folder / "meta.json").stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def _searcher(self) -> Any:
+        """A searcher on the last commit, from this process or another (a commit rewrites meta.json)."""
+        stamp = self._meta_stamp()
+        if stamp != self._seen_meta:
+            self._index.reload()
+            self._seen_meta = stamp
+        return self._index.searcher()
+
+    def _texts(self, query: Any) -> list[tuple[str, str]]:
+        """(collection, text) of every chunk the query matches."""
+        searcher = self._searcher()
+        total = int(searcher.search(query, 1, count=True).count)
+        if not total:
+            return []
+        out = []
+        for _, address in searcher.search(query, total, count=False).hits:
+            doc = searcher.doc(address)
+            out.append((str(doc["collection"][0]), str(doc["text"][0])))
+        return out
+
+    class _WriterSession:
+        def __init__(self, owner: TantivyKeywordIndex) -> None:
+            self.owner = owner
+            self.writer: Any = None
+
+        def __enter__(self) -> Any:
+            self.owner._lock.acquire()
+            try:
+                self.writer = self.owner._open_writer()
+            except BaseException:
+                self.owner._lock.release()
+                raise
+            return self.writer
+
+        def __exit__(self, exc_type: object, *rest: object) -> None:
+            try:
+                if exc_type is not None:
+                    self.writer.rollback()
+                self.writer.wait_merging_threads()  # finishes merges, then drops the writer and its lock
+            finally:
+                self.owner._index.reload()
+                self.owner._seen_meta = self.owner._meta_stamp()
+                self.owner._lock.release()
+
+    def _writer(self) -> TantivyKeywordIndex._WriterSession:
+        return TantivyKeywordIndex._WriterSession(self)
+
+    def _open_writer(self) -> Any:
+        """Tantivy's writer, waiting while another process holds it (its lock dies with that process)."""
+        deadline = time.monotonic() + _LOCK_WAIT_S
+        delay = 0.02
+        while True:
+            try:
+                return self._index.writer(_WRITER_HEAP, 1)
+            except ValueError as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(0.5, delay * 2)
+
+    def _stale(self) -> bool:
+        return bool(self._conn.execute("SELECT stale FROM vocabulary_state").fetchone()[0])
+
+    def _mark_stale(self) -> None:
+        self._conn.execute("UPDATE vocabulary_state SET stale = 1")
+
+    def _update_vocabulary(self, removed: list[tuple[str, str]], added: list[tuple[str, str]],
+                           reset: bool = False) -> None:
+        """Apply the word counts of a committed write (or, with reset, count from nothing) and clear the stale flag,
+        in one transaction."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for collection, text in added:
+            counts.update((collection, word) for word in chunk_words(text))
+        for collection, text in removed:
+            counts.subtract((collection, word) for word in chunk_words(text))
+        self._conn.execute("BEGIN")
+        try:
+            if reset:
+                self._conn.execute("DELETE FROM vocabulary")
+            self._conn.executemany(
+                "INSERT INTO vocabulary (collection, term, chunks) VALUES (?, ?, ?) "
+                "ON CONFLICT (collection, term) DO UPDATE SET chunks = chunks + excluded.chunks",
+                [(c, w, n) for (c, w), n in counts.items() if n])
+            self._conn.execute("DELETE FROM vocabulary WHERE chunks <= 0")
+            self._conn.execute("UPDATE vocabulary_state SET stale = 0")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._writes += 1
+
+    def _rebuild_vocabulary(self) -> None:
+        """Count every chunk's words again (after a write was cut short between the index and the counts)."""
+        self._update_vocabulary(removed=[], added=self._texts(_tantivy().Query.all_query()), reset=True)
+
+    def _move_fts5_index(self) -> None:
+        """Chunks of the earlier FTS5 table (same file) into Tantivy, then drop the table. Safe to repeat after a
+        crash: re-adding a chunk id replaces it."""
+        exists = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'chunk_text' AND type = 'table'").fetchone()
+        if not exists:
+            return
+        tantivy = _tantivy()
+        try:
+            rows = self._conn.execute('SELECT text, title, chunk_id, document_id, collection, file_name, page, '
+                                      'start, "end", idx FROM chunk_text').fetchall()
+        except sqlite3.OperationalError:  # written by an SQLite without FTS5: nothing readable to move
+            rows = []
+        with self._writer() as writer:
+            for r in rows:
+                writer.delete_documents_by_term("chunk_id", str(r[2]))
+                writer.add_document(tantivy.Document(
+                    text=str(r[0]), title=str(r[1]), chunk_id=str(r[2]), document_id=str(r[3]),
+                    collection=str(r[4]), file_name=str(r[5]), page=int(r[6]), start=int(r[7]), end=int(r[8]),
+                    idx=int(r[9])))
+            writer.commit()
+            self._rebuild_vocabulary()  # the same counts, or the first ones for an index older than the vocabulary
+        self._conn.execute("DROP TABLE chunk_text")
+
+
+def _chunk(doc: Any) -> Chunk:
+    return Chunk(str(doc["document_id"][0]), str(doc["collection"][0]), str(doc["file_name"][0]),
+                 int(doc["page"][0]), int(doc["start"][0]), int(doc["end"][0]), str(doc["text"][0]),
+                 int(doc["idx"][0]))

@@ -1,9 +1,9 @@
-"""BM25 (SQLite FTS5) index: filters, replacement, and consistency with the vector store through the pipeline."""
+"""BM25 (Tantivy) index: filters, replacement, and consistency with the vector store through the pipeline."""
 
 from pathlib import Path
 
 from confidant.services import Services
-from storage.keyword_index import SqliteKeywordIndex, match_expression
+from storage.keyword_index import TantivyKeywordIndex, query_terms
 from storage.records import Chunk
 from tests.documents import make_pdf
 
@@ -13,7 +13,7 @@ def chunk(doc: str, collection: str, i: int, text: str) -> Chunk:
 
 
 def test_search_ranks_and_filters_by_collection(tmp_path: Path) -> None:
-    index = SqliteKeywordIndex(tmp_path / "k.sqlite3")
+    index = TantivyKeywordIndex(tmp_path / "k.sqlite3")
     index.add([chunk("a", "hr", 0, "The dental deductible is 50 dollars."),
                chunk("a", "hr", 1, "Vision exams are covered once a year."),
                chunk("b", "legal", 0, "The dental clause of the contract.")], ["A", "A", "B"])
@@ -25,7 +25,7 @@ def test_search_ranks_and_filters_by_collection(tmp_path: Path) -> None:
 
 
 def test_readding_replaces_and_delete_removes(tmp_path: Path) -> None:
-    index = SqliteKeywordIndex(tmp_path / "k.sqlite3")
+    index = TantivyKeywordIndex(tmp_path / "k.sqlite3")
     c = [chunk("a", "hr", 0, "alpha beta"), chunk("a", "hr", 1, "gamma delta")]
     index.add(c, ["t", "t"])
     index.add(c, ["t", "t"])
@@ -34,9 +34,12 @@ def test_readding_replaces_and_delete_removes(tmp_path: Path) -> None:
     assert index.count() == 0
 
 
-def test_question_syntax_is_not_fts_syntax() -> None:
-    assert match_expression('what is "NEAR(a b)" AND OR -xy*?') == '"near" OR "xy"'
-    assert match_expression("the of and") == ""
+def test_question_syntax_is_not_query_syntax(tmp_path: Path) -> None:
+    assert query_terms('what is "NEAR(a b)" AND OR -xy*? title:x^9') == ["near", "xy", "title", "9"]
+    assert query_terms("the of and") == []
+    index = TantivyKeywordIndex(tmp_path / "k.sqlite3")
+    index.add([chunk("a", "hr", 0, 'Section "NEAR(a b)" AND OR -xy*? title:x^9 of the plan.')], ["A"])
+    assert [h.chunk.chunk_id for h in index.search('what is "NEAR(a b)" AND OR -xy*? title:x^9', 5)] == ["hr/a/0"]
 
 
 def test_pipeline_keeps_bm25_in_step_with_the_store(services: Services, tmp_path: Path) -> None:
@@ -67,3 +70,35 @@ def test_pending_document_cannot_crowd_out_indexed_ones(services: Services, tmp_
     for mode in ("vector", "keyword", "hybrid"):
         hits = services.retriever.search("bicycle parking", 5, ["c1"], mode=mode)  # type: ignore[arg-type]
         assert [h.chunk.file_name for h in hits] == ["visible.pdf"], mode
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from storage.keyword_index import TantivyKeywordIndex
+from storage.records import Chunk
+index = TantivyKeywordIndex(Path(sys.argv[1]))
+for n in range(20):
+    doc = f"{sys.argv[2]}{n}"
+    index.add([Chunk(doc, "hr", doc + ".pdf", 1, 0, 9, f"shared {sys.argv[2]}word{n} text", i) for i in range(3)], ["t"] * 3)
+index.delete_document("hr", f"{sys.argv[2]}0")
+"""
+
+
+def test_two_processes_write_in_turn(tmp_path: Path) -> None:
+    """The app and a CLI ingest can write to one data folder at once: writers wait for Tantivy's lock."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "k.sqlite3"
+    TantivyKeywordIndex(path).close()
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), name], cwd=Path(__file__).parents[1])
+             for name in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    index = TantivyKeywordIndex(path)
+    assert index.count("hr") == 2 * 19 * 3
+    assert index.count(document_id="a0") == index.count(document_id="b0") == 0
+    words = index.vocabulary(["hr"])
+    assert words["shared"] == 2 * 19 * 3 and words["text"] == 2 * 19 * 3
+    assert words["aword"] == words["bword"] == 19 * 3  # letters only: "aword7" counts as "aword"
+    assert index.search("bword7", 5, ["hr"])[0].chunk.document_id == "b7"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from confidant.services import Services
 from rag.spelling import SpellingCorrector, dictionary_words
-from storage.keyword_index import SqliteKeywordIndex
+from storage.keyword_index import TantivyKeywordIndex
 from storage.records import Chunk
 from tests.documents import make_pdf
 
@@ -28,7 +28,7 @@ def test_corrects_unknown_words_to_frequent_document_words() -> None:
 
 
 def test_vocabulary_follows_add_replace_and_delete(tmp_path: Path) -> None:
-    index = SqliteKeywordIndex(tmp_path / "k.sqlite3")
+    index = TantivyKeywordIndex(tmp_path / "k.sqlite3")
     chunks = [chunk("a", "hr", 0, "Dental dental coverage"), chunk("a", "hr", 1, "Vision coverage 2024")]
     index.add(chunks, ["t", "t"])
     index.add(chunks, ["t", "t"])  # a redone document is not counted twice
@@ -40,14 +40,35 @@ def test_vocabulary_follows_add_replace_and_delete(tmp_path: Path) -> None:
     assert index.vocabulary(None) == {"indemnity": 1, "coverage": 1}
 
 
-def test_an_index_built_before_the_vocabulary_gets_one(tmp_path: Path) -> None:
+def test_counts_cut_short_by_a_crash_are_rebuilt_on_open(tmp_path: Path) -> None:
+    """A write commits the index, then the counts; a process killed in between leaves the stale flag set."""
     path = tmp_path / "k.sqlite3"
-    index = SqliteKeywordIndex(path)
+    index = TantivyKeywordIndex(path)
     index.add([chunk("a", "hr", 0, "deductible deductible copay")], ["t"])
+    index.add([chunk("b", "hr", 0, "copay coinsurance")], ["t"])
     index.close()
     with sqlite3.connect(path) as conn:
-        conn.execute("DELETE FROM vocabulary")
-    assert SqliteKeywordIndex(path).vocabulary(["hr"]) == {"deductible": 1, "copay": 1}
+        conn.execute("DELETE FROM vocabulary WHERE term = 'coinsurance'")
+        conn.execute("UPDATE vocabulary_state SET stale = 1")
+    assert TantivyKeywordIndex(path).vocabulary(["hr"]) == {"deductible": 1, "copay": 2, "coinsurance": 1}
+
+
+def test_an_fts5_index_of_an_earlier_version_is_moved_over(tmp_path: Path) -> None:
+    path = tmp_path / "keywords.sqlite3"
+    with sqlite3.connect(path) as conn:  # the layout of Confidant's SQLite FTS5 index, before any vocabulary
+        conn.execute("""CREATE VIRTUAL TABLE chunk_text USING fts5(text, title, chunk_id UNINDEXED,
+            document_id UNINDEXED, collection UNINDEXED, file_name UNINDEXED, page UNINDEXED, start UNINDEXED,
+            "end" UNINDEXED, idx UNINDEXED, tokenize = 'porter unicode61 remove_diacritics 2')""")
+        conn.execute("INSERT INTO chunk_text VALUES ('The copay for the deductible plan.', 'Plan', 'hr/a/3', 'a', "
+                     "'hr', 'plan.pdf', 2, 10, 44, 3)")
+    index = TantivyKeywordIndex(path)
+    [hit] = index.search("copay", 5, ["hr"])
+    assert hit.chunk == Chunk("a", "hr", "plan.pdf", 2, 10, 44, "The copay for the deductible plan.", 3)
+    assert index.vocabulary(["hr"]) == {"copay": 1, "deductible": 1, "plan": 1, "the": 1, "for": 1}
+    index.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'chunk_text'").fetchone() == (0,)
+    assert TantivyKeywordIndex(path).count() == 1  # opening again moves nothing twice
 
 
 def test_a_misspelled_question_finds_the_page_and_corrections_stay_in_scope(services: Services,

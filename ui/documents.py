@@ -19,7 +19,8 @@ SUMMARIES = "document_summaries"
 def table_rows(docs: list[DocumentRecord]) -> list[dict[str, object]]:
     return [{"collection": d.collection, "file": d.file_name,
              "version": f"{d.version}" + ("" if d.current or d.state is not DocState.INDEXED else " (older)"),
-             "effective": d.effective_date, "pages": d.pages, "chunks": d.chunks, "state": d.state.value, "reason": d.reason, "added": d.created_at.replace("T", " ")[:16]}
+             "effective": d.effective_date, "pages": d.pages, "chunks": d.chunks, "state": d.state.value,
+             "reason": d.reason, "added": d.created_at.replace("T", " ")[:16]}
             for d in docs]
 
 
