@@ -103,10 +103,11 @@ class Settings(BaseSettings):
         "+0.004 recall@5 for ColBERT, none for the cross-encoder at ~5 s per question (bench/quality.py).",
     )
     rerank_depth: int = Field(default=20, description="How many fused candidates the reranker reorders.")
-    answer_k: int = Field(default=5, description="Passages given to the language model for one answer.")
+    answer_k: int = Field(default=4, description="Passages given to the language model for one answer.")
     prompt_passage_chars: int = Field(
-        default=0, description="Cut each passage in the prompt to its sentences most relevant to the question, about "
-        "this many characters (0 = whole passages). Shorter prompts give the first answer token sooner.",
+        default=300, description="Cut each passage in the prompt to about this many characters: one run of consecutive "
+        "sentences around its sentence most similar to the question (0 = whole passages). Shorter prompts give the "
+        "first answer token sooner; the sources still show whole passages.",
     )
     min_relevance: float | None = Field(
         default=None,

@@ -58,27 +58,24 @@ SentenceScores = Callable[[Sequence[str]], Sequence[float]]  # relevance of each
 
 
 def focus(text: str, budget_chars: int, scores: Sequence[float]) -> str:
-    """The passage cut down to its most relevant sentences (by `scores`, one per sentence of `sentence_list`),
-    kept in their original order with "…" where text was left out; the whole passage when it fits."""
+    """The passage cut down to one run of consecutive sentences around its most relevant one (by `scores`, one per
+    sentence of `sentence_list`), grown towards the more relevant neighbour while it fits the budget, with "…" where
+    text was left out; the whole passage when it fits. One run, not scattered sentences: the sentence after the best
+    match is often the one holding the answer ("… can include: …")."""
     sentences = sentence_list(text)
     if budget_chars <= 0 or len(text) <= budget_chars or len(sentences) < 2:
         return text
-    chosen: set[int] = set()
-    used = 0
-    for i in sorted(range(len(sentences)), key=lambda i: -scores[i]):
-        if chosen and used + len(sentences[i]) > budget_chars:
-            continue
-        chosen.add(i)
-        used += len(sentences[i]) + 1
-    parts, previous = [], -1
-    for i in sorted(chosen):
-        if i != previous + 1:
-            parts.append("…")
-        parts.append(sentences[i])
-        previous = i
-    if previous != len(sentences) - 1:
-        parts.append("…")
-    return " ".join(parts)
+    best = max(range(len(sentences)), key=lambda i: scores[i])
+    lo = hi = best
+    used = len(sentences[best])
+    while True:
+        options = [i for i in (lo - 1, hi + 1) if 0 <= i < len(sentences) and used + 1 + len(sentences[i]) <= budget_chars]
+        if not options:
+            break
+        nxt = max(options, key=lambda i: (scores[i], i))  # ties: the later sentence, which continues the best one
+        used += 1 + len(sentences[nxt])
+        lo, hi = min(lo, nxt), max(hi, nxt)
+    return " ".join((["…"] if lo > 0 else []) + sentences[lo: hi + 1] + (["…"] if hi < len(sentences) - 1 else []))
 
 
 def sentence_list(text: str) -> list[str]:

@@ -173,3 +173,16 @@ def test_focused_prompt_keeps_the_relevant_sentences_in_order(embedder: Embedder
                           scores=answerer._sentence_scores(question))[1].content == whole
     lexical = Answerer(lambda q, k: [hit], None, None, passage_chars=160)._sentence_scores(question)
     assert "$1,500" in build_messages(question, [hit], budget_chars=160, scores=lexical)[1].content
+
+
+def test_focus_keeps_one_run_of_sentences_around_the_best_one() -> None:
+    """The sentence after the best match often holds the answer; a far-away similar sentence does not join it."""
+    from rag.prompting import focus
+
+    text = ("Intro about the plan. Gender affirming care services are covered. These services include hormone "
+            "therapy and surgery. Hearing care is covered too. Gender affirming care needs no referral.")
+    scores = [0.1, 0.9, 0.5, 0.2, 0.8]
+    assert focus(text, 110, scores) == ("… Gender affirming care services are covered. These services include "
+                                        "hormone therapy and surgery. …")
+    assert focus(text, 20, scores) == "… Gender affirming care services are covered. …"  # the best one always stays
+    assert focus(text, 0, scores) == text
