@@ -92,8 +92,10 @@ class TantivyKeywordIndex:
 
     def __init__(self, path: Path) -> None:
         tantivy = _tantivy()
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # writes: Tantivy's writer and self._conn
+        self._read_lock = threading.Lock()  # reads: reloading the searcher and self._read_conn
         self._conn = open_database(path, _SCHEMA)
+        self._read_conn = open_database(path, "")
         self._folder = path.with_suffix(".tantivy")
         self._folder.mkdir(parents=True, exist_ok=True)
         self._index = tantivy.Index(_schema(), path=str(self._folder), reuse=True)
@@ -101,8 +103,7 @@ class TantivyKeywordIndex:
         self._index.config_reader(reload_policy="Manual")
         self._schema = self._index.schema
         self._seen_meta = self._meta_stamp()
-        self._writes = 0
-        self._vocabulary_cache: dict[tuple[str, ...] | None, tuple[tuple[int, int], dict[str, int]]] = {}
+        self._vocabulary_cache: dict[tuple[str, ...] | None, tuple[int, dict[str, int]]] = {}
         self._move_fts5_index()
         if self._stale():
             with self._writer():
@@ -158,10 +159,9 @@ class TantivyKeywordIndex:
             clauses.append((tantivy.Occur.Must, self._q_terms("document_id", document_ids)))
         if exclude_document_ids:
             clauses.append((tantivy.Occur.MustNot, self._q_terms("document_id", exclude_document_ids)))
-        with self._lock:
-            searcher = self._searcher()
-            hits = searcher.search(tantivy.Query.boolean_query(clauses), k, count=False).hits
-            return [ScoredChunk(_chunk(searcher.doc(address)), float(score)) for score, address in hits]
+        searcher = self._searcher()  # searching needs no lock, so a long write never holds up a question
+        hits = searcher.search(tantivy.Query.boolean_query(clauses), k, count=False).hits
+        return [ScoredChunk(_chunk(searcher.doc(address)), float(score)) for score, address in hits]
 
     def count(self, collection: str | None = None, document_id: str | None = None) -> int:
         tantivy = _tantivy()
@@ -171,22 +171,21 @@ class TantivyKeywordIndex:
         if document_id is not None:
             clauses.append((tantivy.Occur.Must, self._q_terms("document_id", [document_id])))
         query = tantivy.Query.boolean_query(clauses) if clauses else tantivy.Query.all_query()
-        with self._lock:
-            return int(self._searcher().search(query, 1, count=True).count)
+        return int(self._searcher().search(query, 1, count=True).count)
 
     def vocabulary(self, collections: Sequence[str] | None = None) -> Mapping[str, int]:
         """Word → number of chunks holding it, over these collections only (so no other collection's words leak
         into a correction). Cached until this or another process writes to the index."""
         key = None if collections is None else tuple(sorted(set(collections)))
-        with self._lock:
-            stamp = (int(self._conn.execute("PRAGMA data_version").fetchone()[0]), self._writes)
+        with self._read_lock:  # its own connection: data_version changes when any other connection commits
+            stamp = int(self._read_conn.execute("PRAGMA data_version").fetchone()[0])
             cached = self._vocabulary_cache.get(key)
             if cached is not None and cached[0] == stamp:
                 return cached[1]
             sql, params = "SELECT term, sum(chunks) FROM vocabulary", list(key or ())
             if key is not None:
                 sql += f" WHERE collection IN ({','.join('?' * len(key))})"
-            words = {str(term): int(n) for term, n in self._conn.execute(sql + " GROUP BY term", params)}
+            words = {str(term): int(n) for term, n in self._read_conn.execute(sql + " GROUP BY term", params)}
             if len(self._vocabulary_cache) > 32:
                 self._vocabulary_cache.clear()
             self._vocabulary_cache[key] = (stamp, words)
@@ -194,6 +193,7 @@ class TantivyKeywordIndex:
 
     def close(self) -> None:
         self._conn.close()
+        self._read_conn.close()
 
     # --- internals --------------------------------------------------------------------------------------------------
     def _q_terms(self, field: str, values: Iterable[str]) -> Any:
@@ -214,11 +214,12 @@ class TantivyKeywordIndex:
 
     def _searcher(self) -> Any:
         """A searcher on the last commit, from this process or another (a commit rewrites meta.json)."""
-        stamp = self._meta_stamp()
-        if stamp != self._seen_meta:
-            self._index.reload()
-            self._seen_meta = stamp
-        return self._index.searcher()
+        with self._read_lock:
+            stamp = self._meta_stamp()
+            if stamp != self._seen_meta:
+                self._index.reload()
+                self._seen_meta = stamp
+            return self._index.searcher()
 
     def _texts(self, query: Any) -> list[tuple[str, str]]:
         """(collection, text) of every chunk the query matches."""
@@ -252,8 +253,9 @@ class TantivyKeywordIndex:
                     self.writer.rollback()
                 self.writer.wait_merging_threads()  # finishes merges, then drops the writer and its lock
             finally:
-                self.owner._index.reload()
-                self.owner._seen_meta = self.owner._meta_stamp()
+                with self.owner._read_lock:
+                    self.owner._index.reload()
+                    self.owner._seen_meta = self.owner._meta_stamp()
                 self.owner._lock.release()
 
     def _writer(self) -> TantivyKeywordIndex._WriterSession:
@@ -301,7 +303,6 @@ class TantivyKeywordIndex:
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
-        self._writes += 1
 
     def _rebuild_vocabulary(self) -> None:
         """Count every chunk's words again (after a write was cut short between the index and the counts)."""

@@ -102,3 +102,31 @@ def test_two_processes_write_in_turn(tmp_path: Path) -> None:
     assert words["shared"] == 2 * 19 * 3 and words["text"] == 2 * 19 * 3
     assert words["aword"] == words["bword"] == 19 * 3  # letters only: "aword7" counts as "aword"
     assert index.search("bword7", 5, ["hr"])[0].chunk.document_id == "b7"
+
+
+def test_questions_are_answered_while_a_write_is_under_way(tmp_path: Path) -> None:
+    """A write holds Tantivy's writer (and may wait for merges); searches and word counts do not wait for it."""
+    import threading
+
+    index = TantivyKeywordIndex(tmp_path / "k.sqlite3")
+    index.add([chunk("a", "hr", 0, "The dental deductible is 50 dollars.")], ["A"])
+    holding, release = threading.Event(), threading.Event()
+
+    def write() -> None:
+        with index._writer():
+            holding.set()
+            release.wait(60)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert holding.wait(30)
+        answers: list[object] = []
+        reader = threading.Thread(target=lambda: answers.extend(
+            [index.search("dental", 5)[0].chunk.chunk_id, index.vocabulary(["hr"])["dental"], index.count("hr")]))
+        reader.start()
+        reader.join(30)
+        assert answers == ["hr/a/0", 1, 1], "a search waited for the write"
+    finally:
+        release.set()
+        writer.join()
