@@ -115,17 +115,10 @@ class TantivyKeywordIndex:
         """Insert chunks, replacing any with the same id (so a redone document is never counted twice)."""
         if not chunks:
             return
-        tantivy = _tantivy()
         with self._writer() as writer:
             replaced = self._texts(self._q_terms("chunk_id", [c.chunk_id for c in chunks]))
             self._mark_stale()
-            for c in chunks:
-                writer.delete_documents_by_term("chunk_id", c.chunk_id)
-            for c, title in zip(chunks, titles, strict=True):
-                writer.add_document(tantivy.Document(
-                    text=c.text, title=title, chunk_id=c.chunk_id, document_id=c.document_id,
-                    collection=c.collection, file_name=c.file_name, page=c.page, start=c.start, end=c.end,
-                    idx=c.index))
+            _put(writer, chunks, titles)
             writer.commit()
             self._update_vocabulary(removed=replaced, added=[(c.collection, c.text) for c in chunks])
 
@@ -315,22 +308,29 @@ class TantivyKeywordIndex:
             "SELECT 1 FROM sqlite_master WHERE name = 'chunk_text' AND type = 'table'").fetchone()
         if not exists:
             return
-        tantivy = _tantivy()
         try:
             rows = self._conn.execute('SELECT text, title, chunk_id, document_id, collection, file_name, page, '
                                       'start, "end", idx FROM chunk_text').fetchall()
         except sqlite3.OperationalError:  # written by an SQLite without FTS5: nothing readable to move
             rows = []
+        chunks = [Chunk(str(r[3]), str(r[4]), str(r[5]), int(r[6]), int(r[7]), int(r[8]), str(r[0]), int(r[9]))
+                  for r in rows]
         with self._writer() as writer:
-            for r in rows:
-                writer.delete_documents_by_term("chunk_id", str(r[2]))
-                writer.add_document(tantivy.Document(
-                    text=str(r[0]), title=str(r[1]), chunk_id=str(r[2]), document_id=str(r[3]),
-                    collection=str(r[4]), file_name=str(r[5]), page=int(r[6]), start=int(r[7]), end=int(r[8]),
-                    idx=int(r[9])))
+            _put(writer, chunks, [str(r[1]) for r in rows])
             writer.commit()
             self._rebuild_vocabulary()  # the same counts, or the first ones for an index older than the vocabulary
         self._conn.execute("DROP TABLE chunk_text")
+
+
+def _put(writer: Any, chunks: Sequence[Chunk], titles: Sequence[str]) -> None:
+    """Add chunks to the writer's next commit, replacing any with the same id."""
+    tantivy = _tantivy()
+    for c in chunks:
+        writer.delete_documents_by_term("chunk_id", c.chunk_id)
+    for c, title in zip(chunks, titles, strict=True):
+        writer.add_document(tantivy.Document(
+            text=c.text, title=title, chunk_id=c.chunk_id, document_id=c.document_id, collection=c.collection,
+            file_name=c.file_name, page=c.page, start=c.start, end=c.end, idx=c.index))
 
 
 def _chunk(doc: Any) -> Chunk:
