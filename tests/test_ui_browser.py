@@ -82,6 +82,8 @@ def test_upload_ask_and_see_the_cited_page(server: str, tmp_path: Path) -> None:
         box = page.get_by_test_id("stChatInputTextArea")
         box.fill(QUESTION)
         box.press("Enter")
+        # the pages being read show while the model is still answering (the line goes when the answer is done)
+        expect(page.get_by_text("Reading ", exact=False).first).to_be_visible(timeout=60_000)
         expect(page.get_by_text("handbook.pdf — page 3").first).to_be_visible(timeout=600_000)
         expect(page.get_by_text("sixteen weeks").first).to_be_visible()
         shot = ARTIFACTS / "chat.png"

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from rag.answering import Answer, Answerer, Token
+from rag.answering import Answer, Answerer, Retrieved, Token
 from storage.collections import CollectionSettings
+from storage.records import ScoredChunk
 from ui.context import AppContext
 from ui.sources import link_markers, sources_panel
 from ui.transcript import Turn, chat_markdown
@@ -93,13 +94,25 @@ def starters(assistant: CollectionSettings) -> None:
         st.button(question, key=f"starter-{i}", on_click=ask_later, args=(question,))
 
 
+def reading_line(passages: list[ScoredChunk]) -> str:
+    """What the model is reading, shown the moment retrieval is done (before the first answer token)."""
+    if not passages:
+        return "No matching passages in these documents."
+    pages = " · ".join(f"[{n}] {p.chunk.file_name} p. {p.chunk.page}" for n, p in enumerate(passages, start=1))
+    return f"Reading {len(passages)} passage(s): {pages}"
+
+
 def stream_answer(answerer: Answerer, question: str, history: list[str], instructions: str) -> Answer | None:
-    """Stream tokens into the page; return the checked Answer (shown properly on the next run)."""
+    """Stream tokens into the page; return the checked Answer (shown properly on the next run). The pages being
+    read appear as soon as retrieval is done, while the model is still reading them."""
     final: list[Answer] = []
+    found = st.empty()
 
     def tokens() -> Iterator[str]:
         for event in answerer.stream(question, history, instructions):
-            if isinstance(event, Token):
+            if isinstance(event, Retrieved):
+                found.caption(reading_line(event.passages))
+            elif isinstance(event, Token):
                 yield event.text
             elif isinstance(event, Answer):
                 final.append(event)
