@@ -13,7 +13,8 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -116,7 +117,7 @@ class TantivyKeywordIndex:
         if not chunks:
             return
         with self._writer() as writer:
-            replaced = self._texts(self._q_terms("chunk_id", [c.chunk_id for c in chunks]))
+            replaced = self._texts(self._q_terms("chunk_id", [c.chunk_id for c in chunks]), at_most=len(chunks))
             self._mark_stale()
             _put(writer, chunks, titles)
             writer.commit()
@@ -205,19 +206,21 @@ class TantivyKeywordIndex:
         except FileNotFoundError:
             return 0
 
-    def _searcher(self) -> Any:
-        """A searcher on the last commit, from this process or another (a commit rewrites meta.json)."""
+    def _searcher(self, reload: bool = False) -> Any:
+        """A searcher on the last commit, from this process or another (a commit rewrites meta.json); `reload`
+        after this process's own commit, which must show even within the file clock's resolution."""
         with self._read_lock:
             stamp = self._meta_stamp()
-            if stamp != self._seen_meta:
+            if reload or stamp != self._seen_meta:
                 self._index.reload()
                 self._seen_meta = stamp
             return self._index.searcher()
 
-    def _texts(self, query: Any) -> list[tuple[str, str]]:
-        """(collection, text) of every chunk the query matches."""
+    def _texts(self, query: Any, at_most: int | None = None) -> list[tuple[str, str]]:
+        """(collection, text) of every chunk the query matches; `at_most`, when the caller knows a bound, saves
+        counting the matches first."""
         searcher = self._searcher()
-        total = int(searcher.search(query, 1, count=True).count)
+        total = at_most if at_most is not None else int(searcher.search(query, 1, count=True).count)
         if not total:
             return []
         out = []
@@ -226,33 +229,22 @@ class TantivyKeywordIndex:
             out.append((str(doc["collection"][0]), str(doc["text"][0])))
         return out
 
-    class _WriterSession:
-        def __init__(self, owner: TantivyKeywordIndex) -> None:
-            self.owner = owner
-            self.writer: Any = None
-
-        def __enter__(self) -> Any:
-            self.owner._lock.acquire()
+    @contextmanager
+    def _writer(self) -> Iterator[Any]:
+        """Tantivy's writer for one batch of changes; rolled back on error, merges finished and the lock dropped at
+        the end, and this process's searcher moved to the new commit."""
+        with self._lock:
+            writer = self._open_writer()
             try:
-                self.writer = self.owner._open_writer()
+                yield writer
             except BaseException:
-                self.owner._lock.release()
+                writer.rollback()
                 raise
-            return self.writer
-
-        def __exit__(self, exc_type: object, *rest: object) -> None:
-            try:
-                if exc_type is not None:
-                    self.writer.rollback()
-                self.writer.wait_merging_threads()  # finishes merges, then drops the writer and its lock
             finally:
-                with self.owner._read_lock:
-                    self.owner._index.reload()
-                    self.owner._seen_meta = self.owner._meta_stamp()
-                self.owner._lock.release()
-
-    def _writer(self) -> TantivyKeywordIndex._WriterSession:
-        return TantivyKeywordIndex._WriterSession(self)
+                try:
+                    writer.wait_merging_threads()  # finishes merges, then drops the writer and its lock
+                finally:
+                    self._searcher(reload=True)
 
     def _open_writer(self) -> Any:
         """Tantivy's writer, waiting while another process holds it (its lock dies with that process)."""
