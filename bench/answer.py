@@ -17,10 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from bench.llama_baseline import build_index, disable_global_llm, load_embed_model
-from bench.report import console, machine, save
+from bench.report import console, machine, rows_table, save
 from confidant.offline import enforce_offline
 from confidant.services import build_services
 from confidant.settings import Settings
@@ -149,15 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_baseline:
             results["llamaindex-default"] = summarize(baseline_rows(model, questions, Path(tmp) / "baseline"))
     model.close()
-    table = Table(title=f"Answers on hr-benefits ({len(questions)} questions, {settings.embedded_model}, "
-                        f"{args.threads} thread(s)), same run")
-    keys = list(next(iter(results.values())))
-    table.add_column("system")
-    for key in keys:
-        table.add_column(key, justify="right")
-    for name, row in results.items():
-        table.add_row(name, *(str(row[k]) for k in keys))
-    out.print(table)
+    out.print(rows_table(f"Answers on hr-benefits ({len(questions)} questions, {settings.embedded_model}, "
+                         f"{args.threads} thread(s)), same run", "system", results, list(next(iter(results.values())))))
     save("answer", out, {"benchmark": "answer", "machine": machine(), "questions": [q.id for q in questions],
                          "results": results}, args.json)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -34,6 +35,17 @@ def machine() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def rows_table(title: str, first: str, rows: dict[str, dict[str, Any]], columns: Sequence[str]) -> Table:
+    """One row per named result, one right-aligned column per metric."""
+    table = Table(title=title)
+    table.add_column(first)
+    for column in columns:
+        table.add_column(column, justify="right")
+    for name, row in rows.items():
+        table.add_row(name, *(str(row[c]) for c in columns))
+    return table
 
 
 def median(values: Sequence[float]) -> float:

@@ -13,10 +13,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from rich.table import Table
-
 import storage.keyword_index as keyword_index
-from bench.report import console, machine, save
+from bench.report import console, machine, rows_table, save
 from confidant.offline import enforce_offline
 from confidant.services import build_services
 from confidant.settings import Settings
@@ -55,13 +53,8 @@ def main(argv: list[str] | None = None) -> None:
                 rows[label] = {m: round(float(summary[m]), 4) for m in METRICS}
                 out.print(f"{label}: {rows[label]}")
     services.close()
-    table = Table(title=f"BM25 title weight on hr-benefits ({len(questions)} answerable questions)")
-    table.add_column("setting")
-    for m in METRICS:
-        table.add_column(m, justify="right")
-    for label, row in rows.items():
-        table.add_row(label, *(str(row[m]) for m in METRICS))
-    out.print(table)
+    out.print(rows_table(f"BM25 title weight on hr-benefits ({len(questions)} answerable questions)", "setting",
+                         rows, METRICS))
     save("keyword-title-weight", out, {"benchmark": "keyword-title-weight", "machine": machine(), "results": rows},
          args.json)
 
