@@ -2,7 +2,9 @@
 
 Small local models misnumber citations. For each sentence we measure how well each passage supports it
 (content-word overlap, numbers weighted; plus embedding similarity when an embedder is given), keep a cited
-passage that supports it, move the citation to the passage that does, and mark sentences no passage supports.
+passage that supports it, move the citation to the passage that does, add a passage that supports the part of the
+sentence its citations do not cover (a sentence merging two passages cites both), and mark sentences no passage
+supports.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ _META = re.compile(r"^(?:this|that|it)\s+is\s+(?:stated|mentioned|explained|desc
 
 LEXICAL_SUPPORT = 0.5  # share of a sentence's content words found in the passage
 SEMANTIC_SUPPORT = 0.72  # cosine similarity between sentence and passage embeddings
+COMPLEMENT_WORDS = 3  # an uncited supporting passage is added when it holds this many of the uncovered words
 
 
 @dataclass
@@ -106,8 +109,27 @@ def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedde
         if not kept and any(supports):
             best = max(range(len(texts)), key=lambda j: (supports[j], scores[j][0] + scores[j][1]))
             kept = [best + 1]
+        if kept:
+            kept += complementary(text, texts, supports, kept)
         checked.sentences.append(CheckedSentence(text, kept, model_cited, bool(kept)))
     return checked
+
+
+def complementary(sentence: str, passages: Sequence[str], supports: Sequence[bool], kept: Sequence[int]) -> list[int]:
+    """Supporting passages (1-based) to cite beside `kept`: each holds at least COMPLEMENT_WORDS of the sentence's
+    content words that no passage cited so far holds, best first."""
+    words = content_words(sentence)
+    uncovered = words - set().union(*(content_words(passages[n - 1]) for n in kept))
+    added: list[int] = []
+    while uncovered:
+        gains = {j: len(uncovered & content_words(passages[j])) for j in range(len(passages))
+                 if supports[j] and j + 1 not in kept and j + 1 not in added}
+        best = max(gains, key=lambda j: (gains[j], -j), default=None)
+        if best is None or gains[best] < COMPLEMENT_WORDS:
+            break
+        added.append(best + 1)
+        uncovered -= content_words(passages[best])
+    return added
 
 
 def _semantic_matrix(sentences: list[str], passages: list[str], embedder: Embedder | None) -> np.ndarray | None:

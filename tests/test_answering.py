@@ -47,6 +47,15 @@ def test_marker_pointing_nowhere_is_dropped() -> None:
     assert checked.sentences[0].model_cited == [9] and checked.cited == [2]
 
 
+def test_a_sentence_that_merges_two_passages_cites_both() -> None:
+    merged = ("Employees receive 25 days of annual leave per year, and hotel costs abroad are reimbursed up to "
+              "180 euros per night with receipts [1].")
+    assert check_answer(merged, hits()).cited == [1, 2]
+    # a passage that only shares a word or two with the rest of the sentence is not added
+    alone = "Employees receive 25 days of annual leave per year, reported within days [1]."
+    assert check_answer(alone, hits()).cited == [1]
+
+
 def test_unsupported_sentence_is_flagged() -> None:
     reply = "Up to 5 unused days carry over to the next year [1]. The CEO approves all bonuses personally [1]."
     answer = answerer(ScriptedModel(reply)).ask("Can I carry over leave?")
