@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> None:
                         "compare (0 = whole passages)")
     parser.add_argument("--k", default="5", help="comma-separated answer_k values to compare")
     parser.add_argument("--no-baseline", action="store_true", help="skip LlamaIndex's query engine")
+    parser.add_argument("--plain-search", action="store_true", help="also answer with chunk-level hybrid search "
+                        "only (no page index, questions not split), to see what page search does to the answers")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     enforce_offline()
@@ -138,12 +140,17 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "confidant"
         results = {}
+        searches: dict[str, dict[str, Any]] = {"": {}}
+        if args.plain_search:
+            searches[", chunk search only"] = {"search_page_weight": 0.0, "search_split_questions": False}
         for k in (int(v) for v in args.k.split(",")):
             for chars in (int(v) for v in args.passage_chars.split(",")):
-                label = f"confidant k={k}" + (f", passages cut to ~{chars} chars" if chars else ", whole passages")
-                results[label] = summarize(confidant_rows(model, questions, home, answer_k=k,
-                                                          prompt_passage_chars=chars))
-                out.print(f"{label}: {results[label]}")
+                for suffix, search in searches.items():
+                    label = (f"confidant k={k}" + (f", passages cut to ~{chars} chars" if chars else
+                                                   ", whole passages") + suffix)
+                    results[label] = summarize(confidant_rows(model, questions, home, answer_k=k,
+                                                              prompt_passage_chars=chars, **search))
+                    out.print(f"{label}: {results[label]}")
         if not args.no_baseline:
             results["llamaindex-default"] = summarize(baseline_rows(model, questions, Path(tmp) / "baseline"))
     model.close()

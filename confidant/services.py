@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from functools import cached_property
 
 from confidant.offline import enforce_offline
 from confidant.settings import Settings
-from ingest.pipeline import IngestPipeline
+from ingest.pipeline import IngestPipeline, fill_page_index
 from ingest.readers import ReadLimits
 from ingest.splitter import TokenSplitter
 from ingest.worker import ParseWorker, WorkerLimits
@@ -25,6 +26,8 @@ from storage.keyword_index import TantivyKeywordIndex
 from storage.records import ScoredChunk
 from storage.registry import PostgresRegistry, SqliteRegistry, SqlRegistry
 from storage.vector_store import ChromaStore
+
+log = logging.getLogger(__name__)
 
 INDEX_NAMES = {"minilm": "chunks-minilm-l6-v2", "bge-small": "chunks-bge-small-en-v1.5-int8",
                "e5-small": "chunks-multilingual-e5-small-q4"}
@@ -81,11 +84,27 @@ class Services:
         s = self.settings
         splitter = TokenSplitter(self.embedder.token_spans, s.chunk_size, s.chunk_overlap)
         return IngestPipeline(self.registry, self.store, self.keywords, self.embedder, splitter, self.worker,
-                              max_file_bytes=int(s.max_file_mb * 2**20), lock_path=s.data_dir / "ingest.lock")
+                              max_file_bytes=int(s.max_file_mb * 2**20), lock_path=s.data_dir / "ingest.lock",
+                              pages=self.pages)
 
     @cached_property
     def keywords(self) -> TantivyKeywordIndex:
         return TantivyKeywordIndex(self.settings.data_dir / "keywords.sqlite3")
+
+    @cached_property
+    def pages(self) -> TantivyKeywordIndex:
+        """Whole pages, for page-level BM25; filled from the stored chunks for documents indexed before it existed."""
+        # no title words: the chunk stages already say which document; this one says which page (bench.quality)
+        pages = TantivyKeywordIndex(self.settings.data_dir / "pages.sqlite3", count_words=False, title_weight=0.0)
+        marker = self.settings.data_dir / "pages.filled"
+        if not marker.exists():
+            if self.keywords.count() == 0:  # nothing indexed yet: every document will come with its pages
+                marker.touch()
+            else:
+                filled = fill_page_index(self.registry, self.store, pages)
+                log.info("page index: filled %d document(s) indexed before it existed", filled)
+                marker.touch()
+        return pages
 
     @cached_property
     def retriever(self) -> Retriever:
@@ -98,7 +117,8 @@ class Services:
         return Retriever(self.embedder, self.store, self.keywords, self.registry, mode=s.search_mode,
                          candidates=s.search_candidates, rrf_k=s.search_rrf_k, reranker=reranker,
                          rerank_depth=s.rerank_depth, distinct_pages=s.search_distinct_pages,
-                         speller=self._speller())
+                         speller=self._speller(), pages=self.pages, page_weight=s.search_page_weight,
+                         split_questions=s.search_split_questions)
 
     def _speller(self) -> SpellingCorrector | None:
         if not self.settings.search_spelling:
@@ -134,7 +154,7 @@ class Services:
         return audit
 
     def close(self) -> None:
-        for name in ("accounts", "audit"):
+        for name in ("accounts", "audit", "keywords", "pages"):
             if name in self.__dict__:
                 self.__dict__[name].close()
         if "worker" in self.__dict__:

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     search_distinct_pages: bool = Field(
         default=True, description="Return at most one passage per document page, so k results cover k pages."
     )
+    search_page_weight: float = Field(
+        default=0.5, ge=0.0, description="Weight of BM25 over whole pages in hybrid search (0 = off); chosen on the "
+        "HR set (python -m bench.quality).")
+    search_split_questions: bool = Field(
+        default=True, description="Also search each part of a question that asks several things "
+        "('How does X …, and what is Y?') and interleave the results.")
     rerank: Literal["off", "colbert", "cross-encoder"] = Field(
         default="off",
         description="Optional reranking of the top candidates (English only); off by default: measured gain "

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.page_passages import page_passages, pages_from_chunks
 from ingest.readers import ParsedDocument, ReadFailure
 from ingest.splitter import TokenSplitter
 from ingest.worker import ParseWorker
@@ -88,12 +89,30 @@ def embedding_text(chunk: Chunk) -> str:
     return f"{document_title(chunk.file_name)}\n{chunk.text}"
 
 
+def fill_page_index(registry: Registry, store: VectorStore, pages: KeywordIndex) -> int:
+    """Page passages for indexed documents that have none (indexed before the page index existed), put together
+    from their stored chunks. Returns how many documents it filled.
+
+    Needs no ingest lock, so a search never waits for an ingest: a document being indexed is pending (its pages come
+    with it), pages of a document deleted meanwhile are never shown (searches return passages of indexed documents
+    only), and filling a document twice replaces its pages."""
+    filled = 0
+    for record in registry.documents(state=DocState.INDEXED):
+        if pages.count(record.collection, record.id) == 0:
+            passages = pages_from_chunks(store.get_document_chunks(record.collection, record.id))
+            pages.add(passages, [document_title(p.file_name) for p in passages])
+            filled += bool(passages)
+    return filled
+
+
 class IngestPipeline:
     def __init__(self, registry: Registry, store: VectorStore, keywords: KeywordIndex, embedder: Embedder,
-                 splitter: TokenSplitter, worker: ParseWorker, *, max_file_bytes: int, lock_path: Path) -> None:
+                 splitter: TokenSplitter, worker: ParseWorker, *, max_file_bytes: int, lock_path: Path,
+                 pages: KeywordIndex | None = None) -> None:
         self.registry = registry
         self.store = store
         self.keywords = keywords
+        self.pages = pages  # whole pages for page-level BM25 (see ingest.page_passages)
         self.embedder = embedder
         self.splitter = splitter
         self.worker = worker
@@ -174,6 +193,8 @@ class IngestPipeline:
     def _remove_chunks(self, collection: str, document_id: str) -> None:
         self.store.delete_document(collection, document_id)
         self.keywords.delete_document(collection, document_id)
+        if self.pages is not None:
+            self.pages.delete_document(collection, document_id)
 
     # --- steps ------------------------------------------------------------------------
     def _prefetch(self, files: list[tuple[Path, str]], collection: str,
@@ -266,6 +287,9 @@ class IngestPipeline:
                 self.keywords.add(batch, [document_title(c.file_name) for c in batch])
                 if on_progress:
                     on_progress(Progress(path, index, total, pages=batch[-1].page, file_pages=len(parsed.pages)))
+            if self.pages is not None:
+                passages = page_passages(doc_id, collection, name, parsed.pages)
+                self.pages.add(passages, [document_title(name)] * len(passages))
         except BaseException as exc:
             self._remove_chunks(collection, doc_id)
             reason = f"indexing failed: {type(exc).__name__}: {exc}"[:300]

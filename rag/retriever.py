@@ -1,24 +1,33 @@
 """Retrieval: the passages that best match a question, within the collections a caller may see.
 
 Modes: `vector` (embedding similarity in Chroma), `keyword` (BM25 in Tantivy), `hybrid` (both, fused by
-reciprocal rank fusion). Misspelled question words are first corrected against the searched collections' words.
+reciprocal rank fusion, then fused per page with BM25 over whole pages, which finds a page whose words the question
+shares across several of its chunks). Misspelled question words are first corrected against the searched
+collections' words. A question in several parts ("How do I …, and what …?") is also searched part by part and the
+rankings interleaved, so each part's page gets a place in the top k.
 Every stage applies the same collection/document filter. Only chunks of `indexed`
 documents are returned: a document being indexed, or left half-done by a crash, is invisible until complete.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from rag.embedders import Embedder
 from rag.spelling import SpellingCorrector
 from storage.keyword_index import KeywordIndex
-from storage.records import DocState, ScoredChunk
+from storage.records import Chunk, DocState, ScoredChunk
 from storage.registry import Registry
-from storage.vector_store import VectorStore
+from storage.vector_store import Vector, VectorStore
 
 Mode = Literal["hybrid", "vector", "keyword"]
+PageKey = tuple[str, str, int]  # collection, document id, page
+# ", and what …" / " and how …": where a question starts its next part
+_NEXT_PART = re.compile(r",?\s+and\s+(?=(?:what|how|which|when|where|who|why|are|is|does|do|can|should)\b)",
+                        re.IGNORECASE)
 
 
 class Reranker(Protocol):
@@ -41,22 +50,73 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[ScoredChunk]], k: int = 6
     return [ScoredChunk(best[key].chunk, fused[key], best[key].similarity) for key in order]
 
 
+def page_of(chunk: Chunk) -> PageKey:
+    return chunk.collection, chunk.document_id, chunk.page
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Where one search looks: the caller's collections and documents, minus hidden documents."""
+
+    collections: Sequence[str] | None
+    document_ids: Sequence[str] | None
+    hidden: list[str]
+    older: bool
+
+
 def one_per_page(hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:
     """Keep the best-ranked passage of each document page, so k results cover k different pages."""
-    seen: set[tuple[str, str, int]] = set()
+    seen: set[PageKey] = set()
     kept = []
     for hit in hits:
-        key = (hit.chunk.collection, hit.chunk.document_id, hit.chunk.page)
+        key = page_of(hit.chunk)
         if key not in seen:
             seen.add(key)
             kept.append(hit)
     return kept
 
 
+def fuse_pages(hits: Sequence[ScoredChunk], page_hits: Sequence[ScoredChunk], weight: float,
+               k: int = 60) -> list[tuple[PageKey, float, list[ScoredChunk]]]:
+    """Pages ranked by reciprocal rank fusion of the order in which `hits` first reach each page (weight 1) and a
+    ranking of whole pages (`weight`); each with its passages from `hits`, in order (none for a page only the
+    page ranking found)."""
+    passages: dict[PageKey, list[ScoredChunk]] = {}
+    for hit in hits:
+        passages.setdefault(page_of(hit.chunk), []).append(hit)
+    scores = {key: 1.0 / (k + rank) for rank, key in enumerate(passages, start=1)}
+    for rank, hit in enumerate(page_hits, start=1):
+        key = page_of(hit.chunk)
+        scores[key] = scores.get(key, 0.0) + weight / (k + rank)
+    order = sorted(scores, key=lambda key: scores[key], reverse=True)
+    return [(key, scores[key], passages.get(key, [])) for key in order]
+
+
+def sub_questions(question: str) -> list[str]:
+    """The parts of a question that asks several things ("How does X …, and what are Y?"), or [] for one part."""
+    parts = [part.strip(" ?") for part in _NEXT_PART.split(question)]
+    parts = [part for part in parts if part]
+    return parts if len(parts) > 1 else []
+
+
+def interleave(rankings: Sequence[Sequence[ScoredChunk]],
+               key: Callable[[ScoredChunk], Hashable]) -> list[ScoredChunk]:
+    """Round robin over the rankings (first of each, then second of each, …), each item once."""
+    seen: set[Hashable] = set()
+    merged = []
+    for rank in range(max((len(r) for r in rankings), default=0)):
+        for ranking in rankings:
+            if rank < len(ranking) and key(ranking[rank]) not in seen:
+                seen.add(key(ranking[rank]))
+                merged.append(ranking[rank])
+    return merged
+
+
 class Retriever:
     def __init__(self, embedder: Embedder, store: VectorStore, keywords: KeywordIndex, registry: Registry, *,
                  mode: Mode = "hybrid", candidates: int = 30, rrf_k: int = 60, reranker: Reranker | None = None,
-                 rerank_depth: int = 20, distinct_pages: bool = False, speller: SpellingCorrector | None = None) -> None:
+                 rerank_depth: int = 20, distinct_pages: bool = False, speller: SpellingCorrector | None = None,
+                 pages: KeywordIndex | None = None, page_weight: float = 0.5, split_questions: bool = False) -> None:
         self.embedder = embedder
         self.store = store
         self.keywords = keywords
@@ -68,6 +128,9 @@ class Retriever:
         self.rerank_depth = rerank_depth
         self.distinct_pages = distinct_pages
         self.speller = speller
+        self.pages = pages  # whole pages, for page-level BM25 in hybrid mode (weight `page_weight`; 0 = off)
+        self.page_weight = page_weight
+        self.split_questions = split_questions
 
     def search(self, query: str, k: int, collections: Sequence[str] | None = None,
                document_ids: Sequence[str] | None = None, *, mode: Mode | None = None,
@@ -79,26 +142,53 @@ class Retriever:
         mode = mode or self.mode
         if self.speller is not None:
             query = self.speller.correct(query, collections)
-        depth = max(k * 4 if self.distinct_pages else k * 2, self.candidates if mode == "hybrid" else 0,
-                    self.rerank_depth if self.reranker else 0)
         # documents being indexed (or left half-done by a crash) are excluded inside each search, so their
         # chunks cannot crowd out the visible ones; only_indexed() stays as the final check
         older = all_versions or document_ids is not None
-        hidden = self._hidden_documents(collections, older)
+        scope = _Scope(collections, document_ids, self._hidden_documents(collections, older), older)
+        parts = sub_questions(query) if self.split_questions else []
+        rankings = [self._ranked(q, k, mode, scope) for q in (query, *parts)]
+        if len(rankings) == 1:
+            return rankings[0][:k]
+        same = (lambda h: page_of(h.chunk)) if self.distinct_pages else (lambda h: h.chunk.chunk_id)
+        return interleave(rankings, same)[:k]
+
+    def _ranked(self, query: str, k: int, mode: Mode, scope: _Scope) -> list[ScoredChunk]:
+        """One question's passages, best first: at least k, more when they come for free."""
+        depth = max(k * 4 if self.distinct_pages else k * 2, self.candidates if mode == "hybrid" else 0,
+                    self.rerank_depth if self.reranker else 0)
         rankings: list[list[ScoredChunk]] = []
-        if mode in ("vector", "hybrid"):
+        vector = self.embedder.embed_query(query) if mode in ("vector", "hybrid") else None
+        if vector is not None:
             rankings.append(self.only_indexed(self.store.query(
-                self.embedder.embed_query(query), depth, collections, document_ids, exclude_document_ids=hidden),
-                older))
+                vector, depth, scope.collections, scope.document_ids, exclude_document_ids=scope.hidden),
+                scope.older))
         if mode in ("keyword", "hybrid"):
             rankings.append(self.only_indexed(self.keywords.search(
-                query, depth, collections, document_ids, exclude_document_ids=hidden), older))
+                query, depth, scope.collections, scope.document_ids, exclude_document_ids=scope.hidden), scope.older))
         hits = rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings, self.rrf_k)
+        if mode == "hybrid" and vector is not None and self.pages is not None and self.page_weight > 0:
+            page_hits = self.only_indexed(self.pages.search(
+                query, depth, scope.collections, scope.document_ids, exclude_document_ids=scope.hidden), scope.older)
+            hits = self._by_page(fuse_pages(hits, page_hits, self.page_weight, self.rrf_k), vector,
+                                 max(k, self.rerank_depth if self.reranker else 0))
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits[: self.rerank_depth]) + hits[self.rerank_depth:]
         if self.distinct_pages:
             hits = one_per_page(hits)
-        return hits[:k]
+        return hits
+
+    def _by_page(self, pages: list[tuple[PageKey, float, list[ScoredChunk]]], vector: Vector,
+                 resolve: int) -> list[ScoredChunk]:
+        """The passages of fused pages in page order. A page only the page ranking found is shown by its passage
+        nearest the question, looked up for the first `resolve` pages (further down it is left out)."""
+        hits: list[ScoredChunk] = []
+        for rank, (key, score, passages) in enumerate(pages):
+            if not passages and rank < resolve:
+                nearest = self.store.best_on_page(vector, *key)
+                passages = [nearest] if nearest is not None else []
+            hits.extend(ScoredChunk(p.chunk, score, p.similarity) for p in passages)
+        return hits
 
     def _hidden_documents(self, collections: Sequence[str] | None, older: bool) -> list[str]:
         """Ids to leave out inside each search: pending documents and (unless `older`) superseded versions —

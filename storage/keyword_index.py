@@ -88,11 +88,14 @@ def _analyzer() -> Any:
 
 
 class TantivyKeywordIndex:
-    """Chunks in a Tantivy index at `path` with the suffix `.tantivy`; the vocabulary in the SQLite file `path`.
-    An index of the earlier SQLite FTS5 layout in that file is moved over on first open."""
+    """Chunks in a Tantivy index at `path` with the suffix `.tantivy`; the vocabulary in the SQLite file `path`
+    (unless `count_words` is off: an index of whole pages needs none). An index of the earlier SQLite FTS5 layout in
+    that file is moved over on first open."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, count_words: bool = True, title_weight: float = TITLE_WEIGHT) -> None:
         tantivy = _tantivy()
+        self._count_words = count_words
+        self.title_weight = title_weight
         self._lock = threading.RLock()  # writes: Tantivy's writer and self._conn
         self._read_lock = threading.Lock()  # reads: reloading the searcher and self._read_conn
         self._conn = open_database(path, _SCHEMA)
@@ -117,7 +120,8 @@ class TantivyKeywordIndex:
         if not chunks:
             return
         with self._writer() as writer:
-            replaced = self._texts(self._q_terms("chunk_id", [c.chunk_id for c in chunks]), at_most=len(chunks))
+            replaced = (self._texts(self._q_terms("chunk_id", [c.chunk_id for c in chunks]), at_most=len(chunks))
+                        if self._count_words else [])
             self._mark_stale()
             _put(writer, chunks, titles)
             writer.commit()
@@ -126,7 +130,7 @@ class TantivyKeywordIndex:
     def delete_document(self, collection: str, document_id: str) -> None:
         with self._writer() as writer:
             query = self._document_query(collection, document_id)
-            removed = self._texts(query)
+            removed = self._texts(query)  # what the vocabulary must forget (and whether there is anything)
             if not removed:
                 return
             self._mark_stale()
@@ -144,7 +148,7 @@ class TantivyKeywordIndex:
             return []
         words = tantivy.Query.boolean_query([
             (tantivy.Occur.Should, self._index.parse_query(f'"{t}"', ["text", "title"],
-                                                           field_boosts={"title": TITLE_WEIGHT}))
+                                                           field_boosts={"title": self.title_weight}))
             for t in terms])
         clauses = [(tantivy.Occur.Must, words)]
         if collections is not None:
@@ -170,6 +174,8 @@ class TantivyKeywordIndex:
     def vocabulary(self, collections: Sequence[str] | None = None) -> Mapping[str, int]:
         """Word → number of chunks holding it, over these collections only (so no other collection's words leak
         into a correction). Cached until this or another process writes to the index."""
+        if not self._count_words:
+            return {}
         key = None if collections is None else tuple(sorted(set(collections)))
         with self._read_lock:  # its own connection: data_version changes when any other connection commits
             stamp = int(self._read_conn.execute("PRAGMA data_version").fetchone()[0])
@@ -263,12 +269,16 @@ class TantivyKeywordIndex:
         return bool(self._conn.execute("SELECT stale FROM vocabulary_state").fetchone()[0])
 
     def _mark_stale(self) -> None:
+        if not self._count_words:
+            return
         self._conn.execute("UPDATE vocabulary_state SET stale = 1")
 
     def _update_vocabulary(self, removed: list[tuple[str, str]], added: list[tuple[str, str]],
                            reset: bool = False) -> None:
         """Apply the word counts of a committed write (or, with reset, count from nothing) and clear the stale flag,
         in one transaction."""
+        if not self._count_words:
+            return
         counts: Counter[tuple[str, str]] = Counter()
         for collection, text in added:
             counts.update((collection, word) for word in chunk_words(text))

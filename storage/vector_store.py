@@ -31,6 +31,8 @@ class VectorStore(Protocol):
     def query(self, vector: Vector, k: int, collections: Sequence[str] | None = None,
               document_ids: Sequence[str] | None = None,
               exclude_document_ids: Sequence[str] | None = None) -> list[ScoredChunk]: ...
+    def best_on_page(self, vector: Vector, collection: str, document_id: str, page: int) -> ScoredChunk | None: ...
+    def get_document_chunks(self, collection: str, document_id: str) -> list[Chunk]: ...
     def delete_document(self, collection: str, document_id: str) -> None: ...
     def count(self, collection: str | None = None, document_id: str | None = None) -> int: ...
     def document_ids(self, collection: str | None = None) -> set[tuple[str, str]]: ...
@@ -223,6 +225,16 @@ class ChromaStore:
         dists = (res.get("distances") or [[]])[0]
         return [ScoredChunk(_chunk(d, dict(m)), 1.0 - float(dist), 1.0 - float(dist))
                 for d, m, dist in zip(docs, metas, dists)]
+
+    def best_on_page(self, vector: Vector, collection: str, document_id: str, page: int) -> ScoredChunk | None:
+        """The passage of this page nearest the vector."""
+        self._fresh()
+        col = self._col(collection)
+        if col is None:
+            return None
+        where = {"$and": [{"document_id": document_id}, {"page": page}]}
+        found = self._search(col, [list(map(float, vector))], 1, where)
+        return found[0] if found else None
 
     def get_document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
         self._fresh()

@@ -92,6 +92,11 @@ def test_alice_searches_only_hr_whatever_she_asks_for(world: World) -> None:
     for requested in (["legal"], ["hr", "legal"], ["nosuch"]):
         assert refusal(partial(alice.search, "indemnification cap", 5, requested)) == NOT_FOUND
     assert alice.search("indemnification cap", 5, document_ids=[world.legal_id]) == []
+    # the page index is searched inside the same filter: legal's page is there, but not for a search of hr
+    s = world.services
+    legal_pages = s.pages.search("indemnification cap Zephyrine", 5)
+    assert legal_pages and {h.chunk.collection for h in legal_pages} == {"legal"}
+    assert s.pages.search("indemnification cap Zephyrine", 5, ["hr"]) == []
 
 
 def test_alice_answers_come_only_from_hr(world: World) -> None:

@@ -106,6 +106,8 @@ def test_kill_at_random_points_then_resume_leaves_one_consistent_copy(tmp_path: 
     assert len({r.id for r in records}) == 7  # no document twice
     for r in records:
         assert services.store.count("hr", r.id) == services.keywords.count("hr", r.id) == r.chunks, r.file_name
+        assert services.pages.count("hr", r.id) == r.pages, r.file_name  # every page has text in these files
     assert services.store.document_ids("hr") == {("hr", r.id) for r in records}  # no orphans
     assert services.store.count() == services.keywords.count() == sum(r.chunks for r in records)
+    assert services.pages.count() == sum(r.pages for r in records)
     services.close()
