@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 
 _LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st",
               "\ufb06": "st"}
@@ -29,3 +30,29 @@ def normalize_text(text: str) -> str:
     text = _SPACE_AROUND_NEWLINE.sub("\n", text)
     text = _MANY_NEWLINES.sub("\n\n", text)
     return text.strip()
+
+
+# pdfium's mark for a hyphen that ends a line inside a word (it drops the line break itself)
+_PDFIUM_HYPHEN = re.compile(r"([^\W\d_]+)\x02\s*([^\W\d_]*)")
+
+
+@cache
+def _english_words() -> frozenset[str]:
+    from rag.spelling import dictionary_words
+
+    return dictionary_words(("en",))
+
+
+def join_line_end_hyphens(text: str) -> str:
+    """Resolve pdfium's line-end hyphen marks: "bene-fits" and "co-insurance" become the dictionary words
+    "benefits" and "coinsurance"; a compound that is no word joined ("out-of-pocket", "in-network") keeps its hyphen.
+    The word list is loaded only for text that has such marks."""
+    if "\x02" not in text:
+        return text
+
+    def joined(match: re.Match[str]) -> str:
+        left, right = match.group(1), match.group(2)
+        whole = left + right
+        return whole if right and whole.lower() in _english_words() else f"{left}-{right}"
+
+    return _PDFIUM_HYPHEN.sub(joined, text).replace("\x02", "-")

