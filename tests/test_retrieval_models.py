@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from confidant.services import Services
+from confidant.settings import Settings
 from rag.onnx_embedders import BGE_QUERY_PREFIX, OnnxEmbedder, bge_small_embedder
 from rag.rerankers import ColbertReranker, CrossEncoderReranker
 from rag.retriever import Reranker, Retriever
@@ -162,7 +163,7 @@ def test_model_files_come_from_the_wheel_not_a_hub() -> None:
 
 
 def test_tuned_embedder_matches_the_plain_model_on_hr_text(hr_services: Services) -> None:
-    """Issue #9's check on the speed work: the embedder as the app runs it (length-bucketed batches of 16, all graph
+    """Issue #9's check on the speed work: the embedder as the app runs it (length-bucketed batches of 12, all graph
     optimisations) against the same INT8 weights run plainly (one text at a time, no graph optimisation), over the
     HR set's 1,205 indexed passages: cosine ≥ 0.99 on average, and the same top 5 for ≥ 95 % of the HR questions,
     up to ties — a passage counts as a tie when its plain score is within 0.01 of the plain fifth score. Ties are
@@ -179,7 +180,7 @@ def test_tuned_embedder_matches_the_plain_model_on_hr_text(hr_services: Services
     texts = [c.text for _, doc in sorted(store.document_ids("hr"))
              for c in store.get_document_chunks("hr", doc)]  # type: ignore[attr-defined]
     assert len(texts) > 1000
-    tuned = bge_small_embedder(batch_size=16)
+    tuned = bge_small_embedder(batch_size=Settings().embedding_batch_size)
     plain = bge_small_embedder(batch_size=1, threads=1)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
