@@ -195,3 +195,10 @@ def test_focus_keeps_one_run_of_sentences_around_the_best_one() -> None:
                                         "hormone therapy and surgery. …")
     assert focus(text, 20, scores) == "… Gender affirming care services are covered. …"  # the best one always stays
     assert focus(text, 0, scores) == text
+    # the sentence after the best one, when nearly as relevant, comes before a more similar one before it
+    listing = ("We offer coverage for gender affirming care services. These services can include a variety of "
+               "treatments. They may include hormone therapy and surgery.")
+    assert focus(listing, 120, [0.85, 0.9, 0.82]) == ("… These services can include a variety of treatments. They may "
+                                                    "include hormone therapy and surgery.")
+    assert focus(listing, 120, [0.85, 0.9, 0.5]) == ("We offer coverage for gender affirming care services. These "
+                                                     "services can include a variety of treatments. …")

@@ -85,6 +85,11 @@ def test_upload_ask_and_see_the_cited_page(server: str, tmp_path: Path) -> None:
         # the pages being read show while the model is still answering (the line goes when the answer is done)
         expect(page.get_by_text("Reading ", exact=False).first).to_be_visible(timeout=60_000)
         expect(page.get_by_text("handbook.pdf — page 3").first).to_be_visible(timeout=600_000)
+        # an answer, not a decline, and its source on page 3 is marked as cited
+        expect(page.get_by_text("Sources", exact=True).first).to_be_visible()
+        expect(page.get_by_text("Not answered from the documents")).to_have_count(0)
+        cited = page.get_by_text("handbook.pdf — page 3").first.locator("xpath=..")
+        expect(cited).to_contain_text("(cited)")
         expect(page.get_by_text("sixteen weeks").first).to_be_visible()
         shot = ARTIFACTS / "chat.png"
         shot.parent.mkdir(exist_ok=True)
