@@ -56,8 +56,8 @@ class Services:
         index = INDEX_NAMES[s.embedding_model]
         if s.chroma_server:
             host, _, port = s.chroma_server.rpartition(":")
-            return ChromaStore.server(host or "127.0.0.1", int(port), index)
-        return ChromaStore.persistent(s.chroma_dir, index)
+            return ChromaStore.server(host or "127.0.0.1", int(port), index, ef_search=s.search_hnsw_ef)
+        return ChromaStore.persistent(s.chroma_dir, index, ef_search=s.search_hnsw_ef)
 
     @cached_property
     def embedder(self) -> Embedder:

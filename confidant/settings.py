@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     search_distinct_pages: bool = Field(
         default=True, description="Return at most one passage per document page, so k results cover k pages."
     )
+    search_hnsw_ef: int = Field(
+        default=400, ge=10, description="HNSW search breadth of the vector index (Chroma's default is 100). At 100 the "
+        "HR set's recall@5 depended on how the graph happened to be built (0.887 or 0.902); at 400 both builds gave "
+        "0.902 at the same latency (bench/search_scale.py for large collections).")
     search_page_weight: float = Field(
         default=0.5, ge=0.0, description="Weight of BM25 over whole pages in hybrid search (0 = off); chosen on the "
         "HR set (python -m bench.quality).")

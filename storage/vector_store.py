@@ -15,6 +15,10 @@ from chromadb.config import Settings as ChromaSettings
 
 from storage.records import Chunk, ScoredChunk
 
+# HNSW search breadth. Chroma's default (100) left the HR set's recall@5 at 0.887 or 0.902 depending on how the graph
+# happened to be built (its build is multi-threaded); at 400 both builds give 0.902 (2026-12-01).
+DEFAULT_EF_SEARCH = 400
+
 Vector = Sequence[float] | npt.NDArray[np.float32]
 Vectors = Sequence[Vector] | npt.NDArray[np.float32]
 
@@ -63,9 +67,11 @@ class ChromaStore:
     working while `confidant ingest` or `sync` runs beside it.
     """
 
-    def __init__(self, client: Any, index_name: str, path: Path | None = None) -> None:
+    def __init__(self, client: Any, index_name: str, path: Path | None = None, *,
+                 ef_search: int = DEFAULT_EF_SEARCH) -> None:
         self._client = client
         self._index_name = index_name
+        self._ef_search = ef_search
         self._path = path
         self._lock = threading.RLock()
         self._cols: dict[str, Any] = {}
@@ -73,20 +79,20 @@ class ChromaStore:
         self._seen = self._files_stamp()
 
     @classmethod
-    def persistent(cls, path: Path, index_name: str) -> ChromaStore:
+    def persistent(cls, path: Path, index_name: str, *, ef_search: int = DEFAULT_EF_SEARCH) -> ChromaStore:
         path.mkdir(parents=True, exist_ok=True)
-        return cls(_persistent_client(path), index_name, path)
+        return cls(_persistent_client(path), index_name, path, ef_search=ef_search)
 
     @classmethod
-    def server(cls, host: str, port: int, index_name: str) -> ChromaStore:
+    def server(cls, host: str, port: int, index_name: str, *, ef_search: int = DEFAULT_EF_SEARCH) -> ChromaStore:
         """A Chroma server (`chroma run`) shared by several app processes or machines."""
         client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
-        return cls(client, index_name)
+        return cls(client, index_name, ef_search=ef_search)
 
     @classmethod
-    def ephemeral(cls, index_name: str) -> ChromaStore:
+    def ephemeral(cls, index_name: str, *, ef_search: int = DEFAULT_EF_SEARCH) -> ChromaStore:
         client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
-        return cls(client, index_name)
+        return cls(client, index_name, ef_search=ef_search)
 
     # --- one Chroma collection per Confidant collection -------------------------------------------------
     def _name(self, collection: str) -> str:
@@ -97,15 +103,25 @@ class ChromaStore:
             col = self._cols.get(collection)
             if col is None:
                 if create:
+                    # the space goes in the configuration: beside it, the legacy "hnsw:space" metadata makes it l2
                     col = self._client.get_or_create_collection(
-                        name=self._name(collection), metadata={"hnsw:space": "cosine", "collection": collection})
+                        name=self._name(collection), metadata={"collection": collection},
+                        configuration={"hnsw": {"space": "cosine", "ef_search": self._ef_search}})
                 else:
                     try:
                         col = self._client.get_collection(name=self._name(collection))
                     except Exception:  # noqa: BLE001 - chromadb raises NotFoundError (or ValueError) when absent
                         return None
-                self._cols[collection] = col
+                self._cols[collection] = self._with_search_breadth(col)
             return col
+
+    def _with_search_breadth(self, col: Any) -> Any:
+        """An index made with another search breadth (older data folders had Chroma's default, 100) gets ours."""
+        hnsw = (col.configuration or {}).get("hnsw") or {}
+        if hnsw.get("ef_search") != self._ef_search:
+            col.modify(configuration={"hnsw": {"ef_search": self._ef_search}})
+            self._wrote()
+        return col
 
     def _all(self) -> list[tuple[str, Any]]:
         """(collection, Chroma collection) for every Confidant collection with chunks of this model."""
@@ -118,7 +134,7 @@ class ChromaStore:
 
     def _targets(self, collections: Sequence[str] | None) -> list[Any]:
         if collections is None:
-            return [col for _, col in self._all()]
+            return [self._with_search_breadth(col) for _, col in self._all()]
         return [col for col in (self._col(c) for c in dict.fromkeys(collections)) if col is not None]
 
     def _move_shared_index(self) -> None:
@@ -168,7 +184,9 @@ class ChromaStore:
             SharedSystemClient._identifier_to_refcount.pop(str(self._path), None)
             self._client = _persistent_client(self._path)
             self._cols.clear()
-            self._seen = stamp
+            # stamped after opening: opening writes to the files itself, and a stamp from before it would make the
+            # next read reopen again (and again: every search paid ~25 ms for a new client)
+            self._seen = self._files_stamp()
 
     # --- the VectorStore protocol ----------------------------------------------------------------------
     def add(self, chunks: Sequence[Chunk], vectors: Vectors) -> None:

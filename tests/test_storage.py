@@ -155,6 +155,25 @@ def test_a_store_with_one_shared_index_is_moved_to_one_index_per_collection(tmp_
     assert "idx-old" not in {c.name for c in store._client.list_collections()}
 
 
+def test_indexes_use_cosine_and_the_configured_search_breadth(tmp_path: Path) -> None:
+    """New indexes get cosine space and the store's HNSW breadth; an index made before (Chroma's default breadth,
+    space set the legacy way) gets the breadth on open and keeps cosine."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"),
+                                       settings=ChromaSettings(anonymized_telemetry=False))
+    store = ChromaStore.persistent(tmp_path / "chroma", "idx", ef_search=321)
+    client.get_or_create_collection(store._name("legal"), metadata={"hnsw:space": "cosine", "collection": "legal"})
+    longer = [2.0 * x for x in unit(0)]  # same direction, twice as long: cosine 1, l2 distance 1
+    store.add([chunk("d1", "hr", 0), chunk("d2", "legal", 0)], [longer, longer])
+    for collection in ("hr", "legal"):
+        [hit] = store.query(unit(0), 1, [collection])
+        assert abs(hit.score - 1.0) < 1e-5, collection
+        hnsw = ChromaStore.persistent(tmp_path / "chroma", "idx", ef_search=321)._col(collection).configuration["hnsw"]
+        assert (hnsw["space"], hnsw["ef_search"]) == ("cosine", 321), collection
+
+
 def test_listing_reads_big_indexes_in_pages(open_store: object, monkeypatch: pytest.MonkeyPatch) -> None:
     import storage.vector_store as vector_store
 
