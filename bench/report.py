@@ -57,12 +57,17 @@ def ratio(a: float, b: float) -> float | None:
 
 
 def save(name: str, out: Console, payload: dict[str, Any], as_json: bool) -> Path:
-    """Write the printed table and the JSON payload to bench/results/<name>-<date>.txt; print JSON if asked."""
+    """Write the printed table and the JSON payload to bench/results/<name>-<date>.txt (-2, -3, … for a later run
+    the same day, so no result is overwritten); print JSON if asked."""
     text = json.dumps(payload, indent=2, ensure_ascii=False)
     if as_json:
         sys.stdout.write(text + "\n")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}-{date.today().isoformat()}.txt"
+    stem = f"{name}-{date.today().isoformat()}"
+    path, n = RESULTS_DIR / f"{stem}.txt", 1
+    while path.exists():
+        n += 1
+        path = RESULTS_DIR / f"{stem}-{n}.txt"
     path.write_text(out.export_text() + "\n" + text + "\n", encoding="utf-8")
     out.print(f"[dim]saved {path}[/]")
     return path
