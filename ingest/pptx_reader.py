@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.normalize import normalize_text
-from ingest.readers import (
-    PageTimeout,
-    ParsedDocument,
-    ReadFailure,
-    ReadLimits,
-    brief_error,
-    page_time_limit,
-    too_many_pages,
-)
+from ingest.readers import ParsedDocument, ReadFailure, ReadLimits, brief_error, read_one, too_many_pages
 from ingest.sniff import describe_bytes, is_encrypted_office, read_head
 from storage.records import DocState
 
@@ -61,19 +53,12 @@ class PptxReader:
         pages: list[str] = []
         notes: list[str] = []
         for number, slide in enumerate(slides, start=1):
-            try:
-                with page_time_limit(limits.page_timeout_s):
-                    raw = "\n".join(_slide_lines(slide))
-            except PageTimeout:
-                notes.append(f"slide {number} skipped: reading it took over {limits.page_timeout_s:g} s")
-                raw = ""
-            except MemoryError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - one broken slide must not lose the others
-                notes.append(f"slide {number} skipped: {brief_error(exc)}")
-                raw = ""
-            pages.append(normalize_text(raw))
+            pages.append(read_one(partial(_slide_text, slide), f"slide {number}", "reading it", limits, notes))
         return ParsedDocument(pages, notes, title=title)
+
+
+def _slide_text(slide: Slide) -> str:
+    return "\n".join(_slide_lines(slide))
 
 
 def _slide_lines(slide: Slide) -> list[str]:

@@ -6,7 +6,7 @@ They run inside the parsing worker process (see ingest/worker.py), under its tim
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,16 +185,23 @@ def _pdfium_pages(path: Path, page_count: int, limits: ReadLimits, notes: list[s
 
 def _pypdf_page(reader: pypdf.PdfReader, number: int, limits: ReadLimits, notes: list[str]) -> str:
     """One page's text by pypdf ("" with a note when it fails or takes too long)."""
+    return read_one(lambda: reader.pages[number - 1].extract_text() or "", f"page {number}", "text extraction",
+                    limits, notes)
+
+
+def read_one(read: Callable[[], str], what: str, doing: str, limits: ReadLimits, notes: list[str]) -> str:
+    """The normalized text `read()` gives for one page or slide, under the page time limit; "" with a note in
+    `notes` when it fails or takes too long, so one broken page never loses the others."""
     try:
         with page_time_limit(limits.page_timeout_s):
-            raw = reader.pages[number - 1].extract_text() or ""
+            raw = read()
     except PageTimeout:
-        notes.append(f"page {number} skipped: text extraction took over {limits.page_timeout_s:g} s")
+        notes.append(f"{what} skipped: {doing} took over {limits.page_timeout_s:g} s")
         raw = ""
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
-        notes.append(f"page {number} skipped: {brief_error(exc)}")
+        notes.append(f"{what} skipped: {brief_error(exc)}")
         raw = ""
     return normalize_text(raw)
 
