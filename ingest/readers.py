@@ -9,6 +9,7 @@ import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Protocol
@@ -19,6 +20,7 @@ from storage.records import DocState
 
 if TYPE_CHECKING:
     import pypdf
+    import pypdfium2
 
 
 class ReadFailure(Exception):
@@ -133,9 +135,8 @@ class PdfReader:
             raise ReadFailure(DocState.TOO_LARGE,
                               f"{page_count:,} pages is more than the {limits.max_pages:,}-page limit")
         notes: list[str] = []
-        found = _pdfium_pages(path, page_count, limits, notes) or [None] * page_count
-        pages = [text if text is not None else _pypdf_page(reader, number, limits, notes)
-                 for number, text in enumerate(found, start=1)]
+        with _pdfium_document(path, page_count) as document:
+            pages = [_page_text(reader, document, number, limits, notes) for number in range(1, page_count + 1)]
         parsed = ParsedDocument(pages, notes)
         if limits.ocr:
             _ocr_empty_pages(path, parsed, limits)
@@ -144,54 +145,53 @@ class PdfReader:
         return parsed
 
 
-def _pdfium_pages(path: Path, page_count: int, limits: ReadLimits, notes: list[str]) -> list[str | None] | None:
-    """Each page's text by pdfium (None for a page it fails on), or None when pdfium cannot open the file or counts
-    other pages than pypdf."""
-    import pypdfium2 as pdfium
+@contextmanager
+def _pdfium_document(path: Path, page_count: int) -> Iterator[pypdfium2.PdfDocument | None]:
+    """The file opened by pdfium, or None when pdfium cannot open it or counts other pages than pypdf."""
+    import pypdfium2
 
     try:
-        document = pdfium.PdfDocument(str(path))
+        document = pypdfium2.PdfDocument(str(path))
     except Exception:  # noqa: BLE001 - pdfium gives up on some files pypdf repairs: pypdf reads those
-        return None
+        document = None
     try:
-        if len(document) != page_count:
-            return None
-        pages: list[str | None] = []
-        for index in range(page_count):
-            try:
-                with page_time_limit(limits.page_timeout_s):
-                    page = document[index]
-                    try:
-                        textpage = page.get_textpage()
-                        try:
-                            raw = textpage.get_text_bounded()
-                        finally:
-                            textpage.close()
-                    finally:
-                        page.close()
-            except PageTimeout:
-                notes.append(f"page {index + 1} skipped: text extraction took over {limits.page_timeout_s:g} s")
-                raw = ""
-            except MemoryError:
-                raise
-            except Exception:  # noqa: BLE001 - this page only: pypdf tries it
-                pages.append(None)
-                continue
-            pages.append(normalize_text(join_line_end_hyphens(raw)))
-        return pages
+        yield document if document is not None and len(document) == page_count else None
     finally:
-        document.close()
+        if document is not None:
+            document.close()
 
 
-def _pypdf_page(reader: pypdf.PdfReader, number: int, limits: ReadLimits, notes: list[str]) -> str:
-    """One page's text by pypdf ("" with a note when it fails or takes too long)."""
-    return read_one(lambda: reader.pages[number - 1].extract_text() or "", f"page {number}", "text extraction",
-                    limits, notes)
+def _page_text(reader: pypdf.PdfReader, document: pypdfium2.PdfDocument | None, number: int, limits: ReadLimits,
+               notes: list[str]) -> str:
+    """One page's text by pdfium; by pypdf when pdfium has not opened the file or fails on this page."""
+    by_pypdf = partial(_pypdf_text, reader, number)
+    if document is None:
+        return read_one(by_pypdf, f"page {number}", "text extraction", limits, notes)
+    return read_one(partial(_pdfium_text, document, number), f"page {number}", "text extraction", limits, notes,
+                    fallback=by_pypdf)
 
 
-def read_one(read: Callable[[], str], what: str, doing: str, limits: ReadLimits, notes: list[str]) -> str:
+def _pdfium_text(document: pypdfium2.PdfDocument, number: int) -> str:
+    page = document[number - 1]
+    try:
+        textpage = page.get_textpage()
+        try:
+            return join_line_end_hyphens(textpage.get_text_bounded())
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+
+
+def _pypdf_text(reader: pypdf.PdfReader, number: int) -> str:
+    return reader.pages[number - 1].extract_text() or ""
+
+
+def read_one(read: Callable[[], str], what: str, doing: str, limits: ReadLimits, notes: list[str],
+             fallback: Callable[[], str] | None = None) -> str:
     """The normalized text `read()` gives for one page or slide, under the page time limit; "" with a note in
-    `notes` when it fails or takes too long, so one broken page never loses the others."""
+    `notes` when it fails or takes too long, so one broken page never loses the others. When `read()` fails (not
+    when it takes too long) and there is a `fallback`, the fallback is read the same way instead, without a note."""
     try:
         with page_time_limit(limits.page_timeout_s):
             raw = read()
@@ -201,6 +201,8 @@ def read_one(read: Callable[[], str], what: str, doing: str, limits: ReadLimits,
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
+        if fallback is not None:
+            return read_one(fallback, what, doing, limits, notes)
         notes.append(f"{what} skipped: {brief_error(exc)}")
         raw = ""
     return normalize_text(raw)
