@@ -134,7 +134,7 @@ class ChromaStore:
 
     def _targets(self, collections: Sequence[str] | None) -> list[Any]:
         if collections is None:
-            return [self._with_search_breadth(col) for _, col in self._all()]
+            collections = [collection for collection, _ in self._all()]
         return [col for col in (self._col(c) for c in dict.fromkeys(collections)) if col is not None]
 
     def _move_shared_index(self) -> None:
