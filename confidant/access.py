@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from confidant.limits import ClientLimits
 from ingest.pipeline import Progress, sha256_file
+from ingest.sync import SyncPlan, SyncReport, apply_sync
 from ingest.uploads import Upload, ingest_uploads
 from rag.answering import Answer, Answerer, AnswerEvent
-from rag.evaluation import EvalReport, Question, evaluate
+from rag.evaluation import AnswerReport, EvalReport, Question, evaluate, evaluate_answers
 from storage.accounts import Role, User
 from storage.audit import AuditEvent, AuditLog
 from storage.records import Chunk, DocState, DocumentRecord, FileResult, ScoredChunk
@@ -76,6 +78,10 @@ class Workspace:
         self.caller = caller
         self.audit = audit
         self._known_collections = known_collections or services.registry.collections
+        s = services.settings
+        self.limits = ClientLimits(max_question_chars=s.max_question_chars, max_history_items=s.max_history_items,
+                                   max_history_chars=s.max_history_chars, max_k=s.max_k,
+                                   on_refusal=lambda reason: self._record("refused", (), detail=reason))
 
     # --- what the caller may see -------------------------------------------------------------------
     def collections(self) -> list[str]:
@@ -92,9 +98,10 @@ class Workspace:
         """The collections to search: the requested ones (each must be visible) or all visible ones."""
         if requested is None:
             return self.collections()
+        self.limits.collections(requested)
         for name in requested:
             if not self.may_see(name):
-                raise AccessDenied(NOT_FOUND)
+                raise self._denied(NOT_FOUND, f"collection {name!r}")
         return list(dict.fromkeys(requested))
 
     def documents(self, collection: str | None = None, state: DocState | None = None) -> list[DocumentRecord]:
@@ -106,7 +113,7 @@ class Workspace:
     def document(self, collection: str, document_id: str) -> DocumentRecord:
         record = self.services.registry.get(collection, document_id) if self.may_see(collection) else None
         if record is None:
-            raise AccessDenied(NOT_FOUND)
+            raise self._denied(NOT_FOUND, f"document {document_id[:64]!r} in {collection!r}")
         return record
 
     def original_file(self, collection: str, document_id: str, *, audit: bool = True) -> Path:
@@ -151,9 +158,14 @@ class Workspace:
 
     # --- search and answers -----------------------------------------------------------------------------
     def search(self, query: str, k: int, collections: Sequence[str] | None = None,
-               document_ids: Sequence[str] | None = None, *, audit: bool = True) -> list[ScoredChunk]:
+               document_ids: Sequence[str] | None = None, *, audit: bool = True,
+               all_versions: bool = False) -> list[ScoredChunk]:
+        self.limits.question(query, "search")
+        self.limits.k(k)
+        if document_ids is not None:
+            self.limits.documents(document_ids)
         scope = self.scope(collections)
-        hits = self.services.retriever.search(query, k, scope, document_ids)
+        hits = self.services.retriever.search(query, k, scope, document_ids, all_versions=all_versions)
         hits = [h for h in hits if self.may_see(h.chunk.collection)]  # belt and braces: the filter ran inside
         if audit:
             self._record("search", scope, question=query, documents=[h.chunk.file_name for h in hits])
@@ -175,6 +187,10 @@ class Workspace:
     def stream_answer(self, question: str, collections: Sequence[str] | None = None,
                       document_ids: Sequence[str] | None = None, history: Sequence[str] = (),
                       instructions: str = "") -> Iterator[AnswerEvent]:
+        self.limits.question(question)
+        history = self.limits.history(history)
+        if document_ids is not None:
+            self.limits.documents(document_ids)
         scope = self.scope(collections)
         for event in self.answerer(scope, document_ids).stream(question, history, instructions):
             if isinstance(event, Answer):
@@ -200,12 +216,29 @@ class Workspace:
         self._record("eval", scope, detail=f"{len(questions)} questions")
         return report
 
+    def evaluate_answers(self, questions: Sequence[Question], collections: Sequence[str] | None = None,
+                         on_question: Callable[[int, int], None] | None = None) -> AnswerReport:
+        scope = self.scope(collections)
+        report = evaluate_answers(questions, self.answerer(scope), on_question)
+        self._record("eval", scope, detail=f"{len(questions)} questions answered by the model")
+        return report
+
     # --- changes ------------------------------------------------------------------------------------------
+    def require_admin(self, what: str) -> None:
+        """Only administrators (every local single user is one) may do `what`; a refusal is audited."""
+        if not self.caller.is_admin:
+            raise self._denied("only an administrator may do this", what)
+
+    def require_editing(self, what: str) -> None:
+        """Only editors and administrators may change documents; a refusal is audited."""
+        if not self.caller.can_edit:
+            raise self._denied("your role may read but not change documents", what)
+
     def require_editor(self, collection: str) -> None:
         if not self.caller.can_edit:
-            raise AccessDenied("your role may read but not change documents")
+            raise self._denied("your role may read but not change documents", f"change {collection!r}")
         if not self.may_see(collection):
-            raise AccessDenied(NOT_FOUND)
+            raise self._denied(NOT_FOUND, f"change {collection!r}")
 
     def ingest_uploads(self, uploads: Sequence[Upload], collection: str,
                        on_progress: Callable[[Progress], None] | None = None) -> list[FileResult]:
@@ -214,6 +247,37 @@ class Workspace:
         self._record("ingest", [collection], documents=[r.file for r in results],
                      detail="; ".join(f"{r.file}: {r.state.value}" for r in results)[:1000])
         return results
+
+    def ingest_files(self, paths: Sequence[Path], collection: str,
+                     on_progress: Callable[[Progress], None] | None = None,
+                     keyed: Sequence[tuple[Path, str]] | None = None) -> list[FileResult]:
+        """Index files and folders of this machine (the CLI); `keyed` gives each file its source key (sync)."""
+        self.require_editor(collection)
+        self.limits.collections([collection])
+        pipeline = self.services.pipeline
+        try:
+            if keyed is not None:
+                results = pipeline.ingest_keyed(list(keyed), collection, on_progress)
+            else:
+                results = pipeline.ingest(list(paths), collection, on_progress)
+        except KeyboardInterrupt:
+            self._record("ingest", [collection], detail="interrupted; finished files are kept")
+            raise
+        self._record("ingest", [collection], documents=[r.file for r in results],
+                     detail="; ".join(f"{r.file}: {r.state.value}" for r in results)[:1000])
+        return results
+
+    def sync_remove(self, plan: SyncPlan) -> SyncReport:
+        """The removal half of a folder sync: documents whose files left the folder go, with their versions."""
+        self.require_editor(plan.collection)
+        report = apply_sync(SyncPlan(plan.folder, plan.collection, remove=plan.remove), self.services.pipeline,
+                            self.services.registry)
+        for record in report.removed:
+            self._forget_original(record)
+        self._record("sync", [plan.collection], documents=[r.file_name for r in report.removed],
+                     detail=f"{plan.folder}: {len(plan.add)} added, {len(plan.change)} changed, "
+                            f"{len(report.removed)} removed")
+        return report
 
     def reindex(self, collection: str, document_id: str) -> list[FileResult]:
         self.require_editor(collection)
@@ -227,8 +291,24 @@ class Workspace:
         self.require_editor(collection)
         record = self.document(collection, document_id)
         self.services.pipeline.delete(collection, document_id)
+        self._forget_original(record)
         self._record("delete", [collection], documents=[record.file_name])
         return record
+
+    def _forget_original(self, record: DocumentRecord) -> None:
+        """Delete the uploaded original of a deleted document, unless another record still uses the same file.
+        Files outside the data folder (a folder the CLI ingested or synced) belong to the user and stay."""
+        files = self.services.settings.files_dir.resolve()
+        path = Path(record.source_path).resolve()
+        if files not in path.parents:
+            return
+        if any(Path(r.source_path).resolve() == path for r in self.services.registry.find(record.id)):
+            return  # the same bytes under the same name in another collection
+        path.unlink(missing_ok=True)
+        try:
+            path.parent.rmdir()  # the per-content folder, when nothing else is in it
+        except OSError:
+            pass
 
     # --- audit ----------------------------------------------------------------------------------------------
     def audit_events(self, **filters: object) -> list[AuditEvent]:
@@ -241,6 +321,11 @@ class Workspace:
         asked = filters.pop("collections", None)
         visible = [c for c in self.collections() if asked is None or c in asked]  # type: ignore[operator]
         return self.audit.events(collections=visible, **filters)  # type: ignore[arg-type]
+
+    def _denied(self, message: str, what: str) -> AccessDenied:
+        """An AccessDenied for the caller, written to the audit log first (who asked for what, from where)."""
+        self._record("refused", (), detail=f"{message}: {what}")
+        return AccessDenied(message)
 
     def _record(self, action: str, collections: Sequence[str], **fields: object) -> None:
         if self.audit is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -15,9 +16,11 @@ from rich.table import Table
 from confidant.access import Caller, Workspace, provenance_label
 from confidant.cli_admin import api_command, audit_command, users_app
 from confidant.cli_docs import date_command, record_json, sync_command, versions_command
+from confidant.limits import LimitExceeded
 from confidant.services import Services, build_services
 from confidant.settings import Settings
 from ingest.pipeline import Progress as IngestProgress
+from storage.accounts import Role
 from storage.records import FINAL_STATES, DocState, FileResult
 
 app = typer.Typer(help="Confidant: ask questions of your own documents, fully offline.", no_args_is_help=True,
@@ -43,7 +46,16 @@ _STATE_STYLE = {DocState.INDEXED: "green", DocState.DUPLICATE: "cyan", DocState.
 
 
 def _services() -> Services:
-    return build_services(Settings())
+    services = build_services(Settings())
+    if services.data_folder_warning:
+        err.print(f"[yellow]Warning:[/] {services.data_folder_warning}", soft_wrap=True)
+    return services
+
+
+def cli_workspace(services: Services) -> Workspace:
+    """The Workspace of the person at this terminal: the operating-system user who owns the data folder acts as
+    an administrator, and every action is audited as `local:<user>` from the CLI."""
+    return Workspace(services, Caller(f"local:{getpass.getuser()}", Role.ADMIN, None, "cli"), services.audit)
 
 
 def _print_json(value: Any) -> None:
@@ -91,7 +103,7 @@ def _ingest_with_progress(services: Services, paths: list[Path], collection: str
                TextColumn("{task.fields[eta]}"))
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task("Loading model", total=None, files="", pages=0, rate="", eta="")
-        pipeline = services.pipeline  # loads the embedding model
+        services.pipeline  # noqa: B018 - loads the embedding model before the clock starts
         estimate.start()
 
         def on_progress(step: IngestProgress) -> None:
@@ -100,10 +112,7 @@ def _ingest_with_progress(services: Services, paths: list[Path], collection: str
                        description=step.file.name[:40], files=f"{step.index + (1 if step.result else 0)}/{step.total}",
                        pages=estimate.pages, rate=estimate.rate_text(), eta=estimate.eta_text())
 
-        if keyed is not None:
-            results = pipeline.ingest_keyed(keyed, collection, on_progress)
-        else:
-            results = pipeline.ingest(paths, collection, on_progress)
+        results = cli_workspace(services).ingest_files(paths, collection, on_progress, keyed)
         bar.update(task, description="Done", eta="")
     return results
 
@@ -162,9 +171,13 @@ def docs_delete(
     if len({r.id for r in matches}) > 1:
         err.print("[red]That prefix matches more than one document; give more characters.[/]")
         raise typer.Exit(1)
-    for record in matches:
-        services.pipeline.delete(record.collection, record.id)
-        out.print(f"Deleted {record.file_name} from {record.collection}.")
+    workspace = cli_workspace(services)
+    try:
+        for record in matches:
+            workspace.delete(record.collection, record.id)
+            out.print(f"Deleted {record.file_name} from {record.collection}.")
+    finally:
+        services.close()
 
 
 @app.command()
@@ -181,7 +194,13 @@ def search(
     services = _services()
     collections = [collection] if collection else None
     ids = [r.id for d in document for r in services.registry.find(d)] if document else None
-    hits = services.retriever.search(question, k, collections, ids, all_versions=all_versions)
+    try:
+        hits = cli_workspace(services).search(question, k, collections, ids, all_versions=all_versions)
+    except LimitExceeded as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
     if as_json:
         _print_json([{"rank": i, "score": round(h.score, 4), "file": h.chunk.file_name, "page": h.chunk.page,
                       "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text,
@@ -207,13 +226,18 @@ def ask(
     from rich.live import Live
     from rich.panel import Panel
 
-    from confidant.access import LOCAL_CALLER, Workspace
     from rag.answering import Answer, Retrieved, Token
 
     services = _services()
-    workspace = Workspace(services, Caller(LOCAL_CALLER.username, LOCAL_CALLER.role, None, "cli"), services.audit)
+    workspace = cli_workspace(services)
     collections = [collection] if collection else None
-    answerer = workspace.answerer(collections)
+    try:
+        workspace.limits.question(question)
+        answerer = workspace.answerer(collections)
+    except LimitExceeded as exc:
+        services.close()
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
     answer: Answer | None = None
     streamed = ""
     try:
@@ -271,7 +295,7 @@ def evaluate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Measure retrieval (page and file recall@1/5/10, MRR) on your own question set; with --answers, citations too."""
-    from rag.evaluation import evaluate, evaluate_answers, load_questions
+    from rag.evaluation import load_questions
 
     try:
         questions = load_questions(questions_file)
@@ -284,13 +308,14 @@ def evaluate_command(
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as bar:
             task = bar.add_task("Searching", total=len(questions))
-            report = evaluate(questions, lambda q, n: services.retriever.search(q, n, collections), k=k,
-                              on_question=lambda i, n: bar.update(task, completed=i))
+            workspace = cli_workspace(services)
+            report = workspace.evaluate(questions, k, collections,
+                                        on_question=lambda i, n: bar.update(task, completed=i))
             summary: dict[str, Any] = dict(report.summary())
             if answers:
                 task = bar.add_task("Answering", total=len(questions))
-                answer_report = evaluate_answers(questions, services.answerer(collections),
-                                                 on_question=lambda i, n: bar.update(task, completed=i))
+                answer_report = workspace.evaluate_answers(questions, collections,
+                                                           on_question=lambda i, n: bar.update(task, completed=i))
                 summary.update(answer_report.summary())
     finally:
         services.close()

@@ -20,7 +20,8 @@ from confidant.settings import Settings
 from storage.accounts import AccountError, Role
 from storage.audit import AuditEvent
 
-users_app = typer.Typer(help="Accounts for shared mode: add, list, remove, passwd, grant, revoke, token.",
+users_app = typer.Typer(help="Accounts for shared mode: add, list, remove, passwd, role, grant, revoke, disable, "
+                             "enable, token, tokens, token-revoke.",
                         no_args_is_help=True)
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -123,7 +124,7 @@ def users_revoke(username: UserArg, collection: Annotated[str, typer.Argument()]
 @users_app.command("token")
 def users_token(username: UserArg,
                 label: Annotated[str, typer.Option(help="What the token is for.")] = "api",
-                days: Annotated[int | None, typer.Option(help="Lifetime in days (default: token_days).")] = None,
+                days: Annotated[int | None, typer.Option(min=1, help="Lifetime in days (default: token_days).")] = None,
                 ) -> None:
     """Issue an API bearer token. It is shown once; only its hash is kept."""
     services = build_services(Settings())
@@ -136,6 +137,52 @@ def users_token(username: UserArg,
         services.close()
     err.print(f"Token for {username} ({label}); store it now, it is not shown again:")
     out.print(token)
+
+
+@users_app.command("tokens")
+def users_tokens(username: UserArg,
+                 as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
+    """A user's API tokens: id, first characters, label, dates and whether revoked (never the secret)."""
+    services = build_services(Settings())
+    try:
+        if services.accounts.get_user(username) is None:
+            raise _fail(AccountError(f"no user {username.lower()!r}"))
+        found = services.accounts.tokens(username)
+    finally:
+        services.close()
+    if as_json:
+        import json
+
+        out.print_json(json.dumps([{"id": t.id, "prefix": t.prefix, "label": t.label, "created_at": t.created_at,
+                                    "expires_at": t.expires_at, "revoked": t.revoked} for t in found]))
+        return
+    table = Table("id", "starts with", "label", "created", "expires", "state")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for t in found:
+        state = "revoked" if t.revoked else "expired" if t.expires_at and t.expires_at <= now else "active"
+        table.add_row(str(t.id), t.prefix + "…", t.label, t.created_at[:16], (t.expires_at or "never")[:16], state)
+    out.print(table)
+
+
+@users_app.command("token-revoke")
+def users_token_revoke(username: UserArg,
+                       token_id: Annotated[int, typer.Argument(help="The token's id (`confidant users tokens NAME`).")],
+                       ) -> None:
+    """Revoke one API token at once; the user's other tokens keep working."""
+    _change(username, lambda s: s.accounts.revoke_token(username, token_id),
+            f"Token {token_id} of {username} is revoked", "token_revoked", f"token {token_id}")
+
+
+@users_app.command("disable")
+def users_disable(username: UserArg) -> None:
+    """Lock an account out: its signed-in app sessions end at their next click and its API tokens stop working."""
+    _change(username, lambda s: s.accounts.set_disabled(username, True), f"{username} is disabled", "user_disabled")
+
+
+@users_app.command("enable")
+def users_enable(username: UserArg) -> None:
+    """Let a disabled account sign in again (its unrevoked, unexpired tokens work again)."""
+    _change(username, lambda s: s.accounts.set_disabled(username, False), f"{username} is enabled", "user_enabled")
 
 
 def _change(username: str, action: Callable[[Services], object], message: str, event: str,
@@ -152,7 +199,7 @@ def _change(username: str, action: Callable[[Services], object], message: str, e
 
 
 def audit_command(
-    days: Annotated[int, typer.Option(help="How many days back.")] = 7,
+    days: Annotated[int, typer.Option(min=1, help="How many days back (at least 1).")] = 7,
     user: Annotated[str | None, typer.Option(help="Only this user.")] = None,
     csv: Annotated[bool, typer.Option("--csv", help="Write CSV to stdout (for a spreadsheet).")] = False,
 ) -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from confidant.services import Services, build_services
 from confidant.settings import Settings
-from ingest.sync import SyncPlan, apply_sync, plan_sync
+from ingest.sync import SyncPlan, plan_sync
 from storage.records import FINAL_STATES, DocumentRecord
 
 out = Console(soft_wrap=True)
@@ -37,7 +37,7 @@ def sync_command(
 ) -> None:
     """Make a collection match a folder: add new files, index changed ones as a new version, remove documents whose
     files are gone."""
-    from confidant.cli import _ingest_with_progress, _print_json, _results_table
+    from confidant.cli import _ingest_with_progress, _print_json, _results_table, cli_workspace
 
     services = build_services(Settings())
     name = collection or services.settings.default_collection
@@ -49,10 +49,10 @@ def sync_command(
             return
         if not as_json:
             _plan_table(plan)
-        if dry_run or plan.empty:
+        if dry_run:
             return
         keyed = plan.add + plan.change
-        report = apply_sync(SyncPlan(plan.folder, name, remove=plan.remove), services.pipeline, services.registry)
+        report = cli_workspace(services).sync_remove(plan)  # audited, even when nothing changed
         results = _ingest_with_progress(services, [], name, keyed=keyed) if keyed else []
     finally:
         services.close()

@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 from functools import cached_property
 
+from confidant.data_folder import loose_modes_warning, make_private
 from confidant.offline import enforce_offline
 from confidant.settings import Settings
 from ingest.pipeline import IngestPipeline, fill_page_index
@@ -38,6 +39,8 @@ class Services:
                  chat_model: ChatModel | None = None) -> None:
         enforce_offline()
         self.settings = settings
+        self.data_folder_warning = loose_modes_warning(settings.data_dir)  # before this process adds private files
+        make_private(settings.data_dir)
         if embedder is not None:  # tests share one loaded model
             self.__dict__["embedder"] = embedder
         if chat_model is not None:

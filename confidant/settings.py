@@ -155,6 +155,15 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address the app listens on; anything but loopback is shared mode.")
     port: int = Field(default=8501, description="Port the app listens on.")
     upload_max_mb: float = Field(default=100.0, description="Largest file the upload form and the API accept.")
+    max_question_chars: int = Field(
+        default=4000, ge=1, description="Longest question (or search) accepted from the app, the CLI and the API.")
+    max_history_items: int = Field(
+        default=20, ge=0, description="Most earlier questions of a conversation a client may send with a question.")
+    max_history_chars: int = Field(default=4000, ge=1, description="Longest earlier question accepted in a history.")
+    max_k: int = Field(default=50, ge=1, description="Most passages a client may ask a search for.")
+    api_docs: bool = Field(
+        default=False, description="Serve the API's interactive OpenAPI page at /docs (its assets come from the "
+        "project, never a CDN); the machine-readable /openapi.json is always served.")
     upload_types: list[str] = Field(
         default=["pdf", "docx", "pptx", "html", "htm", "txt", "md"],
         description="File extensions the upload form and the API accept."
@@ -175,6 +184,9 @@ class Settings(BaseSettings):
     )
     login_max_failures: int = Field(default=5, description="Failed logins in a row that lock an account for a while.")
     login_lockout_minutes: float = Field(default=15.0, description="How long a locked account stays locked.")
+    audit_burst_per_minute: int = Field(
+        default=20, ge=1, description="Refusals (401, 403, 404, 413, 400, failed sign-ins) from one client within a "
+        "minute that the Admin page flags as a burst.")
     audit_retention_days: int = Field(default=365, description="Audit entries older than this are deleted.")
     api_host: str = Field(default="127.0.0.1", description="Address `confidant api` listens on.")
     api_port: int = Field(default=8502, description="Port `confidant api` listens on.")

@@ -92,6 +92,13 @@ def save_upload(files_dir: Path, upload: Upload) -> tuple[Path, bool]:
     return path, True
 
 
+def _remove_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty: another file with the same bytes lives there
+
+
 def ingest_uploads(services: Services, uploads: Sequence[Upload], collection: str,
                    on_progress: Callable[[Progress], None] | None = None) -> list[FileResult]:
     """Check, save and index uploads; one result per upload, in order. Duplicates are not indexed again."""
@@ -108,6 +115,8 @@ def ingest_uploads(services: Services, uploads: Sequence[Upload], collection: st
         done = services.pipeline.ingest([p for _, p, _ in accepted], collection, on_progress)
         for (slot, path, new), result in zip(accepted, done):
             results[slot] = result
-            if new and result.state is DocState.DUPLICATE:
-                path.unlink(missing_ok=True)  # the indexed copy stays; do not keep a second one
+            if new and result.state is not DocState.INDEXED:
+                # a duplicate's indexed copy stays; a file that could not be indexed is not kept at all
+                path.unlink(missing_ok=True)
+                _remove_empty(path.parent)
     return [r for r in results if r is not None]

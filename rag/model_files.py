@@ -223,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=sorted(MODELS), help="packaged model to prepare")
     parser.add_argument("--models-dir", type=Path, required=True, help="where assembled models are cached")
     args = parser.parse_args(argv)
+    os.umask(0o077)  # the models folder and file are private to this user, like the rest of the data folder
     err = Console(stderr=True)
     with Bar(
         "[progress.description]{task.description}",

@@ -160,14 +160,18 @@ def test_reader_may_not_change_hr(world: World) -> None:
     assert record is not None and record.state is DocState.INDEXED
 
 
-def test_editor_changes_only_own_collection_and_a_refusal_writes_nothing(world: World) -> None:
+def test_editor_changes_only_own_collection_and_a_refusal_writes_only_its_audit_entry(world: World) -> None:
     s, bob = world.services, world.workspace("bob")
     upload = Upload("nda.pdf", world.pdf("nda.pdf", ["The nondisclosure term lasts five years after signing."]))
-    before = (sorted(s.settings.files_dir.rglob("*")), s.registry.documents(), s.keywords.count(), s.audit.count())
+    before = (sorted(s.settings.files_dir.rglob("*")), s.registry.documents(), s.keywords.count())
+    audited = s.audit.count()
     assert refusal(lambda: bob.ingest_uploads([upload], "hr")) == NOT_FOUND
     assert refusal(lambda: bob.delete("hr", world.hr_id)) == NOT_FOUND
-    after = (sorted(s.settings.files_dir.rglob("*")), s.registry.documents(), s.keywords.count(), s.audit.count())
+    after = (sorted(s.settings.files_dir.rglob("*")), s.registry.documents(), s.keywords.count())
     assert after == before
+    assert s.audit.count() == audited + 2
+    refused = world.workspace("root").audit_events(user="bob", action="refused", limit=2)
+    assert [e.detail for e in refused] == [f"{NOT_FOUND}: change 'hr'"] * 2 and refused[0].collections == ()
     [result] = bob.ingest_uploads([upload], "legal")
     assert result.state is DocState.INDEXED and result.collection == "legal"
     assert bob.search("nondisclosure term", 1)[0].chunk.file_name == "nda.pdf"

@@ -8,13 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
+from confidant.refusal_bursts import refusal_bursts
 from storage.accounts import AccountError, Role
 from storage.audit import AuditEvent
 from ui.context import AppContext
+from ui.guard import allowed
 
 
 def admin_page(ctx: AppContext) -> None:
     st.title("Admin")
+    if not allowed(ctx.ws.require_admin, "Admin"):
+        return
     users_tab, audit_tab = st.tabs(["Users", "Audit log"])
     with users_tab:
         users_section(ctx)
@@ -60,8 +64,37 @@ def users_section(ctx: AppContext) -> None:
                                index=roles.index(account.role.value) if account else roles.index(Role.READER.value))
     if right.button("Save role") and new_role:
         _apply(ctx, "role_set", f"{who}: {new_role}", lambda: accounts.set_role(who, new_role))
-    if who != ctx.ws.caller.username and right.button("Remove user", type="secondary"):
-        _apply(ctx, "user_removed", who, lambda: accounts.remove_user(who))
+    if who != ctx.ws.caller.username and account is not None:
+        if account.disabled and right.button("Enable account", key=f"admin_enable_{who}"):
+            _apply(ctx, "user_enabled", who, lambda: accounts.set_disabled(who, False))
+        if not account.disabled and right.button("Disable account", key=f"admin_disable_{who}",
+                                                 help="Ends the user's signed-in sessions and stops their API tokens"):
+            _apply(ctx, "user_disabled", who, lambda: accounts.set_disabled(who, True))
+        if right.button("Remove user", type="secondary"):
+            _apply(ctx, "user_removed", who, lambda: accounts.remove_user(who))
+    tokens_section(ctx, who)
+
+
+def tokens_section(ctx: AppContext, who: str) -> None:
+    """The user's API tokens (never the secret): revoke one at once."""
+    accounts = ctx.services.accounts
+    tokens = accounts.tokens(who)
+    st.subheader(f"API tokens of {who}")
+    if not tokens:
+        st.caption("None. Issue one on the server with `confidant users token NAME --label WHAT`.")
+        return
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    st.dataframe([{"id": t.id, "starts with": t.prefix + "…", "label": t.label, "created": t.created_at[:16],
+                   "expires": (t.expires_at or "never")[:16],
+                   "state": "revoked" if t.revoked else "expired" if t.expires_at and t.expires_at <= now else "active"}
+                  for t in tokens], hide_index=True, width="stretch")
+    active = [t for t in tokens if not t.revoked]
+    if active:
+        labels = {f"{t.id} · {t.label} · {t.prefix}…": t.id for t in active}
+        chosen = st.selectbox("Token", list(labels), key=f"admin_token_{who}")
+        if st.button("Revoke token", key=f"admin_revoke_token_{who}"):
+            token_id = labels[chosen]
+            _apply(ctx, "token_revoked", f"{who}: token {token_id}", lambda: accounts.revoke_token(who, token_id))
 
 
 def _add(ctx: AppContext, name: str, password: str, role: str, member_of: list[str]) -> None:
@@ -81,7 +114,22 @@ def _apply(ctx: AppContext, action: str, detail: str, change: Callable[[], objec
     st.success("Saved.")
 
 
+def bursts_section(ctx: AppContext) -> None:
+    """Clients refused many times within a minute in the last day (token or password guessing, probing)."""
+    threshold = ctx.services.settings.audit_burst_per_minute
+    recent = ctx.ws.audit_events(since=datetime.now(UTC) - timedelta(days=1), limit=None)
+    bursts = refusal_bursts(recent, threshold)
+    if not bursts:
+        st.caption(f"No client was refused {threshold} or more times within a minute in the last 24 hours.")
+        return
+    st.error(f"{len(bursts)} client(s) refused {threshold}+ times within a minute in the last 24 hours:")
+    st.dataframe([{"client": b.client, "most in a minute": b.most_in_a_minute, "refusals (24 h)": b.refusals,
+                   "first": b.first[:19].replace("T", " "), "last": b.last[:19].replace("T", " "),
+                   "user names tried": ", ".join(b.users)[:200]} for b in bursts], hide_index=True, width="stretch")
+
+
 def audit_section(ctx: AppContext) -> None:
+    bursts_section(ctx)
     days = st.slider("Days back", 1, 365, 7, key="audit_days")
     user = st.text_input("Only this user", key="audit_user").strip().lower() or None
     since = datetime.now(UTC) - timedelta(days=days)

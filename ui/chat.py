@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from rag.answering import Answer, Answerer, Retrieved, Token
+from confidant.access import AccessDenied
+from confidant.limits import LimitExceeded
+from rag.answering import Answer, AnswerEvent, Retrieved, Token
 from storage.collections import CollectionSettings
 from storage.records import ScoredChunk
 from ui.context import AppContext
@@ -75,15 +77,17 @@ def chat_page(ctx: AppContext) -> None:
         starters(assistant)
     if history:
         tools(ctx, history)
-    question = st.chat_input("Ask a question about your documents") or st.session_state.pop(PENDING, None)
+    limits = ctx.ws.limits
+    question = (st.chat_input("Ask a question about your documents", max_chars=limits.max_question_chars)
+                or st.session_state.pop(PENDING, None))
     if question:
-        answerer = ctx.ws.answerer(collections, document_ids)
         with st.chat_message("user"):
             st.text(question)
+        earlier = [t.question for t in history][-limits.max_history_items:] if limits.max_history_items else []
         with st.chat_message("assistant"):
-            answer = stream_answer(answerer, question, [t.question for t in history], assistant.instructions)
-        if answer is not None:
-            ctx.ws.record_answer(answer, collections)
+            answer = stream_answer(ctx.ws.stream_answer(question, collections, document_ids, earlier,
+                                                        assistant.instructions))
+        if answer is not None:  # the Workspace has audited it
             history.append(Turn(question, answer, scope_label))
             st.rerun()
 
@@ -102,14 +106,14 @@ def reading_line(passages: list[ScoredChunk]) -> str:
     return f"Reading {len(passages)} passage(s): {pages}"
 
 
-def stream_answer(answerer: Answerer, question: str, history: list[str], instructions: str) -> Answer | None:
+def stream_answer(events: Iterator[AnswerEvent]) -> Answer | None:
     """Stream tokens into the page; return the checked Answer (shown properly on the next run). The pages being
     read appear as soon as retrieval is done, while the model is still reading them."""
     final: list[Answer] = []
     found = st.empty()
 
     def tokens() -> Iterator[str]:
-        for event in answerer.stream(question, history, instructions):
+        for event in events:
             if isinstance(event, Retrieved):
                 found.caption(reading_line(event.passages))
             elif isinstance(event, Token):
@@ -120,6 +124,9 @@ def stream_answer(answerer: Answerer, question: str, history: list[str], instruc
     try:
         with st.spinner("Searching your documents and writing the answer… (the first answer also starts the model)"):
             st.write_stream(tokens())
+    except (LimitExceeded, AccessDenied) as refused:
+        st.error(f"Could not answer: {refused}")
+        return None
     except Exception as exc:  # noqa: BLE001 - the page must survive a broken index or model
         st.error(f"Could not answer: {type(exc).__name__}: {exc}")
         return None

@@ -7,10 +7,13 @@ import streamlit as st
 from storage.collections import CollectionSettings, valid_collection_name
 from storage.records import DocState
 from ui.context import AppContext
+from ui.guard import allowed
 
 
 def collections_page(ctx: AppContext) -> None:
     st.title("Collections")
+    if not allowed(ctx.ws.require_admin, "Collections"):
+        return
     registry = ctx.services.registry
     rows = []
     for name in ctx.collection_names():

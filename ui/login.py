@@ -24,7 +24,8 @@ def current_caller(ctx: AppContext) -> Caller | None:
     accounts = ctx.services.accounts
     name: str | None = st.session_state.get(USER)
     if name is None:
-        name = sso_username(dict(st.context.headers), st.context.ip_address, settings)
+        headers = dict(st.context.headers)
+        name = next((found for peer in peer_addresses() if (found := sso_username(headers, peer, settings))), None)
         if name is not None and accounts.get_user(name) is not None:
             st.session_state[USER] = name
             _audit(ctx, name, "login", "single sign-on")
@@ -33,6 +34,18 @@ def current_caller(ctx: AppContext) -> Caller | None:
         st.session_state.pop(USER, None)
         return None
     return Caller.for_user(user, accounts.collections_of(user.username), "ui")
+
+
+def peer_addresses() -> list[str]:
+    """The socket peer of this browser session (`confidant serve` turns uvicorn's X-Forwarded-For rewriting off).
+
+    Streamlit reports 127.0.0.1 and ::1 as no address; a session with request headers but no address is on this
+    machine's loopback. No headers at all: no connection to speak of (tests), so no address.
+    """
+    address = st.context.ip_address
+    if address:
+        return [address]
+    return ["127.0.0.1", "::1"] if st.context.headers else []
 
 
 def login_page(ctx: AppContext) -> None:
@@ -63,6 +76,7 @@ def sign_out() -> None:
 
 
 def _audit(ctx: AppContext, user: str, action: str, detail: str) -> None:
-    client = f"ui {st.context.ip_address}" if st.context.ip_address else "ui"
+    peers = peer_addresses()
+    client = f"ui {peers[0]}" if peers else "ui"
     ctx.services.audit.record(AuditEvent(at="", user=user, action=action, collections=(), detail=detail,
                                          client=client))

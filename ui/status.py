@@ -19,3 +19,5 @@ def status_panel(ctx: AppContext) -> None:
     st.caption(f"Passages: {sum(d.chunks for d in docs if d.state is DocState.INDEXED)}")
     if ctx.ws.caller.is_admin:
         st.caption(f"Data folder: {s.settings.data_dir}")
+        if s.data_folder_warning:
+            st.warning(s.data_folder_warning)

@@ -11,6 +11,7 @@ from ingest.uploads import Upload, megabytes
 from storage.collections import CollectionSettings, valid_collection_name
 from storage.records import DocState, FileResult
 from ui.context import AppContext
+from ui.guard import allowed
 
 REPORT = "upload_report"
 
@@ -23,6 +24,8 @@ def report_rows(results: Sequence[FileResult]) -> list[dict[str, object]]:
 def upload_page(ctx: AppContext) -> None:
     s = ctx.services.settings
     st.title("Add documents")
+    if not allowed(ctx.ws.require_editing, "Upload"):
+        return
     names = ctx.collection_names()
     default = names.index(s.default_collection) if s.default_collection in names else 0
     collection = st.selectbox("Collection", names, index=default, key="upload_collection")
@@ -35,7 +38,7 @@ def upload_page(ctx: AppContext) -> None:
         collection = new_name
     types = ", ".join("." + t for t in s.upload_types)
     st.caption(f"Accepted: {types}; at most {megabytes(s.upload_max_mb)} MB per file. Files stay on this computer.")
-    files = st.file_uploader("Files", accept_multiple_files=True, key="upload_files")
+    files = st.file_uploader("Files", accept_multiple_files=True, type=list(s.upload_types), key="upload_files")
     if st.button("Add to collection", type="primary", disabled=not files):
         if new_name:
             ctx.collections.put(ctx.collections.get(new_name) if new_name in ctx.collections.names()
