@@ -19,10 +19,11 @@ from typing import Any
 from rich.table import Table
 
 from bench import exact_search, report
+from bench.quality_sets import EVAL_DIR, SETS
 from rag.evaluation import Question, evaluate
 from storage.records import ScoredChunk
 
-HR = Path("/work/shared/eval/hr-benefits")
+HR = EVAL_DIR / SETS["hr"]
 Search = Callable[[str, int], list[ScoredChunk]]
 
 
@@ -107,6 +108,7 @@ def run(docs: Path, questions: list[Question], workdir: Path) -> dict[str, Any]:
         row, ranks, exact = confidant_side(docs, questions, workdir / label, overrides)
         out[label], out[f"{label} (exact search)"] = row, exact
         out.setdefault("paired_top5", {})[label] = paired(ranks, b_ranks)
+    out["set"] = docs.resolve().parent.name
     out["baseline_page_label_mismatches"] = built.page_label_mismatches
     out["baseline_nodes_truncated"] = {"limit_word_pieces": limit, "nodes": len(counts),
                                        "over_limit": sum(1 for n in counts if n > limit),
@@ -116,8 +118,9 @@ def run(docs: Path, questions: list[Question], workdir: Path) -> dict[str, Any]:
 
 
 def table(result: dict[str, Any]) -> Table:
-    out = Table(title="Page recall on hr-benefits (273 pages), same run; exact = brute-force vector search over the "
-                      "same stored vectors (no HNSW, no keyword fusion, no one-passage-per-page)")
+    pages = result["llamaindex-default"]["pages"]
+    out = Table(title=f"Page recall on {result['set']} ({pages} pages), same run; exact = brute-force vector "
+                      "search over the same stored vectors (no HNSW, no keyword fusion, no one-passage-per-page)")
     cols = ("chunks", "recall@1", "recall@5 (top-5 retriever)", "recall@10", "mrr@10", "file_recall@5")
     out.add_column("system")
     for col in cols:

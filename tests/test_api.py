@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from confidant.access import NOT_FOUND
 from confidant.api import api_server, create_api
+from confidant.services import Services
 from rag.embedders import Embedder
 from tests.test_access import HR_FILE, LEGAL_FILE, LEGAL_QUESTION, ROLE_MESSAGE, World, build_world
 
@@ -43,23 +45,31 @@ def tokens(world: World) -> dict[str, Headers]:
             for name in ("alice", "bob", "root")}
 
 
-@pytest.fixture(scope="module")
-def server(world: World) -> Iterator[str]:
-    """The API served by uvicorn (as `confidant api` runs it) on a free loopback port, in a background thread."""
+@contextmanager
+def running_api(services: Services, host: str = "127.0.0.1") -> Iterator[str]:
+    """The API served by uvicorn (as `confidant api` runs it) on a free port of `host`, in a background thread."""
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    uvicorn_server = api_server(world.services, "127.0.0.1", 0, log_level="warning")
+    sock.bind((host, 0))
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    uvicorn_server = api_server(services, host, 0, log_level="warning")
     thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not uvicorn_server.started:  # poll until the port accepts
         assert thread.is_alive() and time.monotonic() < deadline, "the API server did not start"
         time.sleep(0.02)
-    yield url
-    uvicorn_server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    try:
+        yield url
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def server(world: World) -> Iterator[str]:
+    with running_api(world.services) as url:
+        yield url
 
 
 def test_health_needs_no_token_and_reveals_nothing(client: TestClient) -> None:
@@ -115,9 +125,11 @@ def test_forbidden_and_missing_answer_alike_and_legal_never_leaks(
     for forbidden_scope, absent_scope in ((["legal"], ["nosuch"]), (["hr", "legal"], ["hr", "nosuch"])):
         assert (seen("POST", "/api/ask", json={"question": LEGAL_QUESTION, "collections": forbidden_scope})
                 == seen("POST", "/api/ask", json={"question": LEGAL_QUESTION, "collections": absent_scope}) == gone)
-    for crafted in ("..%2Flegal", "hr%2F..%2Flegal", "%2E%2E%2Flegal", "legal%00"):
+    for crafted in ("..%2Flegal", "hr%2F..%2Flegal", "%2E%2E%2Flegal"):  # no route has a '/' in a collection
         status, _ = seen("GET", f"/api/documents/{crafted}/{legal}/file")
         assert status == 404, crafted
+    status, errors = seen("GET", f"/api/documents/legal%00/{legal}/file")  # a name no collection can have
+    assert status == 422 and "invalid collection name" in errors["detail"][0]["msg"]
     status, hits = seen("GET", "/api/search?q=indemnification+cap+Zephyrine&k=10")
     assert status == 200 and hits and {h["collection"] for h in hits} == {"hr"}
     for body in ({"question": LEGAL_QUESTION}, {"question": LEGAL_QUESTION, "document_ids": [legal]}):

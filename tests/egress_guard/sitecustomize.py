@@ -1,5 +1,7 @@
 """Loaded into every Python process of the egress test (via PYTHONPATH): records and blocks any attempt to
-connect to, or resolve, an address that is not loopback. The log file is named by CONFIDANT_TEST_EGRESS_LOG."""
+connect to, send a datagram to, or resolve, an address that is not loopback. The log file is named by
+CONFIDANT_TEST_EGRESS_LOG. Python's view only: native code (onnxruntime, llama.cpp) goes past it, which is why the
+guards in tests/test_no_egress.py also watch at the OS level (strace, a network namespace)."""
 
 import ipaddress
 import os
@@ -26,13 +28,14 @@ def _record(what: str) -> None:
 
 _connect = socket.socket.connect
 _connect_ex = socket.socket.connect_ex
+_sendto = socket.socket.sendto
 _getaddrinfo = socket.getaddrinfo
 
 
-def _guard(sock: socket.socket, address: object) -> None:
+def _guard(sock: socket.socket, address: object, call: str = "connect") -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
         if not _is_loopback(address[0]):
-            _record(f"connect {address!r}")
+            _record(f"{call} {address!r}")
             raise ConnectionRefusedError(f"egress blocked by test guard: {address!r}")
 
 
@@ -46,6 +49,11 @@ def connect_ex(self: socket.socket, address: object) -> int:
     return _connect_ex(self, address)
 
 
+def sendto(self: socket.socket, data: bytes, *args: object) -> int:
+    _guard(self, args[-1], "sendto")  # sendto(data, address) or sendto(data, flags, address)
+    return _sendto(self, data, *args)  # type: ignore[arg-type]
+
+
 def getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
     name = host.decode() if isinstance(host, bytes) else host
     if not _is_loopback(name):
@@ -56,4 +64,5 @@ def getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 socket.socket.connect = connect  # type: ignore[method-assign]
 socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+socket.socket.sendto = sendto  # type: ignore[method-assign]
 socket.getaddrinfo = getaddrinfo
