@@ -223,12 +223,18 @@ def api_command(
     host: Annotated[str | None, typer.Option(help="Address (default api_host, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default api_port, 8502).")] = None,
 ) -> None:
-    """Serve the REST API (bearer tokens from `confidant users token`); OpenAPI page at /docs."""
+    """Serve the REST API (bearer tokens from `confidant users token`); its schema at /openapi.json, and the
+    interactive page at /docs when CONFIDANT_API_DOCS=true."""
     from confidant.api import run_api
     from confidant.offline import enforce_offline
 
     enforce_offline()
     settings = Settings()
-    err.print(f"Confidant API on http://{host or settings.api_host}:{port or settings.api_port}  "
-              f"(data folder: {settings.data_dir}; put it behind a TLS proxy when shared)")
-    run_api(build_services(settings), host or settings.api_host, port or settings.api_port)
+    address = f"http://{host or settings.api_host}:{port or settings.api_port}"
+    docs = f"; interactive page at {address}/docs" if settings.api_docs else ""
+    err.print(f"Confidant API on {address}  (schema at /openapi.json{docs}; data folder: {settings.data_dir}; "
+              f"put it behind a TLS proxy when shared)")
+    services = build_services(settings)
+    if services.data_folder_warning:
+        err.print(f"[yellow]Warning:[/] {services.data_folder_warning}", soft_wrap=True)
+    run_api(services, host or settings.api_host, port or settings.api_port)

@@ -18,7 +18,7 @@ def streamlit_command(host: str, port: int, upload_max_mb: float) -> list[str]:
     """Streamlit's own upload limit (whole MB, at least 1) is the setting, so the browser is refused at the same size
     the upload page and the API refuse."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "confidant.streamlit_main", "run", str(APP),
         "--server.address", host, "--server.port", str(port), "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
         "--global.developmentMode", "false", "--server.maxUploadSize", str(max(1, math.ceil(upload_max_mb))),

@@ -157,7 +157,7 @@ class Services:
         return audit
 
     def close(self) -> None:
-        for name in ("accounts", "audit", "keywords", "pages"):
+        for name in ("accounts", "audit", "keywords", "pages", "registry", "store"):
             if name in self.__dict__:
                 self.__dict__[name].close()
         if "worker" in self.__dict__:

@@ -113,8 +113,9 @@ class ParseWorker:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Deadline
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
+            poller = select.poll()  # not select.select: it fails on descriptors above 1023
+            poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+            if not poller.poll(remaining * 1000):
                 raise _Deadline
             part = os.read(fd, min(size - len(data), 1 << 20))
             if not part:

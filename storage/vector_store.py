@@ -40,6 +40,7 @@ class VectorStore(Protocol):
     def delete_document(self, collection: str, document_id: str) -> None: ...
     def count(self, collection: str | None = None, document_id: str | None = None) -> int: ...
     def document_ids(self, collection: str | None = None) -> set[tuple[str, str]]: ...
+    def close(self) -> None: ...
 
 
 def _chunk(text: str, meta: dict[str, Any]) -> Chunk:
@@ -93,6 +94,14 @@ class ChromaStore:
     def ephemeral(cls, index_name: str, *, ef_search: int = DEFAULT_EF_SEARCH) -> ChromaStore:
         client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
         return cls(client, index_name, ef_search=ef_search)
+
+    def close(self) -> None:
+        """Release this store's hold on the embedded client's files (the last holder in the process stops it)."""
+        with self._lock:
+            self._cols.clear()
+            close = getattr(self._client, "close", None)
+            if close is not None:
+                close()
 
     # --- one Chroma collection per Confidant collection -------------------------------------------------
     def _name(self, collection: str) -> str:

@@ -5,12 +5,19 @@ from pathlib import Path
 
 import pytest
 
+from confidant.offline import enforce_offline
 from confidant.services import Services, build_services
 from confidant.settings import Settings
 from rag.embedders import Embedder
 from rag.onnx_embedders import bge_small_embedder
 from storage.records import DocState, FileResult
 from tests.documents import HR_DOCS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests' own process stays offline too: telemetry switches set before any test imports a library (some
+    tests import onnxruntime directly)."""
+    enforce_offline()
 
 
 @pytest.fixture(scope="session")

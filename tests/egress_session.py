@@ -2,7 +2,8 @@
 
 1. ingest: `confidant ingest` an HR PDF, then a CLI process that searches it (the embedder loaded) stays up;
 2. ask: `confidant ask … --json`, then a CLI process that keeps asking;
-3. serve: `confidant serve`, the page loaded in headless Chromium and one question asked in the chat;
+3. serve: `confidant serve`, the page loaded in headless Chromium and one question asked in the chat, then a
+   websocket opened with another site's Origin (refused);
 4. api: an account and a token (`confidant users add/token`), `confidant api`, one authenticated POST /api/ask.
 
 Each phase lasts at least `hold_s` seconds with the embedding model loaded in a live process, so delayed background
@@ -103,6 +104,7 @@ class Session:
         try:
             wait_until_up(f"http://127.0.0.1:{port}/_stcore/health", server)
             ask_in_browser(f"http://127.0.0.1:{port}")
+            refuse_foreign_origin(port)
             self.wait_out(started)
         finally:
             self.stop(server)
@@ -207,6 +209,20 @@ def ask_in_browser(url: str) -> None:
         finally:
             browser.close()
     assert elsewhere == [], f"the page loaded from other hosts: {elsewhere}"
+
+
+def refuse_foreign_origin(port: int) -> None:
+    """A page on another site opening the app's websocket: Streamlit checks the Origin against the machine's
+    addresses, which it used to look up by contacting 8.8.8.8 and checkip.amazonaws.com. It must be refused without
+    any lookup."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    try:
+        with connect(f"ws://127.0.0.1:{port}/_stcore/stream", origin="http://elsewhere.example", open_timeout=30):
+            raise AssertionError("a websocket from another site's page was accepted")
+    except InvalidStatus as refused:
+        assert refused.response.status_code == 403, refused.response.status_code
 
 
 def main(argv: list[str]) -> int:

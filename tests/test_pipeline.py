@@ -100,3 +100,27 @@ def test_big_files_get_a_longer_parsing_time_limit(tmp_path: Path) -> None:
     worker = ParseWorker(WorkerLimits(timeout_s=120.0, timeout_s_per_mb=60.0))
     assert 239.9 < worker.time_limit(big) < 240.1  # 120 s + 2 MB × 60 s
     assert worker.time_limit(tmp_path / "missing.pdf") == 120.0
+
+
+def test_the_parse_worker_reads_when_the_process_has_over_1024_open_files(tmp_path: Path) -> None:
+    """A long-running server holds many descriptors; the reader's pipe then gets a number above 1023."""
+    import os
+    import resource
+
+    from ingest.worker import ParseWorker, WorkerLimits
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        import pytest
+        pytest.skip(f"the hard open-file limit ({hard}) is too low to reach descriptor 1024")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    worker = ParseWorker(WorkerLimits())
+    try:
+        doc = worker.parse(make_pdf(tmp_path / "memo.pdf", ["Remote work needs a manager's approval."]))
+    finally:
+        worker.close()
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert "approval" in doc.pages[0]

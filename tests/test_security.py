@@ -5,6 +5,7 @@ checking the caller's role itself."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 import os
 import stat
 from datetime import UTC, datetime, timedelta
@@ -33,8 +34,10 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def world(tmp_path: Path, embedder: Embedder) -> World:
-    return build_world(tmp_path, embedder)
+def world(tmp_path: Path, embedder: Embedder) -> Iterator[World]:
+    w = build_world(tmp_path, embedder)
+    yield w
+    w.services.close()
 
 
 def modes(root: Path) -> dict[str, int]:
@@ -228,8 +231,10 @@ def run_page(ctx, page, caller) -> None:  # type: ignore[no-untyped-def]  # AppT
 
 
 @pytest.fixture
-def app_ctx(world: World) -> AppContext:
-    return AppContext.create(world.services)
+def app_ctx(world: World) -> Iterator[AppContext]:
+    ctx = AppContext.create(world.services)
+    yield ctx
+    ctx.close()
 
 
 @pytest.mark.parametrize(("page_name", "username"), [("admin", "bob"), ("collections", "bob"), ("upload", "alice"),
