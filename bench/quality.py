@@ -44,18 +44,22 @@ from bench.quality_sets import (
 from rag.evaluation import Question
 
 LLAMA = "LlamaIndex default (MiniLM)"
-VECTOR, KEYWORD, NO_PAGES, DEFAULT = ("Confidant vector only", "Confidant keyword only",
-                                      "Confidant hybrid, no page stage", "Confidant default (as the app runs it)")
+VECTOR, KEYWORD, NO_PAGES, NO_ROUTING, DEFAULT = (
+    "Confidant vector only", "Confidant keyword only", "Confidant hybrid, no page stage, no routing",
+    "Confidant default without routing", "Confidant default (as the app runs it)")
 Rows = dict[str, dict[str, Any]]
 
 
 def core_rows(services: Any, questions: Sequence[Question], log: Log, names: Sequence[str] = (
-        VECTOR, KEYWORD, NO_PAGES, DEFAULT)) -> Rows:
-    """Vector only, keyword only, hybrid without the page stage and the default, over one open index."""
+        VECTOR, KEYWORD, NO_PAGES, NO_ROUTING, DEFAULT)) -> Rows:
+    """Each stage alone (vector only, keyword only: no routing, no page stage), hybrid without the page stage and
+    routing, the default without routing (rag/routing.py) and the default, over one open index."""
     r = services.retriever
-    searches = {VECTOR: lambda q, n: r.search(q, n, mode="vector"),
-                KEYWORD: lambda q, n: r.search(q, n, mode="keyword"),
-                NO_PAGES: variant(r, mode="hybrid", page_weight=0.0).search,
+    plain = variant(r, router=None)
+    searches = {VECTOR: lambda q, n: plain.search(q, n, mode="vector"),
+                KEYWORD: lambda q, n: plain.search(q, n, mode="keyword"),
+                NO_PAGES: variant(r, mode="hybrid", page_weight=0.0, router=None).search,
+                NO_ROUTING: plain.search,
                 DEFAULT: r.search}
     rows: Rows = {}
     for name in names:

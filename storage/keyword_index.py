@@ -108,6 +108,7 @@ class TantivyKeywordIndex:
         self._schema = self._index.schema
         self._seen_meta = self._meta_stamp()
         self._vocabulary_cache: dict[tuple[str, ...] | None, tuple[int, dict[str, int]]] = {}
+        self._analyzer_instance: Any = None
         self._move_fts5_index()
         if self._stale():
             with self._writer():
@@ -160,6 +161,43 @@ class TantivyKeywordIndex:
         searcher = self._searcher()  # searching needs no lock, so a long write never holds up a question
         hits = searcher.search(tantivy.Query.boolean_query(clauses), k, count=False).hits
         return [ScoredChunk(_chunk(searcher.doc(address)), float(score)) for score, address in hits]
+
+    def search_among(self, query: str, chunk_ids: Sequence[str], k: int, *,
+                     title_weight: float = 1.0) -> list[ScoredChunk]:
+        """BM25 over the named entries only (e.g. the first pages of some documents), title words weighted
+        `title_weight`; word statistics are the whole index's."""
+        tantivy = _tantivy()
+        terms = query_terms(query)
+        if not terms or not chunk_ids or k <= 0:
+            return []
+        words = tantivy.Query.boolean_query([
+            (tantivy.Occur.Should, self._index.parse_query(f'"{t}"', ["text", "title"],
+                                                           field_boosts={"title": title_weight}))
+            for t in terms])
+        query_among = tantivy.Query.boolean_query([(tantivy.Occur.Must, words),
+                                                   (tantivy.Occur.Must, self._q_terms("chunk_id", chunk_ids))])
+        searcher = self._searcher()
+        hits = searcher.search(query_among, k, count=False).hits
+        return [ScoredChunk(_chunk(searcher.doc(address)), float(score)) for score, address in hits]
+
+    def count_among(self, word: str, chunk_ids: Sequence[str]) -> int:
+        """How many of the named entries hold the word (in their text or title)."""
+        tantivy = _tantivy()
+        if not chunk_ids or not query_terms(word):
+            return 0
+        query = tantivy.Query.boolean_query([
+            (tantivy.Occur.Must, self._index.parse_query(f'"{word}"', ["text", "title"])),
+            (tantivy.Occur.Must, self._q_terms("chunk_id", chunk_ids))])
+        return int(self._searcher().search(query, 1, count=True).count)
+
+    def analyze(self, text: str) -> list[str]:
+        """The index's own terms for a text (lower case, accents folded, English stems)."""
+        return list(self._index_analyzer().analyze(text))
+
+    def _index_analyzer(self) -> Any:
+        if self._analyzer_instance is None:
+            self._analyzer_instance = _analyzer()
+        return self._analyzer_instance
 
     def count(self, collection: str | None = None, document_id: str | None = None) -> int:
         tantivy = _tantivy()

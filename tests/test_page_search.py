@@ -141,3 +141,17 @@ def test_a_question_in_two_parts_finds_its_evidence_part_by_part(hr_services: Se
     assert sub_questions(q.question)
     assert found[True] & evidence, (found[True], evidence)
     assert not found[False] & evidence, "the whole question now finds it: this test no longer shows splitting"
+
+
+def test_asking_one_short_document_reaches_all_of_its_passages(services: Services, tmp_path: Path) -> None:
+    """One passage per page first, then the pages' other passages: a two-page contract asked with k = 8 yields 8
+    passages, not 2 (the distinct-pages rule used to stop at the page count whatever k was)."""
+    clause = ("The Licensee shall pay the royalty within thirty days of each quarter end, by wire transfer to the "
+              "account the Licensor names in writing, together with a statement of units sold in that quarter. ")
+    pdf = make_pdf(tmp_path / "licence.pdf", [clause * 12, clause.replace("royalty", "renewal fee") * 12])
+    [result] = services.pipeline.ingest([pdf], "legal")
+    assert result.chunks >= 8, result
+    hits = services.retriever.search("When is the royalty paid?", 8, ["legal"], [result.id])
+    assert len(hits) == 8
+    assert {h.chunk.page for h in hits[:2]} == {1, 2}
+    assert len({h.chunk.chunk_id for h in hits}) == 8

@@ -40,6 +40,25 @@ def test_pdf_pdfium_cannot_open_is_read_by_pypdf(tmp_path: Path, monkeypatch: py
     assert read_document(path, ReadLimits(ocr=False)).pages == ["First page words.", "Second page words."]
 
 
+def test_a_pdf_past_one_of_pypdfs_safety_limits_is_read_by_pdfium(tmp_path: Path) -> None:
+    """Real 10-Q filings hold arrays longer than pypdf's 100,000-element limit; pypdf refuses them while counting
+    pages, pdfium reads them (inside the same worker limits). A file pdfium cannot read either stays too_large."""
+    import pypdf
+    from pypdf.generic import ArrayObject, NameObject, NumberObject
+
+    plain = make_pdf(tmp_path / "plain.pdf", ["The renewal notice is ninety days.", "Payment is due in thirty days."])
+    writer = pypdf.PdfWriter(clone_from=str(plain))
+    writer.pages[0][NameObject("/LongArray")] = ArrayObject([NumberObject(0)] * 100_001)
+    filing = tmp_path / "filing.pdf"
+    writer.write(str(filing))
+    with pytest.raises(pypdf.errors.LimitReachedError):
+        len(pypdf.PdfReader(filing).pages)
+    doc = read_document(filing, ReadLimits())
+    assert [page.strip() for page in doc.pages] == ["The renewal notice is ninety days.",
+                                                     "Payment is due in thirty days."]
+    assert "pypdf stopped at a safety limit" in doc.notes[0]
+
+
 def test_docx_page_breaks_start_new_pages(tmp_path: Path) -> None:
     path = make_docx(tmp_path / "memo.docx", ["First page words.", "Second page words."])
     parsed = read_document(path, LIMITS)

@@ -5,9 +5,9 @@ checking the caller's role itself."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 import os
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 

@@ -1,0 +1,137 @@
+"""Route a question to the documents it names, and search inside them without the naming words.
+
+A question about one document usually names it: "the License and Hosting Agreement between Corio Inc. and
+Changepoint", "Adobe's FY2017 operating cash flow", "PerksPlus". Those names are the rarest words of the question, so
+keyword search ranks first the pages full of them — a contract's preamble and signature blocks, the cover of every
+filing that mentions the company — and the embedding of the question leans on them too, while the words that say
+what is asked ("renew", "notice", "cash flow") weigh little. Whole collections of same-kind documents (every
+contract has a governing-law clause, every 10-K a cash-flow statement) make it worse.
+
+So, before ranking passages:
+1. The naming words: words written as names (capitalised inside a sentence, or with digits: "Corio", "Adobe",
+   "2017") that some but few of the searched documents' first pages or titles hold (two, or at most `RARE_SHARE`
+   of them) — names, not subject matter.
+2. The named documents: BM25 of the naming words with letters over each document's first page with its title
+   (the file name) weighted fully; the documents scoring at least `NAMED_SHARE` of the best. A year or number in
+   the question then picks among them (those whose first page holds the most of them); alone it names nothing.
+3. Route only when it is safe to: at least one naming word is concentrated in the candidates across the whole text
+   (at least `CONCENTRATION` of the passages that hold it are theirs — a company name used in every document, like
+   an employer's name in its HR booklets, names none), and the candidates are a small part of what is searched (at
+   most `MAX_PAGE_SHARE` of its pages; naming two of three large documents narrows nothing worth the risk).
+4. Search only the candidates. Where the names make up much of the question (at least `STRIP_SHARE` of its
+   words: "… the License and Hosting Agreement between Corio Inc. and Changepoint, Inc."), take out of it the
+   naming words every candidate holds, so the words of the ask rank the pages (a word that tells the candidates
+   apart, like the year among a company's annual reports, stays). A name in a long question ("… for Adobe?
+   Base your judgment on the cash flow statement …") stays: there the statement pages carry the company's name
+   in their headings, and taking it out cost 11 of 43 filings questions (bench/quality.py, 2026-12-05).
+
+Nothing here is tuned to one set: bench/quality.py measures it on HR booklets, annual reports and contracts together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from storage.keyword_index import TantivyKeywordIndex, query_terms
+from storage.records import DocumentRecord
+
+NAMED_SHARE = 0.6  # a candidate scores at least this share of the best document's name score
+RARE_SHARE = 0.2  # a naming word is on at most this share of the first pages searched (or on two)
+CONCENTRATION = 0.5  # … and at least this share of the passages holding it belong to the candidates
+MAX_PAGE_SHARE = 0.34  # the candidates hold at most this share of the pages searched
+SPREAD_DEPTH = 50  # passages looked at to see where a naming word is used
+MAX_CANDIDATES = 50
+STRIP_SHARE = 0.2  # the names are taken out of the question only when they are at least this share of its words
+
+_LETTERS_DIGITS = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Route:
+    """Search these documents only, with this question."""
+
+    document_ids: list[str]
+    question: str
+    naming_words: list[str]
+
+
+def split_letters_digits(text: str) -> str:
+    """"FY2017" → "FY 2017", "Q3" → "Q 3": a year or number written onto a word still matches it."""
+    return _LETTERS_DIGITS.sub(" ", text)
+
+
+def name_words(text: str) -> list[str]:
+    """The words written as names: capitalised other than at the start of a sentence, or with a digit in them
+    ("Corio", "LLC", "Northwind", "2017"); stop words never. "What is the role of …" names nothing, even
+    where a document is called "Role library"."""
+    words = []
+    for match in _WORD.finditer(text):
+        word = match.group()
+        before = text[: match.start()].rstrip()
+        opens_sentence = not before or before[-1] in ".?!:;\n\"'(["
+        if (word[0].isupper() and not opens_sentence) or any(c.isdigit() for c in word) or (
+                len(word) > 1 and word.isupper()):
+            words.extend(query_terms(word))
+    return words
+
+
+def first_page_id(record: DocumentRecord) -> str:
+    """The page index's entry for the document's first page (page passages are numbered by page)."""
+    return f"{record.collection}/{record.id}/1"
+
+
+class DocumentRouter:
+    def __init__(self, pages: TantivyKeywordIndex, passages: TantivyKeywordIndex) -> None:
+        self.pages = pages  # whole pages with their document titles
+        self.passages = passages  # the chunk index, to see where a word is used
+
+    def route(self, question: str, records: Sequence[DocumentRecord]) -> Route | None:
+        """The documents among `records` (those searched) that the question names, or None to search them all."""
+        if len(records) < 2:
+            return None
+        text = split_letters_digits(question)
+        ids = [first_page_id(r) for r in records]
+        naming = [w for w in dict.fromkeys(name_words(text))
+                  if 0 < self.pages.count_among(w, ids) <= max(2.0, RARE_SHARE * len(ids))]
+        if not naming:
+            return None
+        names = [w for w in naming if not w.isdigit()]
+        if not names:
+            return None  # a year or a number alone names no document
+        by_name = self._best(names, ids)
+        if not by_name or not any(self._concentrated(w, by_name, records) for w in names):
+            return None
+        # a year or number the question gives picks among the documents the names name: those whose first page
+        # holds the most of them ("2017" among three years of a company's annual reports)
+        numbers = [w for w in naming if w.isdigit()]
+        held = {r.id: sum(self.pages.count_among(n, [first_page_id(r)]) for n in numbers)
+                for r in records if r.id in by_name}
+        most = max(held.values(), default=0)
+        named = {d for d, n in held.items() if n == most} if most else by_name
+        pages = {r.id: max(r.pages, 1) for r in records}
+        if sum(pages[d] for d in named) > MAX_PAGE_SHARE * sum(pages.values()):
+            return None
+        # a naming word every named document holds has done its work; one that tells them apart ("2017" among
+        # three years of a company's filings) stays in the question
+        named_ids = [first_page_id(r) for r in records if r.id in named]
+        spent = [w for w in naming if self.pages.count_among(w, named_ids) == len(named_ids)]
+        if len(spent) < STRIP_SHARE * len(query_terms(text)):
+            spent = []  # a name or two in a long question: it helps the search inside the document as much as not
+        stems = set(self.pages.analyze(" ".join(spent)))
+        kept = [w for w in _WORD.findall(text) if not set(self.pages.analyze(w)) & stems]
+        return Route(sorted(named), " ".join(kept) if kept else question, naming)
+
+    def _best(self, words: list[str], ids: list[str]) -> set[str]:
+        """The documents whose first page (with title) matches the words at least NAMED_SHARE as well as the best."""
+        hits = self.pages.search_among(" ".join(words), ids, MAX_CANDIDATES)
+        if not hits or hits[0].score <= 0:
+            return set()
+        return {h.chunk.document_id for h in hits if h.score >= NAMED_SHARE * hits[0].score}
+
+    def _concentrated(self, word: str, named: set[str], records: Sequence[DocumentRecord]) -> bool:
+        collections = sorted({r.collection for r in records})
+        hits = self.passages.search(word, SPREAD_DEPTH, collections, [r.id for r in records])
+        return bool(hits) and sum(h.chunk.document_id in named for h in hits) >= CONCENTRATION * len(hits)

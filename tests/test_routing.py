@@ -1,0 +1,95 @@
+"""Routing a question to the documents it names (rag/routing.py), on small real PDFs in a real index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from confidant.services import Services
+from rag.embedders import Embedder
+from rag.routing import name_words, split_letters_digits
+from storage.records import DocState
+from tests.conftest import make_services
+from tests.documents import make_pdf
+
+BOILERPLATE = ("Each party shall keep the other's confidential information secret. Nothing in this agreement "
+               "creates a partnership. Invoices are payable within thirty days. ")
+
+
+def contract(kind: str, a: str, b: str, term: str, year: int) -> list[str]:
+    return [f"{kind.upper()} AGREEMENT\nThis {kind} Agreement, dated 1 March {year}, is made between {a} and {b}. "
+            f"{a} and {b} agree as follows. " + BOILERPLATE,
+            f"Term. {term} Either party may stop the renewal by notice. " + BOILERPLATE,
+            BOILERPLATE + "Northwind Audit reviews the invoices under this agreement every year. " + BOILERPLATE,
+            f"IN WITNESS WHEREOF {a} and {b} sign this {kind} Agreement.\n{a}\nBy: ______\n{b}\nBy: ______"]
+
+
+@pytest.fixture(scope="module")
+def legal(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Services]:
+    folder = tmp_path_factory.mktemp("legal")
+    make_pdf(folder / "supply.pdf", contract("Supply", "Acme Widgets Inc.", "Borealis Foods LLC",
+                                             "The agreement renews each year for one further year.", 1999))
+    make_pdf(folder / "hosting.pdf", contract("Hosting", "Corio Inc.", "Changepoint Corp.",
+                                              "The initial term ends on 31 March 2003.", 2001))
+    make_pdf(folder / "hosting-renewal.pdf", contract("Hosting", "Corio Inc.", "Changepoint Corp.",
+                                                      "The renewed term ends on 31 March 2006.", 2003))
+    make_pdf(folder / "reseller.pdf", contract("Reseller", "Zephyr Labs Ltd.", "Quantum Retail GmbH",
+                                               "The agreement renews for two years at a time.", 2002))
+    make_pdf(folder / "handbook.pdf", ["Employee handbook of Zephyr Labs Ltd., audited by Northwind Audit. " +
+                                       BOILERPLATE,
+                                       "Leave. Employees receive sixteen weeks of paid parental leave.",
+                                       BOILERPLATE, BOILERPLATE])
+    services = make_services(tmp_path_factory.mktemp("legal-home"), embedder)
+    results = services.pipeline.ingest([folder], "legal")
+    assert [r.state for r in results] == [DocState.INDEXED] * 5, results
+    yield services
+    services.close()
+
+
+def route(services: Services, question: str) -> tuple[list[str], str] | None:
+    records = services.registry.documents("legal")
+    assert services.retriever.router is not None
+    found = services.retriever.router.route(question, records)
+    if found is None:
+        return None
+    names = {r.id: r.file_name for r in records}
+    return sorted(names[d] for d in found.document_ids), found.question
+
+
+def test_names_are_capitalised_inside_a_sentence_or_hold_digits() -> None:
+    assert name_words("What is the role of the Appeals Board? Role of FY2017 Adobe in 2021") == [
+        "appeals", "board", "fy2017", "adobe", "2021"]
+    assert split_letters_digits("FY2017 and Q3") == "FY 2017 and Q 3"
+
+
+def test_a_question_naming_a_contract_searches_it_without_the_names(legal: Services) -> None:
+    found = route(legal, "When does the initial term of the 2001 Hosting Agreement between Corio Inc. and "
+                         "Changepoint end?")
+    assert found is not None
+    documents, question = found
+    assert documents == ["hosting.pdf"]
+    assert "Corio" not in question and "Changepoint" not in question and "initial term" in question
+    [first, *_] = legal.retriever.search("When does the initial term of the 2001 Hosting Agreement between Corio "
+                                         "Inc. and Changepoint end?", 5, ["legal"])
+    assert (first.chunk.file_name, first.chunk.page) == ("hosting.pdf", 2)
+
+
+def test_a_question_that_names_nothing_or_only_a_year_is_not_routed(legal: Services) -> None:
+    assert route(legal, "How many weeks of parental leave do employees receive?") is None
+    assert route(legal, "Which agreements were signed in 2001?") is None
+
+
+def test_a_year_picks_among_the_documents_the_names_name(legal: Services) -> None:
+    found = route(legal, "When does the renewed term of the 2003 Hosting Agreement between Corio Inc. and "
+                         "Changepoint end?")
+    assert found is not None and found[0] == ["hosting-renewal.pdf"]
+    assert "2003" not in found[1]  # spent: the one named document holds it
+
+
+def test_a_name_used_across_documents_does_not_route(legal: Services) -> None:
+    """Zephyr Labs is on two first pages (a party and an employer); Northwind Audit on one first page, but its
+    passages are in every contract: neither names a document."""
+    assert route(legal, "What does Zephyr Labs offer for parental leave?") is None
+    assert route(legal, "How often does Northwind Audit review invoices?") is None
+
