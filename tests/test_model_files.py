@@ -134,3 +134,23 @@ def test_embedded_choice_with_missing_weights_fails_on_use_not_on_choice(tmp_pat
     assert chosen.name == "embedded llama.cpp · gone"
     with pytest.raises(ModelUnavailable, match="gone.gguf set as embedded_model_path does not exist"):
         list(chosen.stream([ChatMessage("user", "hi")], max_tokens=4))
+
+
+def test_the_assembled_model_follows_the_private_umask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Confidant runs with umask 077 (confidant/data_folder.py): the model it assembles into the data folder is
+    0600, so the data-folder check does not warn about it."""
+    import os
+    import stat
+
+    from confidant.data_folder import loose_modes_warning
+
+    spec, _ = _fake_parts(tmp_path / "site", monkeypatch)
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    previous = os.umask(0o077)
+    try:
+        path = resolve_model_path("fake", home / "models", specs={"fake": spec})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert loose_modes_warning(home) is None

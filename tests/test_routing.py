@@ -87,9 +87,16 @@ def test_a_year_picks_among_the_documents_the_names_name(legal: Services) -> Non
     assert "2003" not in found[1]  # spent: the one named document holds it
 
 
+def test_a_name_on_two_documents_routes_to_both(legal: Services) -> None:
+    """Zephyr Labs is a party to the reseller agreement and the employer in the handbook."""
+    question = "What does Zephyr Labs offer for parental leave?"
+    found = route(legal, question)
+    assert found is not None and found[0] == ["handbook.pdf", "reseller.pdf"]
+    [first, *_] = legal.retriever.search(question, 5, ["legal"])
+    assert (first.chunk.file_name, first.chunk.page) == ("handbook.pdf", 2)
+
+
 def test_a_name_used_across_documents_does_not_route(legal: Services) -> None:
-    """Zephyr Labs is on two first pages (a party and an employer); Northwind Audit on one first page, but its
-    passages are in every contract: neither names a document."""
-    assert route(legal, "What does Zephyr Labs offer for parental leave?") is None
+    """Northwind Audit is on one first page, but its passages are in every contract: it names no document."""
     assert route(legal, "How often does Northwind Audit review invoices?") is None
 
