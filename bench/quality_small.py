@@ -13,7 +13,7 @@ from bench.quality_sets import eval_set, opened, variant
 from storage.records import ScoredChunk
 
 
-def hit_at_5(hits: list[ScoredChunk], evidence: set[tuple[str, int]]) -> bool:
+def hit_at_5(hits: list[ScoredChunk], evidence: set[tuple[str, int | None]]) -> bool:
     """A passage on an evidence page or the page after it among the first five (as `confidant eval`)."""
     return any((h.chunk.file_name, page) in evidence for h in hits[:5] for page in (h.chunk.page, h.chunk.page - 1))
 
