@@ -16,15 +16,19 @@ So, before ranking passages:
    the question then picks among them (those whose first page holds the most of them); alone it names nothing.
 3. Route only when at least one naming word is concentrated in the candidates across the whole text (at least
    `CONCENTRATION` of the passages that hold it are theirs): a company name used in every document, like an
-   employer's name in its HR booklets, names none. (A limit on the candidates' share of the pages searched was
-   tried and dropped: it cost 0.05 of recall@5 on five-document collections of contracts and filings, and saved
-   one HR question; python -m bench.quality_small.)
+   employer's name in its HR booklets, names none. (A limit on the candidates' share of the pages searched for
+   routing itself cost 0.03–0.05 of recall@5 on five-document collections of contracts and filings; it now
+   applies only to taking the names out, step 4.)
 4. Search only the candidates. Where the names make up much of the question (at least `STRIP_SHARE` of its
-   words: "… the License and Hosting Agreement between Corio Inc. and Changepoint, Inc."), take out of it the
-   naming words every candidate holds, so the words of the ask rank the pages (a word that tells the candidates
-   apart, like the year among a company's annual reports, stays). A name in a long question ("… for Adobe?
-   Base your judgment on the cash flow statement …") stays: there the statement pages carry the company's name
-   in their headings, and taking it out cost 11 of 43 filings questions (bench/quality.py, 2026-12-05).
+   words: "… the License and Hosting Agreement between Corio Inc. and Changepoint, Inc.") and the candidates are a
+   small part of what is searched (at most `STRIP_MAX_PAGE_SHARE` of its pages), take out of it the naming words
+   every candidate holds, so the words of the ask rank the pages (a word that tells the candidates apart, like the
+   year among a company's annual reports, stays). Where the named documents are much of the collection, their
+   names run through it (a benefit plan's name on every page of its booklet): without this limit HR fell from
+   0.902 to 0.898 and one HR answer was declined, with it HR is 0.906; the price is a big contract in a small
+   collection (five-document contracts 0.960 -> 0.933, bench/quality_small.py). A name in a long question
+   ("… for Adobe? Base your judgment on the cash flow statement …") stays: there the statement pages carry the
+   company's name in their headings, and taking it out cost 11 of 43 filings questions (bench/quality.py).
 
 Nothing here is tuned to one set: bench/quality.py measures it on HR booklets, annual reports and contracts together.
 """
@@ -44,6 +48,7 @@ CONCENTRATION = 0.5  # … and at least this share of the passages holding it be
 SPREAD_DEPTH = 50  # passages looked at to see where a naming word is used
 MAX_CANDIDATES = 50
 STRIP_SHARE = 0.2  # the names are taken out of the question only when they are at least this share of its words
+STRIP_MAX_PAGE_SHARE = 0.34  # … and the named documents hold at most this share of the pages searched
 
 _LETTERS_DIGITS = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 _WORD = re.compile(r"\w+")
@@ -115,7 +120,9 @@ class DocumentRouter:
         # three years of a company's filings) stays in the question
         named_ids = [first_page_id(r) for r in records if r.id in named]
         spent = [w for w in naming if self.pages.count_among(w, named_ids) == len(named_ids)]
-        if len(spent) < STRIP_SHARE * len(query_terms(text)):
+        pages = {r.id: max(r.pages, 1) for r in records}
+        if (len(spent) < STRIP_SHARE * len(query_terms(text))
+                or sum(pages[d] for d in named) > STRIP_MAX_PAGE_SHARE * sum(pages.values())):
             spent = []  # a name or two in a long question: it helps the search inside the document as much as not
         stems = set(self.pages.analyze(" ".join(spent)))
         kept = [w for w in _WORD.findall(text) if not set(self.pages.analyze(w)) & stems]
