@@ -88,8 +88,23 @@ def lexical_support(sentence: str, passage: str) -> float:
     return sum(weight[w] for w in words if w in found) / sum(weight.values())
 
 
+# words that end with a period without ending the sentence: "Dr. Murray", "Acme Inc. and", "U.S. law", "C. M. Oliver"
+_ABBREVIATION = re.compile(r"(?:\b(?:dr|mr|mrs|ms|prof|inc|corp|co|ltd|llc|plc|no|nos|st|jr|sr|vs|etc|e\.g|i\.e|"
+                           r"approx|dept|est|fig|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|sec|art|para|"
+                           r"u\.s|u\.k|a\.m|p\.m)|\b[a-z])\.$", re.IGNORECASE)
+
+
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text.strip()) if s and s.strip()]
+    """Sentences of an answer, each with the citation markers that follow it. A period after an abbreviation or
+    an initial does not end a sentence, so a marker is never put inside "Dr. Murray" or "Acme Inc. and Beta"."""
+    pieces = [s.strip() for s in _SENTENCE.split(text.strip()) if s and s.strip()]
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and _ABBREVIATION.search(_ANY_MARKER.sub("", merged[-1]).rstrip()):
+            merged[-1] = f"{merged[-1]} {piece}"
+        else:
+            merged.append(piece)
+    return merged
 
 
 def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedder | None = None) -> CheckedAnswer:

@@ -202,3 +202,19 @@ def test_focus_keeps_one_run_of_sentences_around_the_best_one() -> None:
                                                     "include hormone therapy and surgery.")
     assert focus(listing, 120, [0.85, 0.9, 0.5]) == ("We offer coverage for gender affirming care services. These "
                                                      "services can include a variety of treatments. …")
+
+
+def test_a_citation_never_splits_a_name_with_a_period() -> None:
+    """The 1.5B model's answer about a contract was shown as "… and Dr [1]. Murray …": the period of "Dr." was taken
+    for a sentence end and the marker put before it. Abbreviations and initials end no sentence."""
+    party = ScoredChunk(Chunk("c", "legal", "sponsorship.pdf", 1, 0, 120,
+                              "This agreement is among Healthcare Capital Corp., C. M. Oliver Inc., and Dr. Murray, "
+                              "who sponsors the U.S. tour.", 0), 1.0, 0.9)
+    answer = ("The agreement is among Healthcare Capital Corp., C. M. Oliver Inc., and Dr. Murray [1]. Dr. Murray "
+              "sponsors the U.S. tour [1].")
+    checked = check_answer(answer, [party])
+    assert [s.text for s in checked.sentences] == [
+        "The agreement is among Healthcare Capital Corp., C. M. Oliver Inc., and Dr. Murray.",
+        "Dr. Murray sponsors the U.S. tour."]
+    assert checked.text == ("The agreement is among Healthcare Capital Corp., C. M. Oliver Inc., and Dr. Murray [1]. "
+                            "Dr. Murray sponsors the U.S. tour [1].")

@@ -62,6 +62,9 @@ def test_cited_span_is_highlighted_and_escaped() -> None:
     passage = "Intro <b>bold</b> text here. Employees get sixteen weeks of paid leave. Other things."
     claims = cited_sentences("They get sixteen weeks of paid leave [1]. Office opens at eight [2].", 1)
     assert claims == ["They get sixteen weeks of paid leave."]
+    # a period after an abbreviation ends no sentence: the claim is the whole sentence, not "Murray."
+    assert cited_sentences("Leave is approved by Dr. Murray [1]. Office opens at eight [2].", 1) == [
+        "Leave is approved by Dr. Murray."]
     rendered = highlighted_html(passage, cited_spans(passage, claims))
     assert "<mark>Employees get sixteen weeks of paid leave.</mark>" in rendered
     assert "&lt;b&gt;bold&lt;/b&gt;" in rendered

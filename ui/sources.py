@@ -10,7 +10,7 @@ import streamlit as st
 
 from confidant.access import AccessDenied, Workspace, provenance_label
 from rag.answering import Answer
-from rag.citations import lexical_support
+from rag.citations import lexical_support, split_sentences
 from storage.records import ScoredChunk
 from ui.page_image import highlighted_page
 
@@ -21,7 +21,7 @@ _MARKER = re.compile(r"\[(\d{1,2})\]")
 def cited_sentences(answer_text: str, n: int) -> list[str]:
     """The answer's sentences that cite passage n, without their markers."""
     found = []
-    for sentence in re.split(r"(?<=\])\s+|(?<=[.!?])\s+(?=[A-Z])", answer_text):
+    for sentence in split_sentences(answer_text):  # the same sentences the citations were checked on
         if f"[{n}]" in sentence:
             found.append(re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_MARKER.sub("", sentence).split())))
     return found
