@@ -107,6 +107,52 @@ def split_sentences(text: str) -> list[str]:
     return merged
 
 
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?\b", re.IGNORECASE)
+_NUMBER_WORDS = {w: str(n) for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80",
+                      "ninety": "90", "first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5"})
+_MONTHS = ("january february march april may june july august september october november december").split()
+_MONTH = re.compile(r"\b(" + "|".join(m[:3] + f"(?:{m[3:]})?" for m in _MONTHS) + r")\b\.?", re.IGNORECASE)
+_WORDS = re.compile(r"[a-z]+", re.IGNORECASE)
+# places a governing-law or venue sentence names: a wrong one shares every other word with its passage
+_PLACES = re.compile(r"\b(" + "|".join("""Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|
+Georgia|Hawaii|Idaho|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|
+Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico|New York|North Carolina|North Dakota|
+Ohio|Oklahoma|Oregon|Pennsylvania|Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|
+Washington|West Virginia|Wisconsin|Wyoming|England|Wales|Scotland|Ireland|Ontario|Quebec|British Columbia|Alberta|
+Canada|Australia|Victoria|New South Wales|Singapore|Hong Kong|Germany|France|Switzerland|Netherlands|Japan|China|
+India|Israel|Luxembourg|Cayman Islands|Bermuda""".replace("\n", "").split("|")) + r")\b")
+
+
+def key_facts(text: str) -> set[str]:
+    """The facts a sentence can get wrong while sharing every other word with its passage: numbers (digits or
+    words, "thirty" = "30", "5th" = "5", "1,500" = "1500"), month names ("May" only beside a number) and the
+    states and countries a governing-law clause names."""
+    facts = set()
+    for match in _NUMBER.finditer(text):
+        number = re.sub(r"(?:st|nd|rd|th)$", "", match.group().lower()).replace(",", "")
+        facts.add(number[:-2] if number.endswith(".0") else number)
+    facts |= {_NUMBER_WORDS[w.lower()] for w in _WORDS.findall(text) if w.lower() in _NUMBER_WORDS}
+    for match in _MONTH.finditer(text):
+        month = next(m for m in _MONTHS if m.startswith(match.group(1).lower()[:3]))
+        if month != "may" or re.search(r"\d", text[max(0, match.start() - 4): match.end() + 6]):
+            facts.add(month)
+    facts |= {m.group(1).lower() for m in _PLACES.finditer(text)}
+    return facts
+
+
+def holds_facts(sentence_facts: set[str], passages: Sequence[str]) -> bool:
+    """Every key fact of the sentence is in one of these passages."""
+    if not sentence_facts:
+        return True
+    found: set[str] = set()
+    for passage in passages:
+        found |= key_facts(passage)
+    return sentence_facts <= found
+
+
 def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedder | None = None) -> CheckedAnswer:
     sentences = split_sentences(answer)
     cleaned = [re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_ANY_MARKER.sub("", s).split())) for s in sentences]
@@ -126,6 +172,11 @@ def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedde
             kept = [best + 1]
         if kept:
             kept += complementary(text, texts, supports, kept)
+        facts = key_facts(text)
+        if kept and not holds_facts(facts, [texts[n - 1] for n in kept]):
+            # a number or date the cited passages do not hold: cite the supporting passage that does, or none
+            holding = [j + 1 for j in range(len(texts)) if supports[j] and holds_facts(facts, [texts[j]])]
+            kept = holding[:1]
         checked.sentences.append(CheckedSentence(text, kept, model_cited, bool(kept)))
     return checked
 

@@ -218,3 +218,29 @@ def test_a_citation_never_splits_a_name_with_a_period() -> None:
         "Dr. Murray sponsors the U.S. tour."]
     assert checked.text == ("The agreement is among Healthcare Capital Corp., C. M. Oliver Inc., and Dr. Murray [1]. "
                             "Dr. Murray sponsors the U.S. tour [1].")
+
+
+def contract_passage(n: int, file: str, text: str) -> ScoredChunk:
+    return ScoredChunk(Chunk(f"doc{n}", "legal", file, 10, 0, len(text), text, n), 1.0, 0.8)
+
+
+def test_a_sentence_whose_place_or_date_its_passage_does_not_hold_is_not_shown_as_supported() -> None:
+    """Issue #19's examples: the wrong state and the wrong date shared every other word with the cited passage."""
+    consulting = contract_passage(1, "consulting.pdf", "This Consulting Agreement shall be governed by the laws of the "
+                                                       "State of New York, without regard to its conflict of laws.")
+    other = contract_passage(2, "reseller.pdf", "This Reseller Agreement shall be governed by the laws of the State "
+                                                "of California.")
+    wrong = check_answer("The consulting agreement is governed by the laws of the State of California [1].",
+                         [consulting, other])
+    assert wrong.cited == [2]  # re-cited to the passage that holds California, where the reader sees it
+    right = check_answer("The consulting agreement is governed by the laws of the State of New York [1].",
+                         [consulting, other])
+    assert right.cited == [1] and not right.unsupported
+    term = contract_passage(1, "hosting.pdf", "The initial term of this Agreement is five (5) years from the "
+                                              "Effective Date, December 13, 1999, renewing for one (1) year terms.")
+    signature = contract_passage(2, "hosting.pdf", "The parties have entered into this Agreement as of the ___ day "
+                                                   "of _____, 1999 (the Effective Date). CHANGEPOINT INC. CORIO, INC.")
+    dated = check_answer("The initial term of the Agreement ends on the 5th day of January, 1999 [2].",
+                         [term, signature])
+    assert dated.cited == [] and dated.unsupported
+    assert check_answer("The initial term is five years from December 13, 1999 [1].", [term, signature]).cited == [1]
