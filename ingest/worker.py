@@ -109,12 +109,12 @@ class ParseWorker:
     @staticmethod
     def _read(fd: int, size: int, deadline: float) -> bytes | None:
         data = bytearray()
+        poller = select.poll()  # not select.select: it fails on descriptors above 1023
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         while len(data) < size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Deadline
-            poller = select.poll()  # not select.select: it fails on descriptors above 1023
-            poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
             if not poller.poll(remaining * 1000):
                 raise _Deadline
             part = os.read(fd, min(size - len(data), 1 << 20))

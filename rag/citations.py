@@ -143,14 +143,9 @@ def key_facts(text: str) -> set[str]:
     return facts
 
 
-def holds_facts(sentence_facts: set[str], passages: Sequence[str]) -> bool:
-    """Every key fact of the sentence is in one of these passages."""
-    if not sentence_facts:
-        return True
-    found: set[str] = set()
-    for passage in passages:
-        found |= key_facts(passage)
-    return sentence_facts <= found
+def holds_facts(sentence_facts: set[str], passage_facts: Sequence[set[str]]) -> bool:
+    """Every key fact of the sentence is among the key facts of these passages."""
+    return not sentence_facts or sentence_facts <= set().union(*passage_facts)
 
 
 def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedder | None = None) -> CheckedAnswer:
@@ -158,6 +153,7 @@ def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedde
     cleaned = [re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_ANY_MARKER.sub("", s).split())) for s in sentences]
     texts = [p.chunk.text for p in passages]
     semantic = _semantic_matrix(cleaned, texts, embedder)
+    passage_facts = [key_facts(t) for t in texts]
     checked = CheckedAnswer()
     for i, (raw, text) in enumerate(zip(sentences, cleaned)):
         model_cited = [int(n) for n in _ANY_MARKER.findall(raw)]
@@ -173,9 +169,9 @@ def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedde
         if kept:
             kept += complementary(text, texts, supports, kept)
         facts = key_facts(text)
-        if kept and not holds_facts(facts, [texts[n - 1] for n in kept]):
+        if kept and not holds_facts(facts, [passage_facts[n - 1] for n in kept]):
             # a number or date the cited passages do not hold: cite the supporting passage that does, or none
-            holding = [j + 1 for j in range(len(texts)) if supports[j] and holds_facts(facts, [texts[j]])]
+            holding = [j + 1 for j in range(len(texts)) if supports[j] and holds_facts(facts, [passage_facts[j]])]
             kept = holding[:1]
         checked.sentences.append(CheckedSentence(text, kept, model_cited, bool(kept)))
     return checked

@@ -103,12 +103,12 @@ class TantivyKeywordIndex:
         self._folder = path.with_suffix(".tantivy")
         self._folder.mkdir(parents=True, exist_ok=True)
         self._index = tantivy.Index(_schema(), path=str(self._folder), reuse=True)
-        self._index.register_tokenizer(ANALYZER, _analyzer())
+        self._text_analyzer = _analyzer()
+        self._index.register_tokenizer(ANALYZER, self._text_analyzer)
         self._index.config_reader(reload_policy="Manual")
         self._schema = self._index.schema
         self._seen_meta = self._meta_stamp()
         self._vocabulary_cache: dict[tuple[str, ...] | None, tuple[int, dict[str, int]]] = {}
-        self._analyzer_instance: Any = None
         self._move_fts5_index()
         if self._stale():
             with self._writer():
@@ -147,11 +147,7 @@ class TantivyKeywordIndex:
         terms = query_terms(query)
         if not terms or k <= 0 or (collections is not None and not collections) or document_ids == []:
             return []
-        words = tantivy.Query.boolean_query([
-            (tantivy.Occur.Should, self._index.parse_query(f'"{t}"', ["text", "title"],
-                                                           field_boosts={"title": self.title_weight}))
-            for t in terms])
-        clauses = [(tantivy.Occur.Must, words)]
+        clauses = [(tantivy.Occur.Must, self._words_query(terms, self.title_weight))]
         if collections is not None:
             clauses.append((tantivy.Occur.Must, self._q_terms("collection", collections)))
         if document_ids is not None:
@@ -170,11 +166,7 @@ class TantivyKeywordIndex:
         terms = query_terms(query)
         if not terms or not chunk_ids or k <= 0:
             return []
-        words = tantivy.Query.boolean_query([
-            (tantivy.Occur.Should, self._index.parse_query(f'"{t}"', ["text", "title"],
-                                                           field_boosts={"title": title_weight}))
-            for t in terms])
-        query_among = tantivy.Query.boolean_query([(tantivy.Occur.Must, words),
+        query_among = tantivy.Query.boolean_query([(tantivy.Occur.Must, self._words_query(terms, title_weight)),
                                                    (tantivy.Occur.Must, self._q_terms("chunk_id", chunk_ids))])
         searcher = self._searcher()
         hits = searcher.search(query_among, k, count=False).hits
@@ -192,12 +184,7 @@ class TantivyKeywordIndex:
 
     def analyze(self, text: str) -> list[str]:
         """The index's own terms for a text (lower case, accents folded, English stems)."""
-        return list(self._index_analyzer().analyze(text))
-
-    def _index_analyzer(self) -> Any:
-        if self._analyzer_instance is None:
-            self._analyzer_instance = _analyzer()
-        return self._analyzer_instance
+        return list(self._text_analyzer.analyze(text))
 
     def count(self, collection: str | None = None, document_id: str | None = None) -> int:
         tantivy = _tantivy()
@@ -234,6 +221,14 @@ class TantivyKeywordIndex:
         self._read_conn.close()
 
     # --- internals --------------------------------------------------------------------------------------------------
+    def _words_query(self, terms: Sequence[str], title_weight: float) -> Any:
+        """Any of the words, in the text or (weighted `title_weight`) the document title: BM25-scored."""
+        tantivy = _tantivy()
+        return tantivy.Query.boolean_query([
+            (tantivy.Occur.Should, self._index.parse_query(f'"{t}"', ["text", "title"],
+                                                           field_boosts={"title": title_weight}))
+            for t in terms])
+
     def _q_terms(self, field: str, values: Iterable[str]) -> Any:
         """Exact match on a keyword field, scoring nothing (a filter)."""
         tantivy = _tantivy()
