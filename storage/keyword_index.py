@@ -333,7 +333,9 @@ class TantivyKeywordIndex:
             raise
 
     def _rebuild_vocabulary(self) -> None:
-        """Count every chunk's words again (after a write was cut short between the index and the counts)."""
+        """Count every chunk's words again (after a write was cut short between the index and the counts), reading
+        the last commit, which may be this process's own of a moment ago."""
+        self._searcher(reload=True)
         self._update_vocabulary(removed=[], added=self._texts(_tantivy().Query.all_query()), reset=True)
 
     def _move_fts5_index(self) -> None:

@@ -4,6 +4,8 @@ collections searched and leave real words alone."""
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from confidant.services import Services
 from rag.spelling import SpellingCorrector, dictionary_words
 from storage.keyword_index import TantivyKeywordIndex
@@ -53,7 +55,11 @@ def test_counts_cut_short_by_a_crash_are_rebuilt_on_open(tmp_path: Path) -> None
     assert TantivyKeywordIndex(path).vocabulary(["hr"]) == {"deductible": 1, "copay": 2, "coinsurance": 1}
 
 
-def test_an_fts5_index_of_an_earlier_version_is_moved_over(tmp_path: Path) -> None:
+@pytest.mark.parametrize("clock", ["fine", "coarse"])
+def test_an_fts5_index_of_an_earlier_version_is_moved_over(tmp_path: Path, clock: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    if clock == "coarse":  # a file clock too coarse to show the commit in meta.json's time (as on CI's disk)
+        monkeypatch.setattr(TantivyKeywordIndex, "_meta_stamp", lambda self: 0)
     path = tmp_path / "keywords.sqlite3"
     with sqlite3.connect(path) as conn:  # the layout of Confidant's SQLite FTS5 index, before any vocabulary
         conn.execute("""CREATE VIRTUAL TABLE chunk_text USING fts5(text, title, chunk_id UNINDEXED,
