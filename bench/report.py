@@ -44,7 +44,7 @@ def rows_table(title: str, first: str, rows: dict[str, dict[str, Any]], columns:
     for column in columns:
         table.add_column(column, justify="right")
     for name, row in rows.items():
-        table.add_row(name, *(str(row[c]) for c in columns))
+        table.add_row(name, *(str(row.get(c, "—")) for c in columns))
     return table
 
 

@@ -182,7 +182,8 @@ class Workspace:
 
         return Answerer(search, s.chat_model, s.embedder, k=s.settings.answer_k,
                         min_relevance=s.settings.relevance_floor, max_tokens=s.settings.llm_max_tokens,
-                        passage_chars=s.settings.prompt_passage_chars)
+                        passage_chars=s.settings.prompt_passage_chars,
+                        searched_question=lambda q: s.retriever.searched_question(q, scope, document_ids))
 
     def stream_answer(self, question: str, collections: Sequence[str] | None = None,
                       document_ids: Sequence[str] | None = None, history: Sequence[str] = (),
@@ -219,7 +220,7 @@ class Workspace:
     def evaluate_answers(self, questions: Sequence[Question], collections: Sequence[str] | None = None,
                          on_question: Callable[[int, int], None] | None = None) -> AnswerReport:
         scope = self.scope(collections)
-        report = evaluate_answers(questions, self.answerer(scope), on_question)
+        report = evaluate_answers(questions, self.answerer(scope), on_question, self.services.embedder)
         self._record("eval", scope, detail=f"{len(questions)} questions answered by the model")
         return report
 

@@ -271,7 +271,7 @@ def _print_answer(answer: Any, workspace: Workspace) -> None:
         out.print(f"[dim]{answer.message}[/]")
     if answer.unsupported and not answer.declined:
         for sentence in answer.unsupported:
-            out.print(f"[red]  not supported by the passages:[/] {sentence}")
+            out.print(f"[red]  left out, not supported by the passages:[/] {sentence}")
     cited = {c.n for c in answer.citations}
     title = "Sources" if cited else "Closest passages"
     out.print(f"\n[bold]{title}[/]  [dim](model: {answer.model})[/]")
@@ -290,7 +290,9 @@ def evaluate_command(
                                                         "answerable} per line.", exists=True, dir_okay=False)],
     collection: CollectionOpt = None,
     k: Annotated[int, typer.Option("--k", "-k", help="Passages retrieved per question.")] = 10,
-    answers: Annotated[bool, typer.Option("--answers", help="Also ask the model and score its answers (slow).")] = False,
+    answers: Annotated[bool, typer.Option("--answers", help="Also ask the model and grade its answers against the "
+                                                            "reference answers: right / wrong / declined / "
+                                                            "unsupported (slow).")] = False,
     table: Annotated[bool, typer.Option("--table", help="Print a row per question.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -312,6 +314,7 @@ def evaluate_command(
             report = workspace.evaluate(questions, k, collections,
                                         on_question=lambda i, n: bar.update(task, completed=i))
             summary: dict[str, Any] = dict(report.summary())
+            answer_report = None
             if answers:
                 task = bar.add_task("Answering", total=len(questions))
                 answer_report = workspace.evaluate_answers(questions, collections,
@@ -325,6 +328,10 @@ def evaluate_command(
                 {"id": r.question.id, "page_rank": r.page_rank, "file_rank": r.file_rank,
                  "top": [{"file": h.chunk.file_name, "page": h.chunk.page} for h in r.hits[:3]]}
                 for r in report.results]
+        if table and answer_report is not None:
+            summary["answers_detail"] = [
+                {"id": r.question.id, "grade": r.graded.grade, "why": r.graded.reason, "answer": r.answer,
+                 "reference": r.question.answer} for r in answer_report.results]
         _print_json(summary)
         return
     if table:
@@ -336,6 +343,13 @@ def evaluate_command(
             rows.add_row(r.question.id, str(r.page_rank or "miss"), str(r.file_rank or "miss"),
                          r.question.question[:70], top)
         out.print(rows)
+        if answer_report is not None:
+            graded = Table(title="Answers, graded against the reference answers")
+            for col in ("id", "grade", "answer", "reference", "why"):
+                graded.add_column(col, overflow="fold")
+            for a in answer_report.results:
+                graded.add_row(a.question.id, a.graded.grade, a.answer[:200], a.question.answer[:80], a.graded.reason)
+            out.print(graded)
     overview = Table(title=f"{questions_file.name}: {summary['answerable']} answerable of {summary['questions']}")
     overview.add_column("metric")
     overview.add_column("value", justify="right")

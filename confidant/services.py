@@ -144,7 +144,8 @@ class Services:
 
         return Answerer(search, self.chat_model, self.embedder, k=self.settings.answer_k,
                         min_relevance=self.settings.relevance_floor, max_tokens=self.settings.llm_max_tokens,
-                        passage_chars=self.settings.prompt_passage_chars)
+                        passage_chars=self.settings.prompt_passage_chars,
+                        searched_question=lambda q: self.retriever.searched_question(q, collections, document_ids))
 
     @cached_property
     def accounts(self) -> SqliteAccounts:

@@ -10,13 +10,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.chat import ChatModel, ModelFailed, ModelUnavailable
-from rag.citations import check_answer
+from rag.citations import check_answer, content_words
 from rag.embedders import Embedder
-from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer
+from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer, sentence_list
 from storage.records import Chunk, ScoredChunk
 
 Search = Callable[[str, int], list[ScoredChunk]]
 
+QUOTE_MIN_WORDS = 4
+QUOTED = ("The model's answer did not hold up against the passages, so it is not shown; this is the sentence of the "
+          "passages closest to your question, word for word.")
 _FOLLOW_UP = re.compile(r"\b(?:it|its|they|them|their|this|that|these|those|he|she|there|same|also|else|more)\b",
                         re.IGNORECASE)
 
@@ -44,10 +47,12 @@ class Answer:
     message: str = ""  # shown to the user: why there is no answer, or what was corrected
     raw_text: str = ""  # what the model wrote, before citations were checked
     timings: dict[str, float] = field(default_factory=dict)
+    quoted: bool = False  # the text is a passage sentence word for word: the model's own answer failed the checks
 
     def as_json(self) -> dict[str, object]:
         return {
-            "question": self.question, "answer": self.text, "declined": self.declined, "model": self.model,
+            "question": self.question, "answer": self.text, "declined": self.declined, "quoted": self.quoted,
+            "model": self.model,
             "message": self.message, "unsupported": self.unsupported,
             "citations": [c.as_json() for c in self.citations],
             "passages": [{"n": n, "score": round(p.score, 4), **Citation(n, p.chunk).as_json()}
@@ -81,8 +86,15 @@ def retrieval_query(question: str, history: Sequence[str]) -> str:
 
 class Answerer:
     def __init__(self, search: Search, model: ChatModel | None, embedder: Embedder | None, *, k: int = 4,
-                 min_relevance: float = 0.2, max_tokens: int = 320, passage_chars: int = 0) -> None:
+                 min_relevance: float = 0.2, max_tokens: int = 320, passage_chars: int = 0,
+                 searched_question: Callable[[str], str] | None = None, quote_fallback: bool = True) -> None:
         self.search = search
+        # the question as the search read it (without the names of the documents it was narrowed to): what the
+        # prompt's passages are cut around, so a contract's own clause is kept rather than its title line
+        self.searched_question = searched_question
+        # when every sentence of the model's answer fails the checks: quote the passage sentence closest to the
+        # question instead of declining (the model thought the passages answer it; its wording did not hold up)
+        self.quote_fallback = quote_fallback
         self.model = model
         self.embedder = embedder
         self.k = k
@@ -99,6 +111,24 @@ class Answerer:
         words = set(re.findall(r"\w+", question.lower()))
         return lambda sentences: [len(words & set(re.findall(r"\w+", s.lower()))) for s in sentences]
 
+    def quote(self, question: str, passages: Sequence[ScoredChunk]) -> tuple[int, str] | None:
+        """The passage sentence closest to the question (passage number, sentence), verbatim; sentences of fewer than
+        QUOTE_MIN_WORDS content words (headings, signature lines) are never quoted."""
+        candidates = [(n, s) for n, p in enumerate(passages, start=1) for s in sentence_list(p.chunk.text)
+                      if len(content_words(s)) >= QUOTE_MIN_WORDS]
+        if not candidates:
+            return None
+        scores = self._sentence_scores(question)([s for _, s in candidates])
+        return candidates[max(range(len(candidates)), key=lambda i: scores[i])]
+
+    def _focus(self, question: str, query: str) -> str:
+        """What the passages are cut around: the question, or, when the search narrowed it to the documents it
+        names, the question without those names."""
+        if self.searched_question is None:
+            return question
+        searched = self.searched_question(query)
+        return searched if searched != query else question
+
     def model_name(self) -> str:
         return self.model.name if self.model is not None else "no model"
 
@@ -111,12 +141,17 @@ class Answerer:
     def stream(self, question: str, history: Sequence[str] = (), instructions: str = "") -> Iterator[AnswerEvent]:
         """Yield the passages first, then answer tokens as they come, then the checked Answer."""
         started = time.perf_counter()
-        passages = self.search(retrieval_query(question, history), self.k)
+        query = retrieval_query(question, history)
+        passages = self.search(query, self.k)
         timings = {"retrieve_ms": (time.perf_counter() - started) * 1000}
         yield Retrieved(passages)
         model_name = self.model.name if self.model is not None else "none"
         similarity = max((p.similarity for p in passages if p.similarity is not None), default=0.0)
-        if similarity < self.min_relevance:
+        focus = self._focus(question, query)
+        # a question that names its documents is about them: their closest passages go to the model (and the checks)
+        # even when a clause is worded far from the question; the floor is for questions no document is close to
+        named = focus != question
+        if similarity < self.min_relevance and not (named and passages):
             timings["total_ms"] = (time.perf_counter() - started) * 1000
             yield Answer(question, DECLINE_TEXT, True, model_name, passages,
                          message="No passage in the documents is relevant to this question.", timings=timings)
@@ -130,7 +165,8 @@ class Answerer:
         message = ""
         try:
             messages = build_messages(question, passages, instructions, budget_chars=self.passage_chars,
-                                      scores=self._sentence_scores(question) if self.passage_chars > 0 else None)
+                                      scores=self._sentence_scores(focus)
+                                      if self.passage_chars > 0 else None)
             timings["prompt_ready_ms"] = (time.perf_counter() - started) * 1000
             for piece in self.model.stream(messages, max_tokens=self.max_tokens):
                 if not pieces:
@@ -145,22 +181,29 @@ class Answerer:
         except ModelFailed as exc:
             message = f"The model stopped mid-answer ({exc}); the answer may be incomplete."
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        yield self._finish(question, "".join(pieces), passages, model_name, message, timings)
+        yield self._finish(question, "".join(pieces), passages, model_name, message, timings, focus)
 
     def _finish(self, question: str, raw: str, passages: list[ScoredChunk], model: str, message: str,
-                timings: dict[str, float]) -> Answer:
+                timings: dict[str, float], focus: str = "") -> Answer:
         """Check the model's reply against the passages it was given (numbered [1..n] in the prompt)."""
         if not raw.strip() or says_it_cannot_answer(raw):
             return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
                           message=message or "The documents do not answer this question; the closest passages are below.")
-        checked = check_answer(raw, passages, self.embedder)
+        checked = check_answer(raw, passages, self.embedder, question)
         if not checked.cited:
+            quote = self.quote(focus or question, passages) if self.quote_fallback else None
+            if quote is not None:
+                n, sentence = quote
+                return Answer(question, f"The documents say: “{sentence}” [{n}]", False, model, passages,
+                              [Citation(n, passages[n - 1].chunk)], checked.unsupported, QUOTED, raw, timings,
+                              quoted=True)
             return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
                           unsupported=checked.unsupported,
                           message="The model's answer is not supported by any passage, so it is not shown.")
         citations = [Citation(n, passages[n - 1].chunk) for n in checked.cited]
         notes = [message] if message else []
         if checked.unsupported:
-            notes.append(f"{len(checked.unsupported)} sentence(s) are not supported by any passage.")
+            notes.append(f"{len(checked.unsupported)} sentence(s) of the model's answer were left out: no passage "
+                         "supports them.")
         return Answer(question, checked.text, False, model, passages, citations, checked.unsupported,
                       " ".join(notes), raw, timings)

@@ -49,8 +49,12 @@ class CheckedAnswer:
 
     @property
     def text(self) -> str:
+        """The supported sentences with their checked markers; a sentence no passage supports is left out (it is
+        listed in `unsupported`), so nothing unchecked reads as part of a cited answer."""
         parts = []
         for s in self.sentences:
+            if not s.supported:
+                continue
             marks = "".join(f"[{n}]" for n in s.cited)
             if marks and s.text[-1:] in ".!?":
                 parts.append(f"{s.text[:-1]} {marks}{s.text[-1]}")
@@ -75,8 +79,12 @@ def content_words(text: str) -> set[str]:
     return {w for w in words if w and w not in _STOP}
 
 
-def lexical_support(sentence: str, passage: str) -> float:
+def lexical_support(sentence: str, passage: str, asked: set[str] = frozenset()) -> float:  # type: ignore[assignment]
+    """Share of the sentence's content words found in the passage; words it repeats from the question (`asked`:
+    the agreement's name, its parties) are not counted when it has others, since the passage need not repeat them."""
     words = content_words(sentence)
+    if words - asked:
+        words -= asked
     if not words:
         return 0.0
     found = content_words(passage)
@@ -143,12 +151,63 @@ def key_facts(text: str) -> set[str]:
     return facts
 
 
+_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|excludes?|excluded|exclusions?)\b|n[’']t\b",
+                       re.IGNORECASE)
+_EXCLUDED = re.compile(r"\bnot\s+(?:covered|reimbursed|reimbursable|eligible|included|paid)\b|\bexclu(?:ded|des|sions?)\b"
+                       r"|\b(?:does|do|will)\s+not\s+(?:cover|include|reimburse|pay)\b", re.IGNORECASE)
+POLARITY_WORDS = 2  # a positive sentence contradicts a passage that lists this many of its words as excluded
+
+
+def contradicts(sentence: str, passage: str) -> bool:
+    """The sentence says the opposite of the passage: it is negated ("does not renew") where the passage holds no
+    negation at all ("shall renew automatically for one-year terms"), or it is positive while at least
+    POLARITY_WORDS of its words appear in the passage only in an exclusion ("reimburses food and supplements"
+    against "Not covered: food, supplements"). Narrow on purpose: a conditional ("if approval is not obtained, you
+    pay") paraphrased positively is no contradiction."""
+    text = " ".join(passage.split())
+    if _NEGATION.search(sentence):
+        return not _NEGATION.search(text)
+    words = content_words(sentence)
+    parts = [(content_words(p), bool(_EXCLUDED.search(p))) for p in split_sentences(text)]
+    elsewhere = set().union(*(found for found, excluded in parts if not excluded))
+    only_excluded = {w for found, excluded in parts if excluded for w in found & words} - elsewhere
+    return len(only_excluded) >= POLARITY_WORDS
+
+
+_ENDS = re.compile(r"\b(?:end|ends|ended|ending|expire[sd]?|expiring|expiration|terminates?|until|through)\b",
+                   re.IGNORECASE)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_STARTS = re.compile(r"(?:\bas\s+of|\bdated|\beffective(?:\s+as\s+of|\s+on)?|\bentered\s+into(?:\s+on)?|\bmade(?:\s+on)?|"
+                     r"\bcommenc\w*(?:\s+on)?|\bbeginning(?:\s+on)?|\bsigned(?:\s+on)?|\bexecuted(?:\s+on)?)"
+                     r"[^.;]{0,40}$", re.IGNORECASE)
+_EFFECTIVE_AFTER = re.compile(r"^[^.;]{0,12}\(\s*(?:the\s+)?[\"“']*(?:effective|commencement|execution)\s+date",
+                              re.IGNORECASE)
+
+
+def start_date_as_end(sentence: str, passage: str) -> bool:
+    """The sentence gives, as the date something ends, a date the passage states only as the day the agreement was
+    made or took effect ("ends on December 13, 1999" from "entered into as of December 13, 1999 (the Effective
+    Date)"): a small model copies the one date it sees when the end must be counted from it."""
+    years = set(_YEAR.findall(sentence))
+    if not years or not _ENDS.search(sentence):
+        return False
+    text = " ".join(passage.split())
+    places = [m for m in _YEAR.finditer(text) if m.group() in years]
+    return bool(places) and all(_STARTS.search(text[max(0, m.start() - 70): m.start()])
+                                or _EFFECTIVE_AFTER.search(text[m.end(): m.end() + 40]) for m in places)
+
+
 def holds_facts(sentence_facts: set[str], passage_facts: Sequence[set[str]]) -> bool:
     """Every key fact of the sentence is among the key facts of these passages."""
     return not sentence_facts or sentence_facts <= set().union(*passage_facts)
 
 
-def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedder | None = None) -> CheckedAnswer:
+def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedder | None = None,
+                 question: str = "") -> CheckedAnswer:
+    """Each sentence of the answer against the passages it was given (numbered from 1): which support it (shared
+    words, not counting those it repeats from `question`, or meaning), whether those hold its key facts, and
+    whether it says their opposite."""
+    asked = content_words(question) - {w for w in content_words(question) if any(c.isdigit() for c in w)}
     sentences = split_sentences(answer)
     cleaned = [re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_ANY_MARKER.sub("", s).split())) for s in sentences]
     texts = [p.chunk.text for p in passages]
@@ -159,7 +218,7 @@ def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedde
         model_cited = [int(n) for n in _ANY_MARKER.findall(raw)]
         if len(content_words(text)) < 3 or _META.match(text):
             continue  # "This is stated in [1]." and stray markers carry no claim of their own
-        scores = [(lexical_support(text, t), float(semantic[i, j]) if semantic is not None else 0.0)
+        scores = [(lexical_support(text, t, asked), float(semantic[i, j]) if semantic is not None else 0.0)
                   for j, t in enumerate(texts)]
         supports = [lex >= LEXICAL_SUPPORT or sem >= SEMANTIC_SUPPORT for lex, sem in scores]
         kept = [n for n in dict.fromkeys(model_cited) if 1 <= n <= len(texts) and supports[n - 1]]
@@ -168,6 +227,11 @@ def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedde
             kept = [best + 1]
         if kept:
             kept += complementary(text, texts, supports, kept)
+        if kept and any(contradicts(text, texts[n - 1]) or start_date_as_end(text, texts[n - 1]) for n in kept):
+            # the opposite of what the cited passage says, or its start date given as an end: cite a supporting
+            # passage that agrees with the sentence, or none
+            kept = [j + 1 for j in range(len(texts)) if supports[j] and not contradicts(text, texts[j])
+                    and not start_date_as_end(text, texts[j])][:1]
         facts = key_facts(text)
         if kept and not holds_facts(facts, [passage_facts[n - 1] for n in kept]):
             # a number or date the cited passages do not hold: cite the supporting passage that does, or none

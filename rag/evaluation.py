@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from rag.embedders import Embedder
+from rag.grading import Graded, grade, summarise
 from storage.records import ScoredChunk
 
 
@@ -139,6 +141,7 @@ class AnswerResult:
     first_token_ms: float
     total_ms: float
     answer: str
+    graded: Graded = field(default_factory=lambda: Graded("unsupported"))  # right / wrong / declined / unsupported
 
 
 @dataclass
@@ -157,6 +160,7 @@ class AnswerReport:
 
         return {
             "answered_questions": len(self.results),
+            **summarise([r.graded for r in self.results], [r.question.answerable for r in self.results]),
             "citation_hit_rate": share(answerable, lambda r: r.cited_evidence),
             "citation_hit_rate_when_answered": share(answered, lambda r: r.cited_evidence),
             "declined_when_unanswerable": share(unanswerable, lambda r: r.declined),
@@ -171,15 +175,22 @@ class _Answers(Protocol):
 
 
 def evaluate_answers(questions: Sequence[Question], answerer: _Answers,
-                     on_question: Callable[[int, int], None] | None = None) -> AnswerReport:
+                     on_question: Callable[[int, int], None] | None = None,
+                     embedder: Embedder | None = None) -> AnswerReport:
+    """Ask each question and grade the answer against its reference (rag/grading.py; `embedder` judges the
+    references that hold no key fact by meaning)."""
     report = AnswerReport()
     for i, q in enumerate(questions):
         answer = answerer.ask(q.question)
         hits = [ScoredChunk(c.chunk, 1.0) for c in answer.citations]
+        cited = first_rank(hits, q.evidence, level="page") is not None
+        graded = grade(str(answer.text), q.answer, declined=bool(answer.declined), answerable=q.answerable,
+                       checked=bool(answer.citations), cites_evidence=cited, embedder=embedder,
+                       quoted=bool(getattr(answer, "quoted", False)))
         report.results.append(AnswerResult(
-            q, bool(answer.declined), first_rank(hits, q.evidence, level="page") is not None,
+            q, bool(answer.declined), cited,
             float(answer.timings.get("first_token_ms", 0.0)), float(answer.timings.get("total_ms", 0.0)),
-            str(answer.text)))
+            str(answer.text), graded))
         if on_question:
             on_question(i + 1, len(questions))
     return report

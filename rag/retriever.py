@@ -144,6 +144,24 @@ class Retriever:
         if not query.strip() or k <= 0 or (collections is not None and not collections):
             return []
         mode = mode or self.mode
+        query, scope = self._prepared(query, collections, document_ids, all_versions)
+        parts = sub_questions(query) if self.split_questions else []
+        rankings = [self._ranked(q, k, mode, scope) for q in (query, *parts)]
+        if len(rankings) == 1:
+            return rankings[0][:k]
+        merged = interleave(rankings, lambda h: h.chunk.chunk_id)
+        return (pages_first(merged) if self.distinct_pages else merged)[:k]
+
+    def searched_question(self, query: str, collections: Sequence[str] | None = None,
+                          document_ids: Sequence[str] | None = None) -> str:
+        """The question as the search reads it: spelling corrected and, when it names documents that the router
+        narrows the search to, without the naming words (what is left says what is asked of them)."""
+        if not query.strip() or (collections is not None and not collections):
+            return query
+        return self._prepared(query, collections, document_ids, False)[0]
+
+    def _prepared(self, query: str, collections: Sequence[str] | None, document_ids: Sequence[str] | None,
+                  all_versions: bool) -> tuple[str, _Scope]:
         if self.speller is not None:
             query = self.speller.correct(query, collections)
         # documents being indexed (or left half-done by a crash) are excluded inside each search, so their
@@ -155,12 +173,7 @@ class Retriever:
             route = self.router.route(query, self._searched(records, scope))
             if route is not None:
                 query, scope = route.question, replace(scope, document_ids=route.document_ids)
-        parts = sub_questions(query) if self.split_questions else []
-        rankings = [self._ranked(q, k, mode, scope) for q in (query, *parts)]
-        if len(rankings) == 1:
-            return rankings[0][:k]
-        merged = interleave(rankings, lambda h: h.chunk.chunk_id)
-        return (pages_first(merged) if self.distinct_pages else merged)[:k]
+        return query, scope
 
     def _ranked(self, query: str, k: int, mode: Mode, scope: _Scope) -> list[ScoredChunk]:
         """One question's passages, best first: at least k, more when they come for free."""

@@ -45,11 +45,11 @@ def test_recall_and_mrr_exact() -> None:
 
 
 class FakeAnswer:
-    def __init__(self, declined: bool, cites: list[tuple[str, int]]) -> None:
+    def __init__(self, declined: bool, cites: list[tuple[str, int]], text: str = "x") -> None:
         self.declined = declined
         self.citations = [type("C", (), {"chunk": hit(f, p).chunk})() for f, p in cites]
         self.timings = {"first_token_ms": 100.0, "total_ms": 300.0}
-        self.text = "x"
+        self.text = text
 
 
 def test_answer_metrics_exact() -> None:
@@ -63,6 +63,22 @@ def test_answer_metrics_exact() -> None:
     assert s["declined_when_unanswerable"] == 1.0
     assert s["wrongly_declined"] == 0.25
     assert s["first_token_p50_ms"] == 100.0
+
+
+def test_answers_are_graded_against_the_reference() -> None:
+    questions = [Question("g1", "law?", "Arizona", (Evidence("a.pdf", 3),), True),
+                 Question("g2", "term?", "8/1/22", (Evidence("a.pdf", 2),), True),
+                 Question("g3", "notice?", "180 days", (Evidence("a.pdf", 9),), True),
+                 Question("g4", "parental leave?", "", (), False)]
+    answers = {"law?": FakeAnswer(False, [("a.pdf", 3)], "The laws of the State of Arizona govern it [1]."),
+               "term?": FakeAnswer(False, [("a.pdf", 2)], "It ends on August 1, 2021 [1]."),
+               "notice?": FakeAnswer(True, []),
+               "parental leave?": FakeAnswer(False, [("a.pdf", 1)], "Twelve weeks [1].")}
+    report = evaluate_answers(questions, type("A", (), {"ask": lambda self, q: answers[q]})())
+    assert [r.graded.grade for r in report.results] == ["right", "wrong", "declined", "wrong"]
+    s = report.summary()
+    assert (s["right_share"], s["wrong_share"], s["declined_share"]) == (0.25, 0.5, 0.25)
+    assert (s["right_of_answerable"], s["declined_of_unanswerable"]) == (0.333, 0.0)
 
 
 def test_question_file_format(tmp_path: Path) -> None:

@@ -46,6 +46,26 @@ def test_evaluate_page_renders(ctx: AppContext) -> None:
     assert "Evaluate retrieval" in at.header[0].value
 
 
+def run_answers(report) -> None:  # type: ignore[no-untyped-def]
+    from ui.evaluate_page import show_answers
+
+    show_answers(report)
+
+
+def test_graded_answers_show_their_shares_and_rows(ctx: AppContext) -> None:
+    questions = [Question("q1", "How much dental cover is there?", "80%", (Evidence("h.pdf", 2),), True),
+                 Question("q2", "Who pays for my visa?", "", (), False)]
+    report = ctx.ws.evaluate_answers(questions, ["hr"])
+    at = AppTest.from_function(run_answers, args=(report,), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    grades = [r.graded.grade for r in report.results]
+    assert metrics["right"] == f"{grades.count('right') / 2:.0%}"
+    table = at.dataframe[0].value
+    assert list(table["grade"]) == grades and list(table["id"]) == ["q1", "q2"]
+
+
 def test_report_shows_metrics_and_misses(ctx: AppContext) -> None:
     questions = [Question("q1", "How much dental cover?", "", (Evidence("h.pdf", 2),), True),
                  Question("q2", "Is parking free?", "", (Evidence("h.pdf", 5),), True)]

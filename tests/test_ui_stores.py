@@ -54,7 +54,7 @@ def test_chat_markdown_has_citations_and_flags() -> None:
     text = chat_markdown([Turn("How much leave?", answer, "collections hr"), Turn("Pets?", declined, "collections hr")])
     assert "## Q: How much leave?" in text
     assert "- [1] policy.pdf, page 3: “Employees get sixteen weeks of paid leave.”" in text
-    assert "not supported by the documents: Also a bonus." in text
+    assert "left out, not supported by the documents: Also a bonus." in text
     assert "> Not answered from the documents. No passage is relevant." in text
 
 

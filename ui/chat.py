@@ -145,7 +145,8 @@ def render_answer(ctx: AppContext, turn: Turn, i: int) -> None:
     else:
         st.warning(a.message or "No answer.")
     if a.unsupported and not a.declined:
-        st.warning("Not supported by the documents: " + " · ".join(f"“{s}”" for s in a.unsupported))
+        st.warning("Left out of the answer, not supported by the documents: "
+                   + " · ".join(f"“{s}”" for s in a.unsupported))
     secs = a.timings.get("total_ms", 0.0) / 1000
     st.caption(f"Model: {a.model} · {secs:.1f} s · asked {turn.scope}")
     with st.expander("Sources" if a.citations else "Closest passages", expanded=i == len(turns()) - 1):

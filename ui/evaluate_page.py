@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from rag.evaluation import EvalReport, load_questions
+from rag.evaluation import AnswerReport, EvalReport, load_questions
 from ui.context import AppContext
 
 FORMAT_HELP = ('One JSON object per line: {"id", "question", "answer", "evidence": [{"file", "page"}], '
@@ -15,11 +15,14 @@ FORMAT_HELP = ('One JSON object per line: {"id", "question", "answer", "evidence
 
 
 def evaluate_page(ctx: AppContext) -> None:
-    st.header("Evaluate retrieval on your own questions")
+    st.header("Evaluate retrieval and answers on your own questions")
     st.caption(FORMAT_HELP + " A page hit is a passage on the cited page or the page after it.")
     names = ctx.collection_names()
     chosen = st.multiselect("Collections to search", names, default=names, key="eval_collections")
     k = st.slider("Passages per question (k)", 1, 20, 10, key="eval_k")
+    grade_answers = st.checkbox(
+        "Also answer each question with the model and grade the answers against the reference answers "
+        "(slow: about half a minute per question with the default model)", key="eval_answers")
     upload = st.file_uploader("Question file (.jsonl)", type=["jsonl", "json"], key="eval_file")
     if upload is None:
         return
@@ -41,6 +44,14 @@ def evaluate_page(ctx: AppContext) -> None:
     report = ctx.ws.evaluate(questions, k, chosen, on_question=advance)
     progress.empty()
     show_report(report)
+    if grade_answers:
+        answering = st.progress(0.0, text="Answering…")
+        def answered(i: int, n: int) -> None:
+            answering.progress(i / n, text=f"Answering… {i}/{n}")
+
+        answers = ctx.ws.evaluate_answers(questions, chosen, on_question=answered)
+        answering.empty()
+        show_answers(answers)
 
 
 def show_report(report: EvalReport) -> None:
@@ -54,7 +65,7 @@ def show_report(report: EvalReport) -> None:
              "evidence": ", ".join(f"{e.file} p.{e.page}" if e.page else e.file for e in r.question.evidence),
              "page rank": r.page_rank or "miss", "file rank": r.file_rank or "miss"}
             for r in report.answerable]
-    st.dataframe(rows, hide_index=True, use_container_width=True)
+    st.dataframe(rows, hide_index=True, width="stretch")
     misses = [r for r in report.answerable if r.page_rank is None]
     st.subheader(f"Misses ({len(misses)})")
     for r in misses[:50]:
@@ -63,3 +74,22 @@ def show_report(report: EvalReport) -> None:
             for rank, hit in enumerate(r.hits[:5], start=1):
                 st.markdown(f"**{rank}. {hit.chunk.file_name}, page {hit.chunk.page}**")
                 st.text(" ".join(hit.chunk.text.split())[:500])
+
+
+GRADE_HELP = ("Right: the answer holds the reference's key facts (numbers, dates, periods, places, yes/no). "
+              "Wrong: it does not, or it answers a question the documents do not answer. Declined: it says the "
+              "documents do not answer. Unsupported: shown without a checked citation. A reference without key "
+              "facts is judged by meaning and needs a citation of the evidence page.")
+
+
+def show_answers(report: AnswerReport) -> None:
+    summary = report.summary()
+    st.subheader("Answers")
+    cols = st.columns(4)
+    for col, grade in zip(cols, ("right", "wrong", "declined", "unsupported"), strict=True):
+        col.metric(grade, f"{summary[f'{grade}_share']:.0%}")
+    st.caption(GRADE_HELP + f" {summary['judged_by_meaning']} judged by meaning.")
+    rows = [{"id": r.question.id, "grade": r.graded.grade, "why": r.graded.reason, "answer": r.answer,
+             "reference": r.question.answer, "question": r.question.question} for r in report.results]
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_order=("id", "grade", "answer", "reference", "why", "question"))

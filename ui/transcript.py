@@ -27,7 +27,7 @@ def chat_markdown(turns: list[Turn], title: str = "Confidant conversation") -> s
         elif a.message:
             lines += [f"> {a.message}", ""]
         for sentence in a.unsupported:
-            lines.append(f"- ⚠ not supported by the documents: {sentence}")
+            lines.append(f"- ⚠ left out, not supported by the documents: {sentence}")
         if a.unsupported:
             lines.append("")
         if a.citations:
