@@ -263,6 +263,8 @@ def ask(
 
 
 def _print_answer(answer: Any, workspace: Workspace) -> None:
+    if getattr(answer, "asked_as", ""):
+        out.print(f"[dim]Read as: {answer.asked_as}[/]")
     if answer.declined:
         out.print(f"[yellow]{answer.text}[/]")
     elif answer.text:

@@ -145,7 +145,17 @@ class Services:
         return Answerer(search, self.chat_model, self.embedder, k=self.settings.answer_k,
                         min_relevance=self.settings.relevance_floor, max_tokens=self.settings.llm_max_tokens,
                         passage_chars=self.settings.prompt_passage_chars,
-                        searched_question=lambda q: self.retriever.searched_question(q, collections, document_ids))
+                        searched_question=lambda q: self.retriever.searched_question(q, collections, document_ids),
+                        rank_sentences=self.rank_sentences)
+
+    @cached_property
+    def sentence_ranker(self) -> CrossEncoderReranker:
+        """The cross-encoder that picks the passage sentence to quote when a model's answer fails the checks."""
+        return CrossEncoderReranker(threads=self.settings.embedding_threads)
+
+    def rank_sentences(self, question: str, sentences: list[str]) -> list[float]:
+        """Relevance of each sentence to the question (the cross-encoder, loaded on first use)."""
+        return self.sentence_ranker.scores([(question, s) for s in sentences])
 
     @cached_property
     def accounts(self) -> SqliteAccounts:

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.chat import ChatModel, ModelFailed, ModelUnavailable
-from rag.citations import check_answer, content_words
+from rag.citations import check_answer, content_words, split_sentences
 from rag.embedders import Embedder
-from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer, sentence_list
+from rag.follow_up import is_follow_up, retrieval_query, standalone_question
+from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer
+from rag.routing import without_names
 from storage.records import Chunk, ScoredChunk
 
 Search = Callable[[str, int], list[ScoredChunk]]
@@ -20,8 +22,6 @@ Search = Callable[[str, int], list[ScoredChunk]]
 QUOTE_MIN_WORDS = 4
 QUOTED = ("The model's answer did not hold up against the passages, so it is not shown; this is the sentence of the "
           "passages closest to your question, word for word.")
-_FOLLOW_UP = re.compile(r"\b(?:it|its|they|them|their|this|that|these|those|he|she|there|same|also|else|more)\b",
-                        re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,12 @@ class Answer:
     raw_text: str = ""  # what the model wrote, before citations were checked
     timings: dict[str, float] = field(default_factory=dict)
     quoted: bool = False  # the text is a passage sentence word for word: the model's own answer failed the checks
+    asked_as: str = ""  # a follow-up as the model rewrote it to stand alone (what was searched and answered)
 
     def as_json(self) -> dict[str, object]:
         return {
-            "question": self.question, "answer": self.text, "declined": self.declined, "quoted": self.quoted,
+            "question": self.question, "asked_as": self.asked_as, "answer": self.text, "declined": self.declined,
+            "quoted": self.quoted,
             "model": self.model,
             "message": self.message, "unsupported": self.unsupported,
             "citations": [c.as_json() for c in self.citations],
@@ -74,20 +76,11 @@ class Retrieved:
 AnswerEvent = Retrieved | Token | Answer
 
 
-def retrieval_query(question: str, history: Sequence[str]) -> str:
-    """Rewrite a follow-up ("and for the Plus plan?", "how much does it cost?") with the previous question."""
-    if not history:
-        return question
-    words = question.split()
-    if len(words) <= 6 or _FOLLOW_UP.search(question) or question.lower().startswith(("and ", "what about", "how about")):
-        return f"{history[-1]} {question}"
-    return question
-
-
 class Answerer:
     def __init__(self, search: Search, model: ChatModel | None, embedder: Embedder | None, *, k: int = 4,
                  min_relevance: float = 0.2, max_tokens: int = 320, passage_chars: int = 0,
-                 searched_question: Callable[[str], str] | None = None, quote_fallback: bool = True) -> None:
+                 searched_question: Callable[[str], str] | None = None, quote_fallback: bool = True,
+                 rank_sentences: Callable[[str, list[str]], Sequence[float]] | None = None) -> None:
         self.search = search
         # the question as the search read it (without the names of the documents it was narrowed to): what the
         # prompt's passages are cut around, so a contract's own clause is kept rather than its title line
@@ -95,6 +88,7 @@ class Answerer:
         # when every sentence of the model's answer fails the checks: quote the passage sentence closest to the
         # question instead of declining (the model thought the passages answer it; its wording did not hold up)
         self.quote_fallback = quote_fallback
+        self.rank_sentences = rank_sentences  # relevance of sentences to a question, for the quote (a cross-encoder)
         self.model = model
         self.embedder = embedder
         self.k = k
@@ -114,11 +108,16 @@ class Answerer:
     def quote(self, question: str, passages: Sequence[ScoredChunk]) -> tuple[int, str] | None:
         """The passage sentence closest to the question (passage number, sentence), verbatim; sentences of fewer than
         QUOTE_MIN_WORDS content words (headings, signature lines) are never quoted."""
-        candidates = [(n, s) for n, p in enumerate(passages, start=1) for s in sentence_list(p.chunk.text)
+        candidates = [(n, s) for n, p in enumerate(passages, start=1)
+                      for s in split_sentences(" ".join(p.chunk.text.split()))
                       if len(content_words(s)) >= QUOTE_MIN_WORDS]
         if not candidates:
             return None
-        scores = self._sentence_scores(question)([s for _, s in candidates])
+        sentences = [s for _, s in candidates]
+        unnamed = without_names(question)  # the names pick the document; within it they only point at its title lines
+        question = unnamed if len(content_words(unnamed)) >= 2 else question
+        scores = (self.rank_sentences(question, sentences) if self.rank_sentences is not None
+                  else self._sentence_scores(question)(sentences))
         return candidates[max(range(len(candidates)), key=lambda i: scores[i])]
 
     def _focus(self, question: str, query: str) -> str:
@@ -141,20 +140,28 @@ class Answerer:
     def stream(self, question: str, history: Sequence[str] = (), instructions: str = "") -> Iterator[AnswerEvent]:
         """Yield the passages first, then answer tokens as they come, then the checked Answer."""
         started = time.perf_counter()
-        query = retrieval_query(question, history)
+        timings: dict[str, float] = {}
+        asked, query = question, retrieval_query(question, history)
+        if self.model is not None and is_follow_up(question, history):
+            standalone = standalone_question(self.model, question, history)
+            timings["rewrite_ms"] = (time.perf_counter() - started) * 1000
+            if standalone is not None:
+                asked = query = standalone
+        searching = time.perf_counter()
         passages = self.search(query, self.k)
-        timings = {"retrieve_ms": (time.perf_counter() - started) * 1000}
+        timings["retrieve_ms"] = (time.perf_counter() - searching) * 1000
         yield Retrieved(passages)
         model_name = self.model.name if self.model is not None else "none"
         similarity = max((p.similarity for p in passages if p.similarity is not None), default=0.0)
-        focus = self._focus(question, query)
+        focus = self._focus(asked, query)
         # a question that names its documents is about them: their closest passages go to the model (and the checks)
         # even when a clause is worded far from the question; the floor is for questions no document is close to
-        named = focus != question
+        named = focus != asked
+        as_asked = asked if asked != question else ""
         if similarity < self.min_relevance and not (named and passages):
             timings["total_ms"] = (time.perf_counter() - started) * 1000
-            yield Answer(question, DECLINE_TEXT, True, model_name, passages,
-                         message="No passage in the documents is relevant to this question.", timings=timings)
+            yield Answer(question, DECLINE_TEXT, True, model_name, passages, asked_as=as_asked, timings=timings,
+                         message="No passage in the documents is relevant to this question.")
             return
         if self.model is None:
             timings["total_ms"] = (time.perf_counter() - started) * 1000
@@ -164,7 +171,7 @@ class Answerer:
         pieces: list[str] = []
         message = ""
         try:
-            messages = build_messages(question, passages, instructions, budget_chars=self.passage_chars,
+            messages = build_messages(asked, passages, instructions, budget_chars=self.passage_chars,
                                       scores=self._sentence_scores(focus)
                                       if self.passage_chars > 0 else None)
             timings["prompt_ready_ms"] = (time.perf_counter() - started) * 1000
@@ -181,15 +188,18 @@ class Answerer:
         except ModelFailed as exc:
             message = f"The model stopped mid-answer ({exc}); the answer may be incomplete."
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        yield self._finish(question, "".join(pieces), passages, model_name, message, timings, focus)
+        answer = self._finish(question, "".join(pieces), passages, model_name, message, timings, focus, asked)
+        answer.asked_as = as_asked
+        yield answer
 
     def _finish(self, question: str, raw: str, passages: list[ScoredChunk], model: str, message: str,
-                timings: dict[str, float], focus: str = "") -> Answer:
-        """Check the model's reply against the passages it was given (numbered [1..n] in the prompt)."""
+                timings: dict[str, float], focus: str = "", asked: str = "") -> Answer:
+        """Check the model's reply against the passages it was given (numbered [1..n] in the prompt) and the
+        question it was asked (`asked`: a follow-up made standalone)."""
         if not raw.strip() or says_it_cannot_answer(raw):
             return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
                           message=message or "The documents do not answer this question; the closest passages are below.")
-        checked = check_answer(raw, passages, self.embedder, question)
+        checked = check_answer(raw, passages, self.embedder, asked or question)
         if not checked.cited:
             quote = self.quote(focus or question, passages) if self.quote_fallback else None
             if quote is not None:

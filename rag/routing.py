@@ -83,6 +83,12 @@ def name_words(text: str) -> list[str]:
     return words
 
 
+def without_names(text: str) -> str:
+    """The question without the words written as names (`name_words`): what it asks, not of which document."""
+    names = set(name_words(text))
+    return " ".join(w for w in _WORD.findall(text) if not set(query_terms(w)) & names)
+
+
 def first_page_id(record: DocumentRecord) -> str:
     """The page index's entry for the document's first page (page passages are numbered by page)."""
     return f"{record.collection}/{record.id}/1"

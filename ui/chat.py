@@ -83,7 +83,8 @@ def chat_page(ctx: AppContext) -> None:
     if question:
         with st.chat_message("user"):
             st.text(question)
-        earlier = [t.question for t in history][-limits.max_history_items:] if limits.max_history_items else []
+        earlier = ([t.answer.asked_as or t.question for t in history][-limits.max_history_items:]
+                   if limits.max_history_items else [])  # a follow-up as it was understood, not as it was typed
         with st.chat_message("assistant"):
             answer = stream_answer(ctx.ws.stream_answer(question, collections, document_ids, earlier,
                                                         assistant.instructions))
@@ -135,6 +136,8 @@ def stream_answer(events: Iterator[AnswerEvent]) -> Answer | None:
 
 def render_answer(ctx: AppContext, turn: Turn, i: int) -> None:
     a = turn.answer
+    if a.asked_as:
+        st.caption(f"Read as: “{a.asked_as}”")
     if a.declined:
         st.warning(f"**Not answered from the documents.** {a.message}".strip())
         st.markdown(a.text)
