@@ -57,7 +57,7 @@ def confidant_rows(model: LlamaCppChat, s: EvalSet, questions: Sequence[Question
                                level="page") is not None
             graded = grade(answer.text, q.answer, declined=answer.declined, answerable=q.answerable,
                            checked=bool(answer.citations), cites_evidence=cited, embedder=services.embedder,
-                           quoted=answer.quoted)
+                           quoted=answer.quoted, question=q.question)
             timings = dict(getattr(model, "last_timings", {}) or {})
             rows.append({"id": q.id, "answerable": q.answerable, "grade": graded.grade, "why": graded.reason,
                          "by_meaning": graded.by_meaning, "quoted": graded.quoted, "answer": answer.text,
@@ -99,7 +99,7 @@ def baseline_rows(model: LlamaCppChat, s: EvalSet, questions: Sequence[Question]
         declined = says_it_cannot_answer(text)
         cited = (not declined) and first_rank(top[:1], q.evidence, level="page") is not None
         graded = grade(text, q.answer, declined=declined, answerable=q.answerable, cites_evidence=cited,
-                       embedder=embedder)
+                       embedder=embedder, question=q.question)
         rows.append({"id": q.id, "answerable": q.answerable, "grade": graded.grade, "why": graded.reason,
                      "by_meaning": graded.by_meaning, "answer": text, "reference": q.answer,
                      "cited_evidence": cited, "retrieve_ms": retrieve_ms, "first_token_ms": first,

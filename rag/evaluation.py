@@ -186,7 +186,7 @@ def evaluate_answers(questions: Sequence[Question], answerer: _Answers,
         cited = first_rank(hits, q.evidence, level="page") is not None
         graded = grade(str(answer.text), q.answer, declined=bool(answer.declined), answerable=q.answerable,
                        checked=bool(answer.citations), cites_evidence=cited, embedder=embedder,
-                       quoted=bool(getattr(answer, "quoted", False)))
+                       quoted=bool(getattr(answer, "quoted", False)), question=q.question)
         report.results.append(AnswerResult(
             q, bool(answer.declined), cited,
             float(answer.timings.get("first_token_ms", 0.0)), float(answer.timings.get("total_ms", 0.0)),

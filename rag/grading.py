@@ -7,8 +7,9 @@ The rule (README, "Answer correctness"):
   documents say: …"), the quote is graded like an answer when it holds the reference's facts (`right`); otherwise
   it is `declined`: the documents' own words are shown and nothing is claimed. Quotes are counted (`quoted`).
 - An answer to an unanswerable question is `wrong`.
-- Otherwise the reference's key facts decide, normalised first (number words and "thirty (30)" to digits, dates in
-  any of "8/1/22", "August 1, 2022", "1 August 2022" to month, day and year, "[]" parts of a date left out):
+- Otherwise the reference's key facts decide (those the question does not itself give), normalised first (number
+  words and "thirty (30)" to digits, dates in any of "8/1/22", "August 1, 2022", "1 August 2022" to month, day and
+  year, "[]" parts of a date left out):
   - periods ("30 days", "successive 1 year", "six (6) months"): one of the reference's periods is in the answer,
     counted in days or months ("12 months" = "1 year", "2 weeks" = "14 days");
   - "perpetual": the answer says the term has no fixed end (perpetual, indefinitely, until terminated);
@@ -131,33 +132,36 @@ def _has_number(value: float, among: set[float]) -> bool:
     return any(abs(value - v) <= 0.01 * abs(value) for v in among)
 
 
-def grade_facts(answer: str, reference: str) -> tuple[bool, str] | None:
-    """(right?, why) by the reference's key facts, or None when the reference has none."""
+def grade_facts(answer: str, reference: str, question: str = "") -> tuple[bool, str] | None:
+    """(right?, why) by the reference's key facts, or None when the reference has none. A fact the question itself
+    gives ("the Financial Market Analysis Report 2023", "a policyholder in North Carolina") is not what is asked."""
     answer = _MARKERS.sub("", answer)
     ref, ans = normalise(reference), normalise(answer)
+    given_facts, given_places = key_facts(normalise(question)), places(question)
     checks: list[tuple[bool, str]] = []
-    ref_periods = periods(reference)
+    ref_periods = periods(reference) - periods(question)
     if ref_periods:
         checks.append((bool(ref_periods & periods(answer)), f"period {sorted(ref_periods)}"))
     if _PERPETUAL.search(reference):
         checks.append((bool(_PERPETUAL.search(answer)), "no fixed end"))
-    ref_places = places(reference)
+    ref_places = places(reference) - given_places
     if ref_places:
         ans_places = places(answer)
         others = ans_places - ref_places - _COUNTRIES
         wanted = (ref_places - _COUNTRIES) or ref_places  # "Victoria, Australia" needs Victoria, not Australia alone
         checks.append((bool(wanted & ans_places) and not others, f"place {sorted(ref_places)}"))
-    ref_facts, ans_facts = key_facts(ref) - ref_places, key_facts(ans)
+    ref_facts, ans_facts = key_facts(ref) - places(reference) - given_facts, key_facts(ans)
     if ref_periods:  # the period's number is checked with its unit above
         period_numbers = {m.group(1) for m in _PERIOD.finditer(ref)}
         ref_facts -= period_numbers
     months = {f for f in ref_facts if f in _MONTHS}
     if months:
         checks.append((months <= ans_facts, f"month {sorted(months)}"))
-    values = _numbers(ref_facts)
-    if values:
-        have = _numbers(ans_facts)
-        checks.append((all(_has_number(v, have) for v in values), f"numbers {sorted(ref_facts - months)}"))
+    have = _numbers(ans_facts)
+    numbers = {f: _numbers({f}) for f in ref_facts - months}
+    wanting = sorted(f for f, value in numbers.items() if value and not _has_number(next(iter(value)), have))
+    if any(numbers.values()):
+        checks.append((not wanting, f"numbers {wanting}"))
     polarity = _YES_NO.match(reference)
     if polarity and checks:
         first = re.split(r"(?<=[.!?])\s", answer.strip(), maxsplit=1)[0]
@@ -169,7 +173,8 @@ def grade_facts(answer: str, reference: str) -> tuple[bool, str] | None:
 
 
 def grade(answer: str, reference: str, *, declined: bool, answerable: bool, checked: bool = True,
-          cites_evidence: bool = False, embedder: Embedder | None = None, quoted: bool = False) -> Graded:
+          cites_evidence: bool = False, embedder: Embedder | None = None, quoted: bool = False,
+          question: str = "") -> Graded:
     """Grade one shown answer (see the module's rule). `checked`: Confidant's checks passed and it carries
     citations; `cites_evidence`: one of its citations is on an evidence page; `quoted`: the answer is a passage
     sentence shown word for word in place of the model's answer, which failed the checks."""
@@ -177,7 +182,7 @@ def grade(answer: str, reference: str, *, declined: bool, answerable: bool, chec
         return Graded("declined")
     if quoted:
         graded = grade(answer, reference, declined=False, answerable=answerable, checked=checked,
-                       cites_evidence=cites_evidence, embedder=embedder)
+                       cites_evidence=cites_evidence, embedder=embedder, question=question)
         if graded.grade == "right":
             return Graded("right", graded.by_meaning, "quoted: " + graded.reason, quoted=True)
         return Graded("declined", graded.by_meaning, "quoted the closest sentence; it does not answer", quoted=True)
@@ -185,7 +190,7 @@ def grade(answer: str, reference: str, *, declined: bool, answerable: bool, chec
         return Graded("wrong", reason="answered a question the documents do not answer")
     if not checked:
         return Graded("unsupported")
-    by_facts = grade_facts(answer, reference)
+    by_facts = grade_facts(answer, reference, question)
     if by_facts is not None:
         return Graded("right" if by_facts[0] else "wrong", reason=by_facts[1])
     if not cites_evidence:

@@ -144,7 +144,10 @@ _SOURCES = r"(?:passages?|documents?|context|sources?|provided (?:text|informati
 _DECLINE_PATTERNS = re.compile(
     r"\bi\s+(?:do not|don't|dont|cannot|can't)\s+(?:know|find|answer|tell)\b"
     rf"|\b{_SOURCES}\s+(?:do|does|did)\s+not\s+(?:contain|mention|provide|include|say|specify|state|answer)"
-    rf"|\bnot\s+(?:mentioned|provided|specified|stated|found|included|available|addressed)\s+in\s+the\s+{_SOURCES}"
+    rf"|\bnot\s+(?:explicitly\s+)?(?:mentioned|provided|specified|stated|found|included|available|addressed)\s+in\s+"
+    rf"the\s+(?:\w+\s+)?{_SOURCES}"
+    rf"|\b{_SOURCES}(?:\s+\w+){{0,3}}\s+(?:does|do|did)\s+not\s+(?:explicitly\s+)?(?:mention|say|state|specify)\b"
+    r"|\b(?:does|do|did)\s+not\s+explicitly\s+(?:mention|say|state|specify)\b"
     rf"|\b(?:there is\s+)?no\s+(?:information|mention|details?)\s+(?:about|on|regarding|in|of)\b"
     rf"|\b(?:cannot|can't|could not|couldn't)\s+(?:be\s+)?(?:found|determined|answered)\b",
     re.IGNORECASE,

@@ -144,7 +144,7 @@ class Retriever:
         if not query.strip() or k <= 0 or (collections is not None and not collections):
             return []
         mode = mode or self.mode
-        query, scope = self._prepared(query, collections, document_ids, all_versions)
+        query, scope, _ = self._prepared(query, collections, document_ids, all_versions)
         parts = sub_questions(query) if self.split_questions else []
         rankings = [self._ranked(q, k, mode, scope) for q in (query, *parts)]
         if len(rankings) == 1:
@@ -154,14 +154,18 @@ class Retriever:
 
     def searched_question(self, query: str, collections: Sequence[str] | None = None,
                           document_ids: Sequence[str] | None = None) -> str:
-        """The question as the search reads it: spelling corrected and, when it names documents that the router
-        narrows the search to, without the naming words (what is left says what is asked of them)."""
+        """What the question asks of the documents it names: when the router narrows the search to them and
+        spends their names, the question as searched without the naming words; otherwise the question unchanged
+        (the answerer reads a changed question as one about named documents)."""
         if not query.strip() or (collections is not None and not collections):
             return query
-        return self._prepared(query, collections, document_ids, False)[0]
+        return self._prepared(query, collections, document_ids, False)[2]
 
     def _prepared(self, query: str, collections: Sequence[str] | None, document_ids: Sequence[str] | None,
-                  all_versions: bool) -> tuple[str, _Scope]:
+                  all_versions: bool) -> tuple[str, _Scope, str]:
+        """The query to search (spelling corrected, routed), where to search, and what the question asks of the
+        documents it names (the question unchanged when the route spent no names)."""
+        given = query
         if self.speller is not None:
             query = self.speller.correct(query, collections)
         # documents being indexed (or left half-done by a crash) are excluded inside each search, so their
@@ -169,11 +173,13 @@ class Retriever:
         older = all_versions or document_ids is not None
         records = [r for r in self.registry.documents() if collections is None or r.collection in collections]
         scope = _Scope(collections, document_ids, self._hidden_documents(records, older), older)
+        asked = given
         if self.router is not None:
             route = self.router.route(query, self._searched(records, scope))
             if route is not None:
+                asked = route.asked if route.asked != query else given
                 query, scope = route.question, replace(scope, document_ids=route.document_ids)
-        return query, scope
+        return query, scope, asked
 
     def _ranked(self, query: str, k: int, mode: Mode, scope: _Scope) -> list[ScoredChunk]:
         """One question's passages, best first: at least k, more when they come for free."""

@@ -218,6 +218,11 @@ def test_decline_detection() -> None:
     assert says_it_cannot_answer(DECLINE_TEXT)
     assert says_it_cannot_answer("The passages do not mention parental leave.")
     assert not says_it_cannot_answer("The plan does not cover cosmetic surgery [3].")
+    # phrasings LlamaIndex's engine declined with on the HR set
+    assert says_it_cannot_answer("Based on the context information provided, Zava does not explicitly mention a "
+                                 "401(k) retirement plan.")
+    assert says_it_cannot_answer("The mileage rate for company business is not provided in the given context.")
+    assert not says_it_cannot_answer("The agreement does not include a non-compete clause [2].")
 
 
 LONG = ("The plan year starts in January. Parking is free at the north entrance. The calendar year deductible for "

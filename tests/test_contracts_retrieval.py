@@ -56,3 +56,30 @@ def test_the_clause_asked_about_comes_before_the_pages_that_name_the_parties(con
 def test_a_question_that_names_no_document_searches_them_all(contracts: Services) -> None:
     hits = contracts.retriever.search("Which state's law governs the agreement?", 10)
     assert len({h.chunk.document_id for h in hits}) >= 3, [h.chunk.file_name for h in hits]
+
+
+ANSWERED = ("con-019", "con-052", "con-058", "con-061", "con-049")  # four the default model gets right, and con-049,
+# where it gave the agreement's start date ("entered into as of December 13, 1999") as the end of its term
+
+
+@pytest.mark.slow
+def test_no_answer_from_the_real_model_is_wrong_with_a_citation(contracts: Services, real_model: object) -> None:
+    """Issue #19's end-to-end check: with the default model each answer is right, or plainly not an answer (a
+    decline, or the closest sentence quoted word for word) — never a wrong fact with a citation."""
+    from rag.answering import Answerer
+    from rag.grading import grade
+
+    questions = {q.id: q for q in load_questions(CONTRACTS / "questions.jsonl")}
+    base = contracts.answerer(["legal"])
+    answerer = Answerer(base.search, real_model, contracts.embedder, k=base.k,  # type: ignore[arg-type]
+                        min_relevance=base.min_relevance, max_tokens=base.max_tokens,
+                        passage_chars=base.passage_chars, searched_question=base.searched_question,
+                        rank_sentences=contracts.rank_sentences)
+    grades = {}
+    for qid in ANSWERED:
+        q = questions[qid]
+        answer = answerer.ask(q.question)
+        grades[qid] = (grade(answer.text, q.answer, declined=answer.declined, answerable=True,
+                             checked=bool(answer.citations), quoted=answer.quoted).grade, answer.text)
+    assert not [g for g in grades.values() if g[0] == "wrong"], grades
+    assert sum(g[0] == "right" for g in grades.values()) >= 3, grades

@@ -57,6 +57,15 @@ def test_the_grader_agrees_with_hand_labels(reference: str, answer: str, right: 
     assert not graded.by_meaning
 
 
+def test_a_fact_the_question_gives_is_not_asked_for() -> None:
+    """hr-113: the report's year is in the question and the reference; a short answer need not repeat it."""
+    reference = "Contoso Financial Analytics prepares the Financial Market Analysis Report 2023 for 40 clients."
+    question = "What role does Contoso Financial Analytics play in the Financial Market Analysis Report 2023?"
+    assert grade_facts("It prepares the report for 40 clients [1].", reference, question) == (True, "facts match")
+    assert grade_facts("It prepares the report for 40 clients [1].", reference) == (False, "missing numbers ['2023']")
+    assert grade_facts("It prepares the report for 12 clients [1].", reference, question)[0] is False  # type: ignore[index]
+
+
 def test_normalising_number_words_dates_and_periods() -> None:
     assert normalise("thirty (30) days") == "30 days"
     assert normalise("sixty-five days") == "65 days"

@@ -100,3 +100,15 @@ def test_a_name_used_across_documents_does_not_route(legal: Services) -> None:
     """Northwind Audit is on one first page, but its passages are in every contract: it names no document."""
     assert route(legal, "How often does Northwind Audit review invoices?") is None
 
+
+
+def test_the_question_asked_of_named_documents_is_the_question_without_their_names(legal: Services) -> None:
+    named = legal.retriever.searched_question("When does the initial term of the 2001 Hosting Agreement between "
+                                              "Corio Inc. and Changepoint end?", ["legal"])
+    assert "Corio" not in named and "initial term" in named
+    # a question routed by a name it keeps (the name is a small part of a long question) asks what it asks, as
+    # written: its punctuation and hyphens stay for the sentences the answer's passages are cut to
+    long = ("Which party's in-house reviews, audits and annual invoice checks does Zephyr Labs arrange, and how "
+            "often, and who pays for them, and within how many days are the invoices payable?")
+    assert route(legal, long) is not None
+    assert legal.retriever.searched_question(long, ["legal"]) == long
