@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.chat import ChatModel, ModelFailed, ModelUnavailable
-from rag.citations import check_answer, content_words, split_sentences
+from rag.citations import asks_for_place, check_answer, content_words, names_a_place, split_sentences
 from rag.embedders import Embedder
 from rag.follow_up import is_follow_up, retrieval_query, standalone_question
 from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer
@@ -107,10 +107,13 @@ class Answerer:
 
     def quote(self, question: str, passages: Sequence[ScoredChunk]) -> tuple[int, str] | None:
         """The passage sentence closest to the question (passage number, sentence), verbatim; sentences of fewer than
-        QUOTE_MIN_WORDS content words (headings, signature lines) are never quoted."""
+        QUOTE_MIN_WORDS content words (headings, signature lines) are never quoted. Asked which state's law
+        governs, only a sentence that names a state or country is quoted."""
         candidates = [(n, s) for n, p in enumerate(passages, start=1)
                       for s in split_sentences(" ".join(p.chunk.text.split()))
                       if len(content_words(s)) >= QUOTE_MIN_WORDS]
+        if asks_for_place(question):
+            candidates = [(n, s) for n, s in candidates if names_a_place(s)]
         if not candidates:
             return None
         sentences = [s for _, s in candidates]
@@ -200,16 +203,22 @@ class Answerer:
             return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
                           message=message or "The documents do not answer this question; the closest passages are below.")
         checked = check_answer(raw, passages, self.embedder, asked or question)
-        if not checked.cited:
+        # "Which state's law governs …?" is not answered by a sentence that names no state or country (the
+        # arbitration body, a definition of "Applicable Law"), however well its words match a passage
+        off_the_question = bool(checked.cited) and asks_for_place(asked or question) and not names_a_place(checked.text)
+        if not checked.cited or off_the_question:
+            unsupported = checked.unsupported + ([s.text for s in checked.sentences if s.supported]
+                                                 if off_the_question else [])
             quote = self.quote(focus or question, passages) if self.quote_fallback else None
             if quote is not None:
                 n, sentence = quote
                 return Answer(question, f"The documents say: “{sentence}” [{n}]", False, model, passages,
-                              [Citation(n, passages[n - 1].chunk)], checked.unsupported, QUOTED, raw, timings,
+                              [Citation(n, passages[n - 1].chunk)], unsupported, QUOTED, raw, timings,
                               quoted=True)
             return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
-                          unsupported=checked.unsupported,
-                          message="The model's answer is not supported by any passage, so it is not shown.")
+                          unsupported=unsupported,
+                          message="The model's answer does not name a state or country, so it is not shown."
+                          if off_the_question else "The model's answer is not supported by any passage, so it is not shown.")
         citations = [Citation(n, passages[n - 1].chunk) for n in checked.cited]
         notes = [message] if message else []
         if checked.unsupported:

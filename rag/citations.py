@@ -158,15 +158,33 @@ _EXCLUDED = re.compile(r"\bnot\s+(?:covered|reimbursed|reimbursable|eligible|inc
 POLARITY_WORDS = 2  # a positive sentence contradicts a passage that lists this many of its words as excluded
 
 
+_CONDITION = re.compile(r"\b(?:if|unless|whether|when|where)\b[^,;.]*$", re.IGNORECASE)
+NEGATED_SPAN = 5  # words after a "not", "no", "never" … that it negates
+
+
+def negated_words(text: str) -> set[str]:
+    """Stems (first five letters) of the content words within NEGATED_SPAN words after each negation: what the
+    text says is not so ("does not renew" → renew; "Not covered: food, supplements" → cover, food, suppl)."""
+    stems: set[str] = set()
+    for match in _NEGATION.finditer(text):
+        if _CONDITION.search(text[max(0, match.start() - 60): match.start()]):
+            continue  # "if prior authorization is not obtained": a condition, not a claim
+        after = _WORD.findall(text[match.end():])[:NEGATED_SPAN]
+        stems |= {w[:5] for w in content_words(" ".join(after))}
+    return stems
+
+
 def contradicts(sentence: str, passage: str) -> bool:
-    """The sentence says the opposite of the passage: it is negated ("does not renew") where the passage holds no
-    negation at all ("shall renew automatically for one-year terms"), or it is positive while at least
+    """The sentence says the opposite of the passage: it is negated ("does not renew") where the passage negates
+    none of what it negates ("shall renew automatically for one-year terms", or a "not" about something else:
+    an insurer's liability that "shall not be limited"), or it is positive while at least
     POLARITY_WORDS of its words appear in the passage only in an exclusion ("reimburses food and supplements"
     against "Not covered: food, supplements"). Narrow on purpose: a conditional ("if approval is not obtained, you
     pay") paraphrased positively is no contradiction."""
     text = " ".join(passage.split())
     if _NEGATION.search(sentence):
-        return not _NEGATION.search(text)
+        claimed = negated_words(sentence)
+        return bool(claimed) and not claimed & negated_words(text)
     words = content_words(sentence)
     parts = [(content_words(p), bool(_EXCLUDED.search(p))) for p in split_sentences(text)]
     elsewhere = set().union(*(found for found, excluded in parts if not excluded))
@@ -195,6 +213,22 @@ def start_date_as_end(sentence: str, passage: str) -> bool:
     places = [m for m in _YEAR.finditer(text) if m.group() in years]
     return bool(places) and all(_STARTS.search(text[max(0, m.start() - 70): m.start()])
                                 or _EFFECTIVE_AFTER.search(text[m.end(): m.end() + 40]) for m in places)
+
+
+_ASKS_PLACE = re.compile(r"\b(?:which|what)\s+(?:state|country|jurisdiction|province|nation)(?:['’]s)?\b"
+                         r"|\b(?:which|what)\s+laws?\s+(?:govern|appl|is|are)|\bgoverning\s+law\b"
+                         r"|\bwhere\b[^?]{0,80}\b(?:governed|venue|disputes?|courts?|arbitrat\w*|litigat\w*)\b",
+                         re.IGNORECASE)
+
+
+def asks_for_place(question: str) -> bool:
+    """The question asks which state's or country's law governs, or where disputes are heard."""
+    return bool(_ASKS_PLACE.search(question))
+
+
+def names_a_place(text: str) -> bool:
+    """The text names a state, province or country (as a governing-law clause does)."""
+    return bool(_PLACES.search(text))
 
 
 def holds_facts(sentence_facts: set[str], passage_facts: Sequence[set[str]]) -> bool:
@@ -235,7 +269,8 @@ def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedde
         facts = key_facts(text)
         if kept and not holds_facts(facts, [passage_facts[n - 1] for n in kept]):
             # a number or date the cited passages do not hold: cite the supporting passage that does, or none
-            holding = [j + 1 for j in range(len(texts)) if supports[j] and holds_facts(facts, [passage_facts[j]])]
+            holding = [j + 1 for j in range(len(texts)) if supports[j] and holds_facts(facts, [passage_facts[j]])
+                       and not contradicts(text, texts[j]) and not start_date_as_end(text, texts[j])]
             kept = holding[:1]
         checked.sentences.append(CheckedSentence(text, kept, model_cited, bool(kept)))
     return checked

@@ -314,6 +314,50 @@ def test_a_sentence_whose_place_or_date_its_passage_does_not_hold_is_not_shown_a
     assert check_answer("The initial term is five years from December 13, 1999 [1].", [term, signature]).cited == [1]
 
 
+def test_a_start_date_is_not_re_cited_to_the_passage_that_gives_it_as_the_start(embedder: Embedder) -> None:
+    """con-031 (passages as retrieved): the model gave the Effective Date as the end of a twenty-year term, citing
+    the definitions ([1]). That was caught; but the title page ([2]) supports the sentence's wording without its
+    date, so the sentence was moved back to the passage holding the date, [1], and shown as checked."""
+    defined = contract_passage(1, "content.pdf", 'described in Schedule 1; EFFECTIVE DATE means 18 May 2000; '
+                                                 '"INTELLECTUAL means patents, trade marks, service marks, trade names, '
+                                                 'PROPERTY RIGHTS" design rights (whether registrable or not)')
+    title = contract_passage(2, "content.pdf", "EXHIBIT 99.4 DATED 15TH DECEMBER 2001 CHINA ECONOMIC INFORMATION "
+                                               "SERVICE OF XINHUA NEWS AGENCY AND XINHUA FINANCIAL NETWORK LIMITED "
+                                               "CONTENT LICENSE AGREEMENT SUPPLEMENT TO THE EXCLUSIVE BROADCASTING "
+                                               "AGREEMENT")
+    question = ("When does the initial term of the Content License Agreement between CHINA ECONOMIC INFORMATION "
+                "SERVICE OF XINHUA NEWS AGENCY and XINHUA FINANCIAL NETWORK LIMITED end?")
+    wrong = check_answer("The initial term of the Content License Agreement between CHINA ECONOMIC INFORMATION "
+                         "SERVICE OF XINHUA NEWS AGENCY and XINHUA FINANCIAL NETWORK LIMITED ends on 18 May 2000 [1].",
+                         [defined, title], embedder, question)
+    assert wrong.cited == [] and wrong.unsupported
+    assert check_answer("The Effective Date of the agreement is 18 May 2000 [1].", [defined, title], embedder,
+                        question).cited == [1]
+
+
+def test_a_governing_law_answer_that_names_no_state_is_not_shown_as_the_answer() -> None:
+    """con-010 and con-070: asked which law governs, the model named the arbitration rules or quoted a definition
+    of "Applicable Law"; both share their words with a passage, neither answers. The clause that does is quoted."""
+    rules = contract_passage(1, "consulting.pdf", "Any dispute shall be settled by arbitration under the rules of "
+                                                  "the American Arbitration Association.")
+    law = contract_passage(2, "consulting.pdf", "This Agreement shall be governed by the laws of the State of "
+                                                "Texas, without regard to its conflict of laws rules.")
+    question = "Which jurisdiction's law governs the Consulting Agreement between Kriomic, Inc and Gianluca Rotino?"
+    model = ScriptedModel("The Consulting Agreement is governed by the rules of the American Arbitration "
+                          "Association [1].")
+    answer = answerer(model, [rules, law]).ask(question)
+    assert answer.quoted and "State of Texas" in answer.text and [c.n for c in answer.citations] == [2]
+    assert answer.unsupported == ["The Consulting Agreement is governed by the rules of the American Arbitration "
+                                  "Association."]
+    named = answerer(ScriptedModel("The Consulting Agreement is governed by the laws of the State of Texas [2]."),
+                     [rules, law]).ask(question)
+    assert not named.quoted and named.text.endswith("State of Texas [2].")
+    # a question that does not ask for a place is not held to naming one
+    other = answerer(ScriptedModel("Disputes are settled by arbitration under the American Arbitration "
+                                   "Association rules [1]."), [rules, law]).ask("How are disputes settled?")
+    assert not other.quoted and "American Arbitration Association" in other.text
+
+
 def test_words_the_answer_repeats_from_the_question_need_not_be_in_the_passage() -> None:
     """The model restates the agreement's name and parties; the clause says only "this Agreement" (con-037)."""
     clause = contract_passage(1, "endorsement.pdf", "10. Governing Law. This Agreement has been made in the State of "
@@ -343,6 +387,18 @@ def test_a_sentence_that_says_the_opposite_of_its_passage_is_not_shown_as_suppor
     assert check_answer("The Business Development Agreement does not renew [1].", [renewal]).cited == []
     assert check_answer("The Agreement renews automatically for successive one-year periods [1].",
                         [renewal]).cited == [1]
+    # con-004: the clause was not retrieved; the model read a "not" about something else as "does not renew"
+    insurance = contract_passage(1, "development.pdf", "Eutectix shall give thirty (30) days' prior written notice "
+                                                       "of cancellation or material change in coverage. Eutectix's "
+                                                       "liability under the Agreement shall not be limited by the "
+                                                       "amount of any insurance.")
+    assert check_answer("The Business Development Agreement does not renew [1].", [insurance]).cited == []
+    assert check_answer("Eutectix's liability is not limited by its insurance [1].", [insurance]).cited == [1]
+    # a condition is no claim: "if … is not obtained" paraphrases a passage without that "not"
+    waiver = contract_passage(1, "plan.pdf", "Services that need prior authorization are paid only after it is "
+                                             "granted; without it, the member pays the entire cost.")
+    assert check_answer("If prior authorization is not obtained, the member pays the entire cost [1].",
+                        [waiver]).cited == [1]
 
 
 def test_a_question_that_names_its_document_goes_to_the_model_below_the_relevance_floor() -> None:
