@@ -8,7 +8,8 @@ with its default query engine (top 2 nodes). For LlamaIndex "cites the evidence 
 is on it. Also reported: time to first token, tokens/s, retrieval p50/p95.
 
     python -m bench.answer [--sets contracts,hr] [--per-set 24] [--unanswerable 4] [--threads 2]
-                           [--set prompt_passage_chars=0 ...] [--no-baseline] [--json]
+                           [--set prompt_passage_chars=0 ...] [--variant prompt_sentence_ranker=cross-encoder ...]
+                           [--no-baseline] [--json]
 """
 
 from __future__ import annotations
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="a Confidant setting for this run (repeatable)")
+    parser.add_argument("--variant", dest="variants", action="append", default=[], metavar="NAME=VALUE",
+                        help="also answer with Confidant under this setting, side by side (repeatable: one row each)")
     parser.add_argument("--no-baseline", action="store_true", help="skip LlamaIndex's query engine")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--json", action="store_true")
@@ -158,10 +161,13 @@ def main(argv: list[str] | None = None) -> None:
         for name in args.sets.split(","):
             s = eval_set(name)
             questions = pick(s.questions(), args.per_set, args.unanswerable)
-            rows, embedder = confidant_rows(model, s, questions, args.work, overrides)
-            label = f"{name}: confidant" + (f" ({', '.join(args.overrides)})" if args.overrides else "")
-            results[label], details[label] = summarize(rows), rows
-            out.print(f"{label}: {results[label]}")
+            for variant in [[], *([v] for v in args.variants)]:
+                rows, embedder = confidant_rows(model, s, questions, args.work,
+                                                {**overrides, **parse_overrides(variant)})
+                label = f"{name}: confidant" + (f" ({', '.join(args.overrides + variant)})"
+                                                if args.overrides or variant else "")
+                results[label], details[label] = summarize(rows), rows
+                out.print(f"{label}: {results[label]}")
             if not args.no_baseline:
                 rows = baseline_rows(model, s, questions, args.work, embedder)
                 results[f"{name}: llamaindex-default"], details[f"{name}: llamaindex-default"] = summarize(rows), rows
@@ -174,6 +180,7 @@ def main(argv: list[str] | None = None) -> None:
                          f"thread(s), {args.per_set} answerable + up to {args.unanswerable} unanswerable per set), "
                          "same run", "system", results, [c for c in columns if any(c in r for r in results.values())]))
     save("answer", out, {"benchmark": "answer", "machine": machine(), "overrides": args.overrides,
+                         "variants": args.variants,
                          "results": results, "questions": details}, args.json)
 
 

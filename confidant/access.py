@@ -184,7 +184,8 @@ class Workspace:
                         min_relevance=s.settings.relevance_floor, max_tokens=s.settings.llm_max_tokens,
                         passage_chars=s.settings.prompt_passage_chars,
                         searched_question=lambda q: s.retriever.searched_question(q, scope, document_ids),
-                        rank_sentences=s.rank_sentences)
+                        rank_sentences=s.rank_sentences,
+                        cut_with_ranker=s.settings.prompt_sentence_ranker == "cross-encoder")
 
     def stream_answer(self, question: str, collections: Sequence[str] | None = None,
                       document_ids: Sequence[str] | None = None, history: Sequence[str] = (),

@@ -146,7 +146,8 @@ class Services:
                         min_relevance=self.settings.relevance_floor, max_tokens=self.settings.llm_max_tokens,
                         passage_chars=self.settings.prompt_passage_chars,
                         searched_question=lambda q: self.retriever.searched_question(q, collections, document_ids),
-                        rank_sentences=self.rank_sentences)
+                        rank_sentences=self.rank_sentences,
+                        cut_with_ranker=self.settings.prompt_sentence_ranker == "cross-encoder")
 
     @cached_property
     def sentence_ranker(self) -> CrossEncoderReranker:

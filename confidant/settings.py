@@ -124,6 +124,11 @@ class Settings(BaseSettings):
         "sentences around its sentence most similar to the question (0 = whole passages). Shorter prompts give the "
         "first answer token sooner; the sources still show whole passages.",
     )
+    prompt_sentence_ranker: Literal["embedding", "cross-encoder"] = Field(
+        default="embedding", description="What picks the sentences each prompt passage is cut to: bge similarity "
+        "to the question, or the cross-encoder that also picks the quoted sentence (slower, reads the question "
+        "and sentence together).",
+    )
     min_relevance: float | None = Field(
         default=None,
         description="Decline without asking the model when no passage's cosine similarity reaches this; "

@@ -76,11 +76,19 @@ class Retrieved:
 AnswerEvent = Retrieved | Token | Answer
 
 
+def _without_names(question: str) -> str:
+    """The question for ranking a document's sentences: the names pick the document; within it they only point at
+    its title lines (kept when little else is left)."""
+    unnamed = without_names(question)
+    return unnamed if len(content_words(unnamed)) >= 2 else question
+
+
 class Answerer:
     def __init__(self, search: Search, model: ChatModel | None, embedder: Embedder | None, *, k: int = 4,
                  min_relevance: float = 0.2, max_tokens: int = 320, passage_chars: int = 0,
                  searched_question: Callable[[str], str] | None = None, quote_fallback: bool = True,
-                 rank_sentences: Callable[[str, list[str]], Sequence[float]] | None = None) -> None:
+                 rank_sentences: Callable[[str, list[str]], Sequence[float]] | None = None,
+                 cut_with_ranker: bool = False) -> None:
         self.search = search
         # the question as the search read it (without the names of the documents it was narrowed to): what the
         # prompt's passages are cut around, so a contract's own clause is kept rather than its title line
@@ -89,6 +97,7 @@ class Answerer:
         # question instead of declining (the model thought the passages answer it; its wording did not hold up)
         self.quote_fallback = quote_fallback
         self.rank_sentences = rank_sentences  # relevance of sentences to a question, for the quote (a cross-encoder)
+        self.cut_with_ranker = cut_with_ranker  # the prompt's passages cut around rank_sentences' best sentence too
         self.model = model
         self.embedder = embedder
         self.k = k
@@ -97,7 +106,12 @@ class Answerer:
         self.passage_chars = passage_chars  # >0: each passage in the prompt cut to its most relevant sentences
 
     def _sentence_scores(self, question: str) -> SentenceScores:
-        """Relevance of sentences to the question: embedding similarity, or shared words without an embedder."""
+        """Relevance of sentences to the question: the sentence ranker when cutting with it, else embedding
+        similarity, or shared words without an embedder."""
+        rank = self.rank_sentences
+        if self.cut_with_ranker and rank is not None:
+            asked = _without_names(question)
+            return lambda sentences: [float(v) for v in rank(asked, sentences)]
         embedder = self.embedder
         if embedder is not None:
             query = np.asarray(embedder.embed_query(question)).ravel()
@@ -117,8 +131,7 @@ class Answerer:
         if not candidates:
             return None
         sentences = [s for _, s in candidates]
-        unnamed = without_names(question)  # the names pick the document; within it they only point at its title lines
-        question = unnamed if len(content_words(unnamed)) >= 2 else question
+        question = _without_names(question)
         scores = (self.rank_sentences(question, sentences) if self.rank_sentences is not None
                   else self._sentence_scores(question)(sentences))
         return candidates[max(range(len(candidates)), key=lambda i: scores[i])]

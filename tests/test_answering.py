@@ -266,6 +266,30 @@ def test_focus_keeps_one_run_of_sentences_around_the_best_one() -> None:
                                                      "services can include a variety of treatments. …")
 
 
+def test_the_prompt_can_be_cut_around_the_sentence_the_ranker_picks() -> None:
+    """prompt_sentence_ranker = cross-encoder: the sentence ranker, asked the question without the document's
+    names, picks the sentences each prompt passage is cut to (the default cuts by embedding similarity)."""
+    clause = ("This Hosting Agreement is made between Vitalibis Inc. and Votocast Inc. The parties met in 2017. "
+              "This Agreement is governed by the laws of the State of Nevada. Notices go to the addresses above.")
+    asked: list[str] = []
+
+    def rank(question: str, sentences: list[str]) -> list[float]:
+        asked.append(question)
+        return [1.0 if "governed" in s else 0.0 for s in sentences]
+
+    question = "Which state's law governs the Hosting Agreement between Vitalibis Inc. and Votocast Inc.?"
+    model = ScriptedModel("The agreement is governed by the laws of the State of Nevada [1].")
+    answer = Answerer(lambda q, k: hits([clause])[:k], model, None, k=4, passage_chars=80, rank_sentences=rank,
+                      cut_with_ranker=True).ask(question)
+    prompt = model.calls[0][1].content
+    assert "… This Agreement is governed by the laws of the State of Nevada. …" in prompt and "2017" not in prompt
+    assert asked and "Vitalibis" not in asked[0] and "law governs" in asked[0]
+    assert answer.text == "The agreement is governed by the laws of the State of Nevada [1]."
+    by_words = ScriptedModel("The agreement is governed by the laws of the State of Nevada [1].")
+    Answerer(lambda q, k: hits([clause])[:k], by_words, None, k=4, passage_chars=80, rank_sentences=rank).ask(question)
+    assert "Vitalibis Inc. and Votocast" in by_words.calls[0][1].content  # shared words pick the title line
+
+
 def test_a_citation_never_splits_a_name_with_a_period() -> None:
     """The 1.5B model's answer about a contract was shown as "… and Dr [1]. Murray …": the period of "Dr." was taken
     for a sentence end and the marker put before it. Abbreviations and initials end no sentence."""
