@@ -126,8 +126,8 @@ class Settings(BaseSettings):
     )
     prompt_sentence_ranker: Literal["embedding", "cross-encoder"] = Field(
         default="embedding", description="What picks the sentences each prompt passage is cut to: bge similarity "
-        "to the question, or the cross-encoder that also picks the quoted sentence (slower, reads the question "
-        "and sentence together).",
+        "to the question, or the cross-encoder that also picks the quoted sentence. Measured side by side "
+        "(bench/answer.py --variant): the same grades on 24 contracts questions, one fewer right of 20 HR ones.",
     )
     min_relevance: float | None = Field(
         default=None,

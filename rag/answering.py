@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.chat import ChatModel, ModelFailed, ModelUnavailable
-from rag.citations import asks_for_place, check_answer, content_words, names_a_place, split_sentences
+from rag.citations import answers_place_question, asks_for_place, check_answer, content_words, split_sentences
 from rag.embedders import Embedder
 from rag.follow_up import is_follow_up, retrieval_query, standalone_question
 from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer
@@ -20,6 +20,7 @@ from storage.records import Chunk, ScoredChunk
 Search = Callable[[str, int], list[ScoredChunk]]
 
 QUOTE_MIN_WORDS = 4
+OFF_THE_QUESTION = "The model's answer does not say which state's or country's law or courts apply, so it is not shown."
 QUOTED = ("The model's answer did not hold up against the passages, so it is not shown; this is the sentence of the "
           "passages closest to your question, word for word.")
 
@@ -122,12 +123,12 @@ class Answerer:
     def quote(self, question: str, passages: Sequence[ScoredChunk]) -> tuple[int, str] | None:
         """The passage sentence closest to the question (passage number, sentence), verbatim; sentences of fewer than
         QUOTE_MIN_WORDS content words (headings, signature lines) are never quoted. Asked which state's law
-        governs, only a sentence that names a state or country is quoted."""
+        governs, only a sentence naming a state or country and speaking of law is quoted."""
         candidates = [(n, s) for n, p in enumerate(passages, start=1)
                       for s in split_sentences(" ".join(p.chunk.text.split()))
                       if len(content_words(s)) >= QUOTE_MIN_WORDS]
         if asks_for_place(question):
-            candidates = [(n, s) for n, s in candidates if names_a_place(s)]
+            candidates = [(n, s) for n, s in candidates if answers_place_question(question, s)]
         if not candidates:
             return None
         sentences = [s for _, s in candidates]
@@ -218,7 +219,8 @@ class Answerer:
         checked = check_answer(raw, passages, self.embedder, asked or question)
         # "Which state's law governs …?" is not answered by a sentence that names no state or country (the
         # arbitration body, a definition of "Applicable Law"), however well its words match a passage
-        off_the_question = bool(checked.cited) and asks_for_place(asked or question) and not names_a_place(checked.text)
+        off_the_question = (bool(checked.cited) and asks_for_place(asked or question)
+                            and not answers_place_question(asked or question, checked.text))
         if not checked.cited or off_the_question:
             unsupported = checked.unsupported + ([s.text for s in checked.sentences if s.supported]
                                                  if off_the_question else [])
@@ -230,8 +232,8 @@ class Answerer:
                               quoted=True)
             return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
                           unsupported=unsupported,
-                          message="The model's answer does not name a state or country, so it is not shown."
-                          if off_the_question else "The model's answer is not supported by any passage, so it is not shown.")
+                          message=OFF_THE_QUESTION if off_the_question else
+                          "The model's answer is not supported by any passage, so it is not shown.")
         citations = [Citation(n, passages[n - 1].chunk) for n in checked.cited]
         notes = [message] if message else []
         if checked.unsupported:

@@ -231,6 +231,19 @@ def names_a_place(text: str) -> bool:
     return bool(_PLACES.search(text))
 
 
+_LAW_TOPIC = re.compile(r"\blaws?\b|\bgovern", re.IGNORECASE)
+_VENUE_TOPIC = re.compile(r"\b(?:courts?|venue|jurisdictions?|arbitrat\w*|disputes?|litigat\w*|proceedings?)\b",
+                          re.IGNORECASE)
+
+
+def answers_place_question(question: str, text: str) -> bool:
+    """The text names a state or country in the terms the question asks about: its law for a governing-law
+    question, its courts or arbitration for a where-are-disputes-heard question ("a Delaware corporation" answers
+    neither)."""
+    topic = _LAW_TOPIC if _LAW_TOPIC.search(question) else _VENUE_TOPIC
+    return names_a_place(text) and bool(topic.search(text))
+
+
 def holds_facts(sentence_facts: set[str], passage_facts: Sequence[set[str]]) -> bool:
     """Every key fact of the sentence is among the key facts of these passages."""
     return not sentence_facts or sentence_facts <= set().union(*passage_facts)

@@ -376,6 +376,14 @@ def test_a_governing_law_answer_that_names_no_state_is_not_shown_as_the_answer()
     named = answerer(ScriptedModel("The Consulting Agreement is governed by the laws of the State of Texas [2]."),
                      [rules, law]).ask(question)
     assert not named.quoted and named.text.endswith("State of Texas [2].")
+    # a state named for another reason (where a party is incorporated, where arbitration sits) is not quoted as
+    # the governing law; with no sentence about the law, the answer is declined
+    preamble = contract_passage(3, "license.pdf", "This Agreement is entered into by Eton Pharmaceuticals, Inc., a "
+                                                  "Delaware corporation, and Aucta Pharmaceuticals, Inc.")
+    seat = contract_passage(4, "license.pdf", "The seat of arbitration shall be Houston, Texas.")
+    declined = answerer(ScriptedModel("The agreement is entered into by Eton Pharmaceuticals, Inc., a Delaware "
+                                      "corporation [1]."), [preamble, seat, rules]).ask(question)
+    assert declined.declined and "law or courts" in declined.message
     # a question that does not ask for a place is not held to naming one
     other = answerer(ScriptedModel("Disputes are settled by arbitration under the American Arbitration "
                                    "Association rules [1]."), [rules, law]).ask("How are disputes settled?")
