@@ -56,6 +56,7 @@ _PERIOD = re.compile(r"\b(\d+)[\s-]*(?:\(\w{1,4}\))?[\s-]*(day|week|month|year)s
 _PERPETUAL = re.compile(r"\bperpetu|\bindefinite|\buntil\s+(?:it\s+is\s+|terminated|either|one|the\s+\w+\s+"
                         r"terminat)|\bno\s+(?:fixed|specific|set|definite)\s+(?:end|term|expiration)", re.IGNORECASE)
 _MARKERS = re.compile(r"\[\d{1,2}\]")
+_ORDINAL = re.compile(r"\b(?:first|second|third|fourth|fifth)\b", re.IGNORECASE)
 _YES_NO = re.compile(r"^\s*(yes|no)\b", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|cannot|excluded?|isn't|aren't|doesn't|don't|won't)\b|n't\b",
                        re.IGNORECASE)
@@ -150,7 +151,8 @@ def grade_facts(answer: str, reference: str, question: str = "") -> tuple[bool, 
         others = ans_places - ref_places - _COUNTRIES
         wanted = (ref_places - _COUNTRIES) or ref_places  # "Victoria, Australia" needs Victoria, not Australia alone
         checks.append((bool(wanted & ans_places) and not others, f"place {sorted(ref_places)}"))
-    ref_facts, ans_facts = key_facts(ref) - places(reference) - given_facts, key_facts(ans)
+    ref_facts = key_facts(_ORDINAL.sub("", ref)) - places(reference) - given_facts  # "first submit" counts nothing
+    ans_facts = key_facts(ans)
     if ref_periods:  # the period's number is checked with its unit above
         period_numbers = {m.group(1) for m in _PERIOD.finditer(ref)}
         ref_facts -= period_numbers

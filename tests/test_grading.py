@@ -66,6 +66,17 @@ def test_a_fact_the_question_gives_is_not_asked_for() -> None:
     assert grade_facts("It prepares the report for 12 clients [1].", reference, question)[0] is False  # type: ignore[index]
 
 
+def test_an_ordinal_word_is_no_number_to_find() -> None:
+    """hr-177 / hr-241: "by first submitting a written appeal", "Northwind Standard may pay first" were read as the
+    number 1, which no answer repeats."""
+    reference = "A policyholder can appeal by first submitting a written appeal within 60 days of the decision."
+    assert grade_facts("Submit a written appeal within 60 days of the decision [1].", reference) == (True,
+                                                                                                     "facts match")
+    assert grade_facts("Submit a written appeal within 30 days [1].", reference)[0] is False  # type: ignore[index]
+    assert grade_facts("Medicaid pays first [1].", "If you are covered by Medicaid, Northwind Standard may pay "
+                       "first.") is None  # no fact left: judged by meaning
+
+
 def test_normalising_number_words_dates_and_periods() -> None:
     assert normalise("thirty (30) days") == "30 days"
     assert normalise("sixty-five days") == "65 days"
