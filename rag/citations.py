@@ -134,6 +134,11 @@ Canada|Australia|Victoria|New South Wales|Singapore|Hong Kong|Germany|France|Swi
 India|Israel|Luxembourg|Cayman Islands|Bermuda""".replace("\n", "").split("|")) + r")\b")
 
 
+def places(text: str) -> set[str]:
+    """The states, provinces and countries the text names, lower case."""
+    return {m.group(1).lower() for m in _PLACES.finditer(text)}
+
+
 def key_facts(text: str) -> set[str]:
     """The facts a sentence can get wrong while sharing every other word with its passage: numbers (digits or
     words, "thirty" = "30", "5th" = "5", "1,500" = "1500"), month names ("May" only beside a number) and the
@@ -147,7 +152,7 @@ def key_facts(text: str) -> set[str]:
         month = next(m for m in _MONTHS if m.startswith(match.group(1).lower()[:3]))
         if month != "may" or re.search(r"\d", text[max(0, match.start() - 4): match.end() + 6]):
             facts.add(month)
-    facts |= {m.group(1).lower() for m in _PLACES.finditer(text)}
+    facts |= places(text)
     return facts
 
 
@@ -228,7 +233,7 @@ def asks_for_place(question: str) -> bool:
 
 def names_a_place(text: str) -> bool:
     """The text names a state, province or country (as a governing-law clause does)."""
-    return bool(_PLACES.search(text))
+    return bool(places(text))
 
 
 _LAW_TOPIC = re.compile(r"\blaws?\b|\bgovern", re.IGNORECASE)
@@ -274,17 +279,15 @@ def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedde
             kept = [best + 1]
         if kept:
             kept += complementary(text, texts, supports, kept)
-        if kept and any(contradicts(text, texts[n - 1]) or start_date_as_end(text, texts[n - 1]) for n in kept):
-            # the opposite of what the cited passage says, or its start date given as an end: cite a supporting
-            # passage that agrees with the sentence, or none
-            kept = [j + 1 for j in range(len(texts)) if supports[j] and not contradicts(text, texts[j])
-                    and not start_date_as_end(text, texts[j])][:1]
+        # the opposite of what a passage says, or its start date given as an end
+        disagrees = [contradicts(text, t) or start_date_as_end(text, t) for t in texts]
+        agreeing = [j + 1 for j in range(len(texts)) if supports[j] and not disagrees[j]]
+        if kept and any(disagrees[n - 1] for n in kept):
+            kept = agreeing[:1]  # cite a supporting passage that agrees with the sentence, or none
         facts = key_facts(text)
         if kept and not holds_facts(facts, [passage_facts[n - 1] for n in kept]):
-            # a number or date the cited passages do not hold: cite the supporting passage that does, or none
-            holding = [j + 1 for j in range(len(texts)) if supports[j] and holds_facts(facts, [passage_facts[j]])
-                       and not contradicts(text, texts[j]) and not start_date_as_end(text, texts[j])]
-            kept = holding[:1]
+            # a number or date the cited passages do not hold: cite an agreeing passage that does, or none
+            kept = [n for n in agreeing if holds_facts(facts, [passage_facts[n - 1]])][:1]
         checked.sentences.append(CheckedSentence(text, kept, model_cited, bool(kept)))
     return checked
 

@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-from rag.citations import content_words, key_facts
+from rag.citations import content_words, key_facts, places
 from rag.embedders import Embedder
 
 Grade = Literal["right", "wrong", "declined", "unsupported"]
@@ -109,11 +109,6 @@ def periods(text: str) -> set[str]:
         n, unit = int(number), unit.lower()
         out.add(f"{n * 12} months" if unit == "year" else f"{n * 7} days" if unit == "week" else f"{n} {unit}s")
     return out
-
-
-def places(text: str) -> set[str]:
-    from rag.citations import _PLACES
-    return {m.group(1).lower() for m in _PLACES.finditer(text)}
 
 
 def _numbers(facts: set[str]) -> set[float]:

@@ -177,7 +177,7 @@ class Retriever:
         if self.router is not None:
             route = self.router.route(query, self._searched(records, scope))
             if route is not None:
-                asked = route.asked if route.asked != query else given
+                asked = route.asked or given
                 query, scope = route.question, replace(scope, document_ids=route.document_ids)
         return query, scope, asked
 

@@ -61,7 +61,7 @@ class Route:
     document_ids: list[str]
     question: str
     naming_words: list[str]
-    asked: str = ""  # what is asked of the named documents: the question without the names spent, else as given
+    asked: str = ""  # what is asked of the named documents: the question without the names spent ("" if none were)
 
 
 def split_letters_digits(text: str) -> str:
@@ -134,7 +134,7 @@ class DocumentRouter:
         stems = set(self.pages.analyze(" ".join(spent)))
         kept = [w for w in _WORD.findall(text) if not set(self.pages.analyze(w)) & stems]
         searched = " ".join(kept) if kept else question
-        return Route(sorted(named), searched, naming, searched if spent else question)
+        return Route(sorted(named), searched, naming, searched if spent else "")
 
     def _best(self, words: list[str], ids: list[str]) -> set[str]:
         """The documents whose first page (with title) matches the words at least NAMED_SHARE as well as the best."""
