@@ -47,12 +47,12 @@ def confidant_rows(model: LlamaCppChat, s: EvalSet, questions: Sequence[Question
                    overrides: dict[str, Any]) -> tuple[list[dict[str, Any]], Embedder]:
     config, _ = confidant_index(s, work, overrides)
     services = build_services(config, chat_model=model)
-    answerer = services.answerer([s.name])
+    workspace = services.workspace()
     rows = []
     try:
         for q in questions:
             started = time.perf_counter()
-            answer = answerer.ask(q.question)
+            answer = workspace.ask(q.question, [s.name])
             total = time.perf_counter() - started
             cited = first_rank([ScoredChunk(c.chunk, 1.0) for c in answer.citations], q.evidence,
                                level="page") is not None

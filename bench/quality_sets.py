@@ -140,15 +140,17 @@ def opened(s: EvalSet, work: Path = DEFAULT_WORK, settings: Mapping[str, Any] | 
 
 def variant(r: Retriever, **changes: Any) -> Retriever:
     """The retriever `r` with some of its settings changed (speller=False or None: no spelling correction)."""
+    from dataclasses import fields, replace
+
     from rag.retriever import Retriever
 
-    settings = {"mode": r.mode, "candidates": r.candidates, "rrf_k": r.rrf_k, "rerank_depth": r.rerank_depth,
-                "reranker": r.reranker, "distinct_pages": r.distinct_pages, "speller": r.speller, "pages": r.pages,
-                "page_weight": r.page_weight, "split_questions": r.split_questions, "router": r.router,
-                **changes}
-    if settings["speller"] is False:
-        settings["speller"] = None
-    return Retriever(r.embedder, r.store, r.keywords, r.registry, **settings)
+    options = {f.name for f in fields(r.options)}
+    parts = {"reranker": r.reranker, "speller": r.speller, "pages": r.pages, "router": r.router,
+             **{name: value for name, value in changes.items() if name not in options}}
+    if parts["speller"] is False:
+        parts["speller"] = None
+    chosen = replace(r.options, **{name: value for name, value in changes.items() if name in options})
+    return Retriever(r.embedder, r.store, r.keywords, r.registry, chosen, **parts)
 
 
 def measure(questions: Sequence[Question], search: Search, warm_up: bool = True) -> dict[str, Any]:

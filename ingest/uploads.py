@@ -14,13 +14,9 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ingest.pipeline import Progress
+from ingest.pipeline import IngestPipeline, Progress
 from storage.records import DocState, FileResult
-
-if TYPE_CHECKING:
-    from confidant.services import Services
 
 _UNSAFE = re.compile(r"[^\w.,' ()-]+")  # letters and digits of any script stay: "Résumé 判決.pdf" keeps its name
 MAX_NAME = 120
@@ -37,6 +33,15 @@ class Upload:
     @property
     def bytes_sent(self) -> int:
         return self.size if self.size is not None else len(self.data)
+
+
+@dataclass(frozen=True)
+class UploadRules:
+    """Where uploads are kept and what is accepted."""
+
+    files_dir: Path
+    max_mb: float
+    types: tuple[str, ...]
 
 
 def megabytes(value: float) -> str:
@@ -99,20 +104,19 @@ def _remove_empty(folder: Path) -> None:
         pass  # not empty: another file with the same bytes lives there
 
 
-def ingest_uploads(services: Services, uploads: Sequence[Upload], collection: str,
+def ingest_uploads(pipeline: IngestPipeline, rules: UploadRules, uploads: Sequence[Upload], collection: str,
                    on_progress: Callable[[Progress], None] | None = None) -> list[FileResult]:
     """Check, save and index uploads; one result per upload, in order. Duplicates are not indexed again."""
-    s = services.settings
     results: list[FileResult | None] = []
     accepted: list[tuple[int, Path, bool]] = []
     for upload in uploads:
-        refused = rejection(upload, collection, s.upload_max_mb, s.upload_types)
+        refused = rejection(upload, collection, rules.max_mb, rules.types)
         results.append(refused)
         if refused is None:
-            path, new = save_upload(s.files_dir, upload)
+            path, new = save_upload(rules.files_dir, upload)
             accepted.append((len(results) - 1, path, new))
     if accepted:
-        done = services.pipeline.ingest([p for _, p, _ in accepted], collection, on_progress)
+        done = pipeline.ingest([p for _, p, _ in accepted], collection, on_progress)
         for (slot, path, new), result in zip(accepted, done):
             results[slot] = result
             if new and result.state is not DocState.INDEXED:

@@ -84,12 +84,22 @@ def _without_names(question: str) -> str:
     return unnamed if len(content_words(unnamed)) >= 2 else question
 
 
+@dataclass(frozen=True)
+class AnswerOptions:
+    """How answers are made; built from Settings by the wiring (confidant/services.py), so it has no defaults of its
+    own that could disagree with them."""
+
+    k: int  # passages given to the model
+    min_relevance: float  # below this similarity of the best passage, decline without asking the model
+    max_tokens: int  # most tokens the model writes for one answer
+    passage_chars: int  # >0: each passage in the prompt cut to about this many characters around its best sentences
+    cut_with_ranker: bool  # cut around the sentence ranker's best sentence rather than the embedding's
+
+
 class Answerer:
-    def __init__(self, search: Search, model: ChatModel | None, embedder: Embedder | None, *, k: int = 4,
-                 min_relevance: float = 0.2, max_tokens: int = 320, passage_chars: int = 0,
+    def __init__(self, search: Search, model: ChatModel | None, embedder: Embedder | None, options: AnswerOptions, *,
                  searched_question: Callable[[str], str] | None = None, quote_fallback: bool = True,
-                 rank_sentences: Callable[[str, list[str]], Sequence[float]] | None = None,
-                 cut_with_ranker: bool = False) -> None:
+                 rank_sentences: Callable[[str, list[str]], Sequence[float]] | None = None) -> None:
         self.search = search
         # the question as the search read it (without the names of the documents it was narrowed to): what the
         # prompt's passages are cut around, so a contract's own clause is kept rather than its title line
@@ -98,13 +108,14 @@ class Answerer:
         # question instead of declining (the model thought the passages answer it; its wording did not hold up)
         self.quote_fallback = quote_fallback
         self.rank_sentences = rank_sentences  # relevance of sentences to a question, for the quote (a cross-encoder)
-        self.cut_with_ranker = cut_with_ranker  # the prompt's passages cut around rank_sentences' best sentence too
         self.model = model
         self.embedder = embedder
-        self.k = k
-        self.min_relevance = min_relevance
-        self.max_tokens = max_tokens
-        self.passage_chars = passage_chars  # >0: each passage in the prompt cut to its most relevant sentences
+        self.options = options
+        self.k = options.k
+        self.min_relevance = options.min_relevance
+        self.max_tokens = options.max_tokens
+        self.passage_chars = options.passage_chars  # >0: each passage in the prompt cut to its most relevant sentences
+        self.cut_with_ranker = options.cut_with_ranker  # the passages cut around rank_sentences' best sentence too
 
     def _sentence_scores(self, question: str) -> SentenceScores:
         """Relevance of sentences to the question: the sentence ranker when cutting with it, else embedding
@@ -112,7 +123,7 @@ class Answerer:
         rank = self.rank_sentences
         if self.cut_with_ranker and rank is not None:
             asked = _without_names(question)
-            return lambda sentences: [float(v) for v in rank(asked, sentences)]
+            return lambda sentences: [float(v) for v in rank(asked, list(sentences))]
         embedder = self.embedder
         if embedder is not None:
             query = np.asarray(embedder.embed_query(question)).ravel()

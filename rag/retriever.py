@@ -114,26 +114,40 @@ def interleave(rankings: Sequence[Sequence[ScoredChunk]],
     return merged
 
 
+@dataclass(frozen=True)
+class RetrieverOptions:
+    """How searches run; built from Settings by the wiring (confidant/services.py), so it has no defaults of its
+    own that could disagree with them."""
+
+    mode: Mode  # hybrid, vector or keyword
+    candidates: int  # candidates each stage contributes to the fusion
+    rrf_k: int  # reciprocal rank fusion constant
+    rerank_depth: int  # fused candidates the reranker reorders
+    distinct_pages: bool  # one passage per page first, then the rest
+    page_weight: float  # weight of the whole-page BM25 stage (0 = off)
+    split_questions: bool  # a question of several parts is also searched part by part
+
+
 class Retriever:
-    def __init__(self, embedder: Embedder, store: VectorStore, keywords: KeywordIndex, registry: Registry, *,
-                 mode: Mode = "hybrid", candidates: int = 30, rrf_k: int = 60, reranker: Reranker | None = None,
-                 rerank_depth: int = 20, distinct_pages: bool = False, speller: SpellingCorrector | None = None,
-                 pages: KeywordIndex | None = None, page_weight: float = 0.5, split_questions: bool = False,
+    def __init__(self, embedder: Embedder, store: VectorStore, keywords: KeywordIndex, registry: Registry,
+                 options: RetrieverOptions, *, reranker: Reranker | None = None,
+                 speller: SpellingCorrector | None = None, pages: KeywordIndex | None = None,
                  router: DocumentRouter | None = None) -> None:
         self.embedder = embedder
         self.store = store
         self.keywords = keywords
         self.registry = registry
-        self.mode = mode
-        self.candidates = candidates
-        self.rrf_k = rrf_k
+        self.options = options
+        self.mode = options.mode
+        self.candidates = options.candidates
+        self.rrf_k = options.rrf_k
         self.reranker = reranker
-        self.rerank_depth = rerank_depth
-        self.distinct_pages = distinct_pages
+        self.rerank_depth = options.rerank_depth
+        self.distinct_pages = options.distinct_pages
         self.speller = speller
         self.pages = pages  # whole pages, for page-level BM25 in hybrid mode (weight `page_weight`; 0 = off)
-        self.page_weight = page_weight
-        self.split_questions = split_questions
+        self.page_weight = options.page_weight
+        self.split_questions = options.split_questions
         self.router = router  # narrows a question that names documents to them (rag.routing)
 
     def search(self, query: str, k: int, collections: Sequence[str] | None = None,

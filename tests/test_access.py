@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from confidant.access import NOT_FOUND, AccessDenied, Caller, Workspace
+from confidant.access import NOT_FOUND, AccessDenied, Caller
 from confidant.services import Services, build_services
 from confidant.settings import Settings
+from confidant.workspace import Workspace
 from ingest.uploads import Upload
 from rag.embedders import Embedder
 from rag.evaluation import Evidence, Question
@@ -41,8 +42,7 @@ class World:
         accounts = self.services.accounts
         user = accounts.get_user(username)
         assert user is not None
-        return Workspace(self.services, Caller.for_user(user, accounts.collections_of(username), client),
-                         self.services.audit)
+        return self.services.workspace(Caller.for_user(user, accounts.collections_of(username), client))
 
     def pdf(self, name: str, pages: list[str]) -> bytes:
         return make_pdf(self.scratch / name, pages).read_bytes()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
-from rag.answering import Answer, Answerer, Retrieved, Token
+from rag.answering import Answer, Answerer, AnswerOptions, Retrieved, Token
 from rag.chat import ChatMessage
 from rag.citations import check_answer
 from rag.embedders import Embedder
@@ -19,6 +20,13 @@ PASSAGES = [
     "A lost laptop must be reported to IT within 24 hours; the deadline can be extended to 48 hours by a manager.",
 ]
 
+# the answerer as the unit tests drive it: whole passages, a low relevance floor (no embedder scores the fakes)
+PLAIN = AnswerOptions(k=4, min_relevance=0.2, max_tokens=320, passage_chars=0, cut_with_ranker=False)
+
+
+def opts(**changes: object) -> AnswerOptions:
+    return replace(PLAIN, **changes)  # type: ignore[arg-type]
+
 
 def hits(texts: list[str] = PASSAGES, score: float = 0.6) -> list[ScoredChunk]:
     return [ScoredChunk(Chunk(f"doc{i}", "hr", f"file{i}.pdf", i + 2, 10, 10 + len(t), t, 0), score - i * 0.01,
@@ -28,7 +36,7 @@ def hits(texts: list[str] = PASSAGES, score: float = 0.6) -> list[ScoredChunk]:
 
 def answerer(model: object, passages: list[ScoredChunk] | None = None) -> Answerer:
     found = hits() if passages is None else passages
-    return Answerer(lambda q, k: found[:k], model, None, k=4)  # type: ignore[arg-type]
+    return Answerer(lambda q, k: found[:k], model, None, opts())  # type: ignore[arg-type]
 
 
 def test_cited_answer_links_to_file_page_and_span() -> None:
@@ -95,7 +103,7 @@ def test_irrelevant_retrieval_declines_without_asking_the_model() -> None:
 
 def test_answer_with_no_supported_sentence_declines_without_the_quote_fallback() -> None:
     model = ScriptedModel("The company was founded in 1887 by two brothers [1].")
-    answer = Answerer(lambda q, k: hits()[:k], model, None, k=4, quote_fallback=False).ask("When was it founded?")
+    answer = Answerer(lambda q, k: hits()[:k], model, None, opts(), quote_fallback=False).ask("When was it founded?")
     assert answer.declined and answer.unsupported
 
 
@@ -130,7 +138,7 @@ def test_stream_yields_passages_then_tokens_then_answer() -> None:
 
 def test_follow_up_question_is_rewritten_for_retrieval() -> None:
     seen: list[str] = []
-    a = Answerer(lambda q, k: seen.append(q) or hits(), ExtractiveChat(), None)  # type: ignore[func-returns-value]
+    a = Answerer(lambda q, k: seen.append(q) or hits(), ExtractiveChat(), None, opts())  # type: ignore[func-returns-value]
     a.ask("and how long can it be extended?", history=["When must a lost laptop be reported?"])
     assert seen == ["When must a lost laptop be reported? and how long can it be extended?"]
     assert retrieval_query("What is the hotel limit abroad for managers?", []) == \
@@ -157,7 +165,7 @@ def test_the_model_answers_a_follow_up_rewritten_to_stand_alone() -> None:
     seen: list[str] = []
     standalone = "How long can the deadline for reporting a lost laptop be extended?"
     model = RewritingModel(standalone, "The deadline can be extended to 48 hours by a manager [3].")
-    a = Answerer(lambda q, k: seen.append(q) or hits(), model, None)  # type: ignore[func-returns-value]
+    a = Answerer(lambda q, k: seen.append(q) or hits(), model, None, opts())  # type: ignore[func-returns-value]
     answer = a.ask("and how long can it be extended?", history=["When must a lost laptop be reported?"])
     assert seen == [standalone]
     prompt = model.calls[-1][-1].content
@@ -233,7 +241,7 @@ LONG = ("The plan year starts in January. Parking is free at the north entrance.
 def test_focused_prompt_keeps_the_relevant_sentences_in_order(embedder: Embedder) -> None:
     hit = ScoredChunk(Chunk("d", "hr", "plan.pdf", 13, 0, len(LONG), LONG, 0), 1.0, 0.8)
     question = "What is the in-network deductible?"
-    answerer = Answerer(lambda q, k: [hit], None, embedder, passage_chars=160)
+    answerer = Answerer(lambda q, k: [hit], None, embedder, opts(passage_chars=160))
     whole = build_messages(question, [hit])[1].content
     focused = build_messages(question, [hit], budget_chars=160, scores=answerer._sentence_scores(question))[1].content
     assert "$1,500 for individuals and $3,000 for families" in focused
@@ -242,7 +250,7 @@ def test_focused_prompt_keeps_the_relevant_sentences_in_order(embedder: Embedder
     # short passages stay whole; the lexical fallback (no embedder) finds the same sentence
     assert build_messages(question, [hit], budget_chars=2000,
                           scores=answerer._sentence_scores(question))[1].content == whole
-    lexical = Answerer(lambda q, k: [hit], None, None, passage_chars=160)._sentence_scores(question)
+    lexical = Answerer(lambda q, k: [hit], None, None, opts(passage_chars=160))._sentence_scores(question)
     assert "$1,500" in build_messages(question, [hit], budget_chars=160, scores=lexical)[1].content
 
 
@@ -279,14 +287,14 @@ def test_the_prompt_can_be_cut_around_the_sentence_the_ranker_picks() -> None:
 
     question = "Which state's law governs the Hosting Agreement between Vitalibis Inc. and Votocast Inc.?"
     model = ScriptedModel("The agreement is governed by the laws of the State of Nevada [1].")
-    answer = Answerer(lambda q, k: hits([clause])[:k], model, None, k=4, passage_chars=80, rank_sentences=rank,
-                      cut_with_ranker=True).ask(question)
+    answer = Answerer(lambda q, k: hits([clause])[:k], model, None, opts(passage_chars=80, cut_with_ranker=True),
+                      rank_sentences=rank).ask(question)
     prompt = model.calls[0][1].content
     assert "… This Agreement is governed by the laws of the State of Nevada. …" in prompt and "2017" not in prompt
     assert asked and "Vitalibis" not in asked[0] and "law governs" in asked[0]
     assert answer.text == "The agreement is governed by the laws of the State of Nevada [1]."
     by_words = ScriptedModel("The agreement is governed by the laws of the State of Nevada [1].")
-    Answerer(lambda q, k: hits([clause])[:k], by_words, None, k=4, passage_chars=80, rank_sentences=rank).ask(question)
+    Answerer(lambda q, k: hits([clause])[:k], by_words, None, opts(passage_chars=80), rank_sentences=rank).ask(question)
     assert "Vitalibis Inc. and Votocast" in by_words.calls[0][1].content  # shared words pick the title line
 
 
@@ -441,7 +449,7 @@ def test_a_question_that_names_its_document_goes_to_the_model_below_the_relevanc
 
     def ask(searched: str) -> Answer:
         return Answerer(lambda q, k: found[:k], ScriptedModel("The term ends on December 31, 2020 [1]."), None,
-                        k=4, min_relevance=0.62, searched_question=lambda q: searched).ask(question)
+                        opts(min_relevance=0.62), searched_question=lambda q: searched).ask(question)
 
     named = ask("When does the initial term of the Agreement between Inc and B V end")
     assert not named.declined and "December 31, 2020" in named.text

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from confidant.access import NOT_FOUND
 from confidant.api import api_server, create_api
 from confidant.services import Services
+from confidant.workspace import Gate
 from rag.embedders import Embedder
 from tests.test_access import HR_FILE, LEGAL_FILE, LEGAL_QUESTION, ROLE_MESSAGE, World, build_world
 
@@ -36,7 +38,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Itera
 
 @pytest.fixture(scope="module")
 def client(world: World) -> TestClient:
-    return TestClient(create_api(world.services))
+    return TestClient(create_api(world.services.gate()))
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +48,13 @@ def tokens(world: World) -> dict[str, Headers]:
 
 
 @contextmanager
-def running_api(services: Services, host: str = "127.0.0.1") -> Iterator[str]:
+def running_api(services: Services | Gate, host: str = "127.0.0.1") -> Iterator[str]:
     """The API served by uvicorn (as `confidant api` runs it) on a free port of `host`, in a background thread."""
+    gate = services if isinstance(services, Gate) else services.gate()
     sock = socket.socket()
     sock.bind((host, 0))
     url = f"http://{host}:{sock.getsockname()[1]}"
-    uvicorn_server = api_server(services, host, 0, log_level="warning")
+    uvicorn_server = api_server(gate, host, 0, log_level="warning")
     thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -192,7 +195,7 @@ def test_upload_over_the_limit_is_too_large_and_not_indexed(tmp_path: Path, embe
         documents_before = s.registry.documents()
         big = small.pdf("big.pdf", [f"Page {n}: " + " ".join(f"clause{n}x{i}" for i in range(200)) for n in range(12)])
         assert len(big) > 0.01 * 2**20
-        api = TestClient(create_api(s))
+        api = TestClient(create_api(s.gate()))
         response = api.post("/api/documents", headers=headers, data={"collection": "hr"},
                             files=[("files", ("big.pdf", big, "application/pdf"))])
         assert response.status_code == 200, response.text
@@ -217,15 +220,18 @@ def test_sso_header_is_believed_only_from_a_trusted_proxy(world: World, server: 
 
         assert as_user("root").status_code == 401  # loopback is not in 10.0.0.0/8
         assert as_user("root", **{"X-Forwarded-For": "10.1.2.3"}).status_code == 401  # nor can a client claim to be
-        trusted, s.settings = s.settings, s.settings.model_copy(update={"trusted_proxies": ["127.0.0.1"]})
-        try:
-            admin = as_user("root")
-            assert admin.status_code == 200
-            assert {d["collection"] for d in admin.json()} >= {"hr", "legal"}
-            assert {d["collection"] for d in as_user("Alice").json()} == {"hr"}
-            assert as_user("mallory").status_code == 401
-        finally:
-            s.settings = trusted
+    # the same data behind a proxy on this machine: a node configured to trust 127.0.0.1
+    behind_proxy = Gate(replace(s.parts(), settings=s.settings.model_copy(update={"trusted_proxies": ["127.0.0.1"]})))
+    with running_api(behind_proxy) as proxied, httpx.Client(base_url=proxied) as http:
+        def via_proxy(name: str) -> httpx.Response:
+            return http.get("/api/documents", headers={"X-Forwarded-User": name})
+
+        admin = via_proxy("root")
+        assert admin.status_code == 200
+        assert {d["collection"] for d in admin.json()} >= {"hr", "legal"}
+        assert {d["collection"] for d in via_proxy("Alice").json()} == {"hr"}
+        assert via_proxy("mallory").status_code == 401
+    with httpx.Client(base_url=server) as http:
         assert as_user("root").status_code == 401
 
 

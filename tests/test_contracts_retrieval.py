@@ -66,14 +66,15 @@ ANSWERED = ("con-019", "con-052", "con-058", "con-061", "con-049")  # four the d
 def test_no_answer_from_the_real_model_is_wrong_with_a_citation(contracts: Services, real_model: object) -> None:
     """Issue #19's end-to-end check: with the default model each answer is right, or plainly not an answer (a
     decline, or the closest sentence quoted word for word) — never a wrong fact with a citation."""
+    from confidant.services import answer_options
     from rag.answering import Answerer
     from rag.grading import grade
 
     questions = {q.id: q for q in load_questions(CONTRACTS / "questions.jsonl")}
-    base = contracts.answerer(["legal"])
-    answerer = Answerer(base.search, real_model, contracts.embedder, k=base.k,  # type: ignore[arg-type]
-                        min_relevance=base.min_relevance, max_tokens=base.max_tokens,
-                        passage_chars=base.passage_chars, searched_question=base.searched_question,
+    retriever = contracts.retriever
+    answerer = Answerer(lambda q, k: retriever.search(q, k, ["legal"]), real_model,  # type: ignore[arg-type]
+                        contracts.embedder, answer_options(contracts.settings),
+                        searched_question=lambda q: retriever.searched_question(q, ["legal"]),
                         rank_sentences=contracts.rank_sentences)
     grades = {}
     for qid in ANSWERED:

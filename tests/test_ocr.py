@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from confidant.access import LOCAL_CALLER, Workspace
 from ingest.readers import ReadFailure, ReadLimits, read_document
 from rag.embedders import Embedder
 from storage.records import DocState
@@ -27,7 +26,7 @@ def test_scanned_pdf_is_read_by_ocr_and_answerable(tmp_path: Path, embedder: Emb
     assert hit.chunk.file_name == SCAN.name and hit.chunk.page == 1 and "OCR processing" in hit.chunk.text
     assert record.ocr_pages == (1,)
     # the citation says so too (the app, `ask` and the API show "text read by OCR")
-    assert Workspace(services, LOCAL_CALLER).provenance(hit.chunk)["ocr"] is True
+    assert services.workspace().provenance(hit.chunk)["ocr"] is True
     services.close()
 
 

@@ -25,9 +25,9 @@ def test_a_failed_answer_is_replaced_by_the_clause_that_answers(tmp_path: Path, 
         make_pdf(tmp_path / "lease.pdf", ["Office lease. The tenant pays rent monthly. The lease is governed by the "
                                           "laws of the State of Ohio."] * 3)
         services.pipeline.ingest([tmp_path / "consulting.pdf", tmp_path / "lease.pdf"], "legal")
-        answer = services.answerer(["legal"]).ask(
+        answer = services.workspace().ask(
             "Which jurisdiction's law governs the Consulting Agreement between Acme Widgets Inc. and Beta Analytics "
-            "LLC?")
+            "LLC?", ["legal"])
         assert answer.quoted and not answer.declined, answer.text
         assert answer.unsupported and "Delaware" not in answer.text
         assert answer.text.startswith("The documents say: “") and "laws of the State of Texas" in answer.text

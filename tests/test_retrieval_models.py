@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -128,8 +129,9 @@ def test_collection_filter_holds_through_rerank(two_collections: Services, name:
                                                 request: pytest.FixtureRequest) -> None:
     s = two_collections
     reranker: Reranker = request.getfixturevalue(name)
-    plain = Retriever(s.embedder, s.store, s.keywords, s.registry, mode="hybrid")
-    reranked = Retriever(s.embedder, s.store, s.keywords, s.registry, mode="hybrid", reranker=reranker)
+    options = replace(s.retriever.options, mode="hybrid")
+    plain = Retriever(s.embedder, s.store, s.keywords, s.registry, options)
+    reranked = Retriever(s.embedder, s.store, s.keywords, s.registry, options, reranker=reranker)
     for collections in (["hr"], ["legal"]):
         before = plain.search(QUESTION, 10, collections)
         after = reranked.search(QUESTION, 10, collections)

@@ -87,14 +87,14 @@ def test_page_image_shown_on_toggle(ctx: AppContext) -> None:
 
 
 def test_assistant_title_starters_and_instructions(ctx: AppContext) -> None:
-    ctx.collections.put(CollectionSettings("hr", "HR policy assistant", "Point to hr@example.com otherwise.",
+    ctx.gate.parts.assistants().put(CollectionSettings("hr", "HR policy assistant", "Point to hr@example.com otherwise.",
                                            ["When does the office open?"]))
     at = app(ctx)
     assert at.title[0].value == "HR policy assistant"
     at.button(key="starter-0").click().run()
     assert not at.exception, at.exception
     assert "eight in the morning" in markdown_text(at)
-    model = ctx.services.chat_model
+    model = ctx.gate.parts.chat_model()
     assert isinstance(model, ExtractiveChat)
     assert "hr@example.com" in model.calls[-1][0].content
 
@@ -110,10 +110,10 @@ def test_feedback_is_stored_and_exported(ctx: AppContext) -> None:
             button.click()
     at.run()
     assert not at.exception, at.exception
-    [fb] = ctx.feedback.all()
+    [fb] = ctx.gate.parts.feedback().all()
     assert fb.rating == "down" and fb.comment == "it also opens on Saturdays"
     assert fb.citations and fb.citations[0]["page"] == 2
-    assert '"question": "When does the office open in the morning?"' in ctx.feedback.eval_questions_jsonl()
+    assert '"question": "When does the office open in the morning?"' in ctx.gate.parts.feedback().eval_questions_jsonl()
 
 
 def test_delete_from_documents_page(ctx: AppContext) -> None:
@@ -123,8 +123,8 @@ def test_delete_from_documents_page(ctx: AppContext) -> None:
     assert at.dataframe[0].value["file"].tolist() == ["handbook.pdf"]
     at.button(key="doc-delete").click().run()
     assert not at.exception, at.exception
-    assert ctx.services.registry.documents() == []
-    assert ctx.services.store.count() == 0
+    assert ctx.gate.parts.registry().documents() == []
+    assert ctx.gate.parts.store().count() == 0
     assert any("No documents match" in i.value for i in at.info)
 
 
@@ -168,17 +168,17 @@ def test_collections_page_creates_and_edits_an_assistant(ctx: AppContext) -> Non
     at.text_input[-1].input("Contracts assistant")
     next(b for b in at.button if b.label == "Save").click().run()
     assert not at.exception, at.exception
-    assert ctx.collections.get("legal").title == "Contracts assistant"
+    assert ctx.gate.parts.assistants().get("legal").title == "Contracts assistant"
 
 
 def test_empty_collection_declines_without_calling_the_model(ctx: AppContext) -> None:
-    ctx.collections.put(CollectionSettings("legal"))
+    ctx.gate.parts.assistants().put(CollectionSettings("legal"))
     at = app(ctx)
     at.multiselect(key="chat_collections").set_value(["legal"]).run()
     at.chat_input[0].set_value("What is the notice period?").run()
     assert not at.exception, at.exception
     assert any("Not answered from the documents" in w.value for w in at.warning)
     assert "No passage was found in the selected documents." in [c.value for c in at.caption]
-    model = ctx.services.chat_model
+    model = ctx.gate.parts.chat_model()
     assert isinstance(model, ExtractiveChat) and model.calls == []
     assert "## Q: What is the notice period?" in at.get("code")[0].proto.code_text

@@ -69,7 +69,7 @@ def test_graded_answers_show_their_shares_and_rows(ctx: AppContext) -> None:
 def test_report_shows_metrics_and_misses(ctx: AppContext) -> None:
     questions = [Question("q1", "How much dental cover?", "", (Evidence("h.pdf", 2),), True),
                  Question("q2", "Is parking free?", "", (Evidence("h.pdf", 5),), True)]
-    report = evaluate(questions, lambda q, k: ctx.services.retriever.search(q, k, ["hr"]), k=5)
+    report = evaluate(questions, lambda q, k: ctx.gate.parts.retriever().search(q, k, ["hr"]), k=5)
     at = AppTest.from_function(run_report, args=(report,), default_timeout=60)
     at.run()
     assert not at.exception, at.exception

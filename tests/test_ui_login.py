@@ -72,7 +72,7 @@ def test_nothing_is_shown_before_sign_in_and_a_wrong_password_is_refused(ctx: Ap
     assert "wrong username or password" in text
     assert "leave-policy" not in text and "merger-secret" not in text and "hr" not in [r for r in at.radio]
     assert not at.chat_input  # no chat before signing in
-    events = ctx.services.audit.events(include_global=True)
+    events = ctx.gate.parts.audit().events(include_global=True)
     assert [(e.user, e.action) for e in events] == [("alice", "login_failed")]
 
 
@@ -90,7 +90,7 @@ def test_a_reader_sees_only_their_collection_on_every_page(ctx: AppContext) -> N
         assert "merger-secret" not in text and "Falcon" not in text and "legal" not in text, page
     at.radio(key="page").set_value("Documents").run()
     assert "leave-policy.pdf" in page_text(at)
-    asked = [e for e in ctx.services.audit.events() if e.action == "ask"]
+    asked = [e for e in ctx.gate.parts.audit().events() if e.action == "ask"]
     assert [(e.user, e.collections) for e in asked] == [("alice", ("hr",))]
 
 
@@ -107,6 +107,6 @@ def test_an_admin_manages_users_and_reads_the_audit_log(ctx: AppContext) -> None
 def test_a_removed_user_is_signed_out_on_the_next_page_run(ctx: AppContext) -> None:
     at = signed_in(ctx, "alice")
     assert at.chat_input
-    ctx.services.accounts.remove_user("alice")
+    ctx.gate.parts.accounts().remove_user("alice")
     at.run()
     assert not at.chat_input and at.text_input(key="login_user") is not None

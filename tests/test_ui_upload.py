@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from confidant.services import Services, build_services
 from confidant.settings import Settings
-from ingest.uploads import Upload, ingest_uploads, safe_file_name, save_upload
+from ingest.uploads import Upload, UploadRules, ingest_uploads, safe_file_name, save_upload
 from rag.embedders import Embedder
 from storage.records import DocState, FileResult
 from tests.documents import make_pdf
@@ -23,6 +23,11 @@ def services(tmp_path: Path, embedder: Embedder) -> Iterator[Services]:
                        chat_model=ExtractiveChat())
     yield s
     s.close()
+
+
+def rules(services: Services) -> UploadRules:
+    s = services.settings
+    return UploadRules(s.files_dir, s.upload_max_mb, tuple(s.upload_types))
 
 
 def pdf_bytes(tmp_path: Path, name: str, pages: list[str]) -> bytes:
@@ -57,7 +62,7 @@ def test_saved_upload_stays_inside_files_dir(tmp_path: Path) -> None:
 def test_upload_indexes_and_reports_per_file(services: Services, tmp_path: Path) -> None:
     data = pdf_bytes(tmp_path, "leave.pdf", ["Leave policy. Employees get sixteen weeks of paid parental leave.",
                                              "Second page about the office opening at eight."])
-    results = ingest_uploads(services, [Upload("leave.pdf", data)], "hr")
+    results = ingest_uploads(services.pipeline, rules(services), [Upload("leave.pdf", data)], "hr")
     [r] = results
     assert (r.file, r.state, r.pages, r.collection) == ("leave.pdf", DocState.INDEXED, 2, "hr")
     assert r.chunks >= 2
@@ -67,9 +72,10 @@ def test_upload_indexes_and_reports_per_file(services: Services, tmp_path: Path)
 
 def test_duplicates_are_reported_not_reindexed(services: Services, tmp_path: Path) -> None:
     data = pdf_bytes(tmp_path, "a.pdf", ["The dental plan covers two cleanings per year."])
-    [first] = ingest_uploads(services, [Upload("a.pdf", data)], "hr")
+    [first] = ingest_uploads(services.pipeline, rules(services), [Upload("a.pdf", data)], "hr")
     chunks = services.store.count()
-    results = ingest_uploads(services, [Upload("copy of a.pdf", data), Upload("a.pdf", data)], "hr")
+    results = ingest_uploads(services.pipeline, rules(services), [Upload("copy of a.pdf", data), Upload("a.pdf", data)],
+                             "hr")
     assert [r.state for r in results] == [DocState.DUPLICATE, DocState.DUPLICATE]
     assert "already indexed" in results[0].reason
     assert services.store.count() == chunks
@@ -82,7 +88,7 @@ def test_oversized_and_unsupported_files_get_clear_messages(services: Services, 
     good = pdf_bytes(tmp_path, "ok.pdf", ["A small policy about parking spaces for employees."])
     uploads = [Upload("big.pdf", b"%PDF-1.4" + b"0" * 80_000), Upload("tool.exe", b"MZ..."), Upload("ok.pdf", good),
                Upload("noext", b"text")]
-    results = ingest_uploads(services, uploads, "hr")
+    results = ingest_uploads(services.pipeline, rules(services), uploads, "hr")
     assert [r.file for r in results] == ["big.pdf", "tool.exe", "ok.pdf", "noext"]
     big, exe, ok, noext = results
     assert big.state is DocState.TOO_LARGE and "0.08 MB is more than the 0.05 MB upload limit" in big.reason

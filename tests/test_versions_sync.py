@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from confidant.access import LOCAL_CALLER, Workspace
 from confidant.cli import app
 from confidant.services import Services
 from ingest.sync import apply_sync, plan_sync
@@ -42,7 +41,7 @@ def test_a_changed_file_becomes_the_next_version(services: Services, tmp_path: P
     # answers and searches use the current version, and say which version they cite
     hits = services.retriever.search("monthly parking fee", 5, ["hr"])
     assert {h.chunk.document_id for h in hits} == {second.id}
-    workspace = Workspace(services, LOCAL_CALLER)
+    workspace = services.workspace()
     services.__dict__["chat_model"] = ExtractiveChat()
     answer = workspace.answer_json(workspace.ask("What is the monthly parking fee?", ["hr"]))
     cited = answer["citations"]

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
+from confidant.access import AccessDenied
 from confidant.refusal_bursts import refusal_bursts
 from storage.accounts import AccountError, Role
-from storage.audit import AuditEvent
 from ui.context import AppContext
 from ui.guard import allowed
 
@@ -27,12 +27,13 @@ def admin_page(ctx: AppContext) -> None:
 
 
 def users_section(ctx: AppContext) -> None:
-    accounts = ctx.services.accounts
+    ws = ctx.ws
+    users = ws.users()
     rows = [{"user": u.username, "role": u.role.value, "disabled": u.disabled,
-             "collections": "all" if u.is_admin else ", ".join(sorted(accounts.collections_of(u.username))),
-             "created": u.created_at[:16].replace("T", " ")} for u in accounts.users()]
+             "collections": "all" if u.is_admin else ", ".join(sorted(memberships)),
+             "created": u.created_at[:16].replace("T", " ")} for u, memberships in users]
     st.dataframe(rows, hide_index=True, width="stretch")
-    collections = ctx.known_collections()
+    collections = ws.collections()
     with st.form("add_user", clear_on_submit=True):
         st.subheader("Add a user")
         name = st.text_input("User name")
@@ -41,44 +42,39 @@ def users_section(ctx: AppContext) -> None:
         password = st.text_input("Initial password (at least 10 characters)", type="password")
         member_of = st.multiselect("Collections", collections)
         if st.form_submit_button("Add user"):
-            _apply(ctx, "user_added", f"{name} ({role})", lambda: _add(ctx, name, password, str(role), member_of))
-    names = [u.username for u in accounts.users()]
+            _apply(lambda: ws.add_user(name, password, str(role), member_of))
+    names = [u.username for u, _ in users]
     if not names:
         return
     st.subheader("Change a user")
     who = st.selectbox("User", names, key="admin_user")
-    current = accounts.collections_of(who)
+    found = ws.user(who)
+    if found is None:
+        return
+    account, current = found
     left, right = st.columns(2)
     chosen = left.multiselect("Collections", sorted(set(collections) | current), default=sorted(current),
                               key=f"admin_collections_{who}")
     if left.button("Save collections"):
-        def save() -> None:
-            for c in set(chosen) - current:
-                accounts.grant(who, c)
-            for c in current - set(chosen):
-                accounts.revoke(who, c)
-        _apply(ctx, "membership_set", f"{who}: {', '.join(chosen) or 'none'}", save)
-    account = accounts.get_user(who)
+        _apply(lambda: ws.set_memberships(who, chosen))
     roles = [r.value for r in Role]
-    new_role = right.selectbox("Role", roles, key=f"admin_role_{who}",
-                               index=roles.index(account.role.value) if account else roles.index(Role.READER.value))
+    new_role = right.selectbox("Role", roles, key=f"admin_role_{who}", index=roles.index(account.role.value))
     if right.button("Save role") and new_role:
-        _apply(ctx, "role_set", f"{who}: {new_role}", lambda: accounts.set_role(who, new_role))
-    if who != ctx.ws.caller.username and account is not None:
+        _apply(lambda: ws.set_role(who, new_role))
+    if who != ws.caller.username:
         if account.disabled and right.button("Enable account", key=f"admin_enable_{who}"):
-            _apply(ctx, "user_enabled", who, lambda: accounts.set_disabled(who, False))
+            _apply(lambda: ws.set_disabled(who, False))
         if not account.disabled and right.button("Disable account", key=f"admin_disable_{who}",
                                                  help="Ends the user's signed-in sessions and stops their API tokens"):
-            _apply(ctx, "user_disabled", who, lambda: accounts.set_disabled(who, True))
+            _apply(lambda: ws.set_disabled(who, True))
         if right.button("Remove user", type="secondary"):
-            _apply(ctx, "user_removed", who, lambda: accounts.remove_user(who))
+            _apply(lambda: ws.remove_user(who))
     tokens_section(ctx, who)
 
 
 def tokens_section(ctx: AppContext, who: str) -> None:
     """The user's API tokens (never the secret): revoke one at once."""
-    accounts = ctx.services.accounts
-    tokens = accounts.tokens(who)
+    tokens = ctx.ws.tokens(who)
     st.subheader(f"API tokens of {who}")
     if not tokens:
         st.caption("None. Issue one on the server with `confidant users token NAME --label WHAT`.")
@@ -94,29 +90,22 @@ def tokens_section(ctx: AppContext, who: str) -> None:
         chosen = st.selectbox("Token", list(labels), key=f"admin_token_{who}")
         if st.button("Revoke token", key=f"admin_revoke_token_{who}"):
             token_id = labels[chosen]
-            _apply(ctx, "token_revoked", f"{who}: token {token_id}", lambda: accounts.revoke_token(who, token_id))
+            _apply(lambda: ctx.ws.revoke_token(who, token_id))
 
 
-def _add(ctx: AppContext, name: str, password: str, role: str, member_of: list[str]) -> None:
-    ctx.services.accounts.add_user(name, password, role)
-    for c in member_of:
-        ctx.services.accounts.grant(name, c)
-
-
-def _apply(ctx: AppContext, action: str, detail: str, change: Callable[[], object]) -> None:
+def _apply(change: Callable[[], object]) -> None:
+    """Run an account change (the Workspace checks and audits it) and say how it went."""
     try:
         change()
-    except AccountError as exc:
+    except (AccountError, AccessDenied) as exc:
         st.error(str(exc))
         return
-    ctx.services.audit.record(AuditEvent(at="", user=ctx.ws.caller.username, action=action, collections=(),
-                                         detail=detail, client="ui"))
     st.success("Saved.")
 
 
 def bursts_section(ctx: AppContext) -> None:
     """Clients refused many times within a minute in the last day (token or password guessing, probing)."""
-    threshold = ctx.services.settings.audit_burst_per_minute
+    threshold = ctx.settings.audit_burst_per_minute
     recent = ctx.ws.audit_events(since=datetime.now(UTC) - timedelta(days=1), limit=None)
     bursts = refusal_bursts(recent, threshold)
     if not bursts:
@@ -135,11 +124,11 @@ def audit_section(ctx: AppContext) -> None:
     since = datetime.now(UTC) - timedelta(days=days)
     events = ctx.ws.audit_events(since=since, user=user, limit=500)
     st.caption(f"{len(events)} entries (newest first, at most 500 shown); retention "
-               f"{ctx.services.settings.audit_retention_days} days.")
+               f"{ctx.settings.audit_retention_days} days.")
     st.dataframe([{"when (UTC)": e.at[:19].replace("T", " "), "user": e.user, "client": e.client, "action": e.action,
                    "collections": ", ".join(e.collections), "question": e.question, "documents": ", ".join(e.documents),
                    "model": e.model, "detail": e.detail} for e in events], hide_index=True, width="stretch")
     buffer = io.StringIO()
-    ctx.services.audit.export_csv(buffer, since=since, user=user, include_global=True)
+    ctx.ws.audit_csv(buffer, since=since, user=user)
     st.download_button("Export CSV", buffer.getvalue(), file_name=f"confidant-audit-{datetime.now(UTC):%Y%m%d}.csv",
                        mime="text/csv")

@@ -55,12 +55,12 @@ def chat_page(ctx: AppContext) -> None:
         collections = st.multiselect("Collections to ask", names, default=default, key="chat_collections")
         document_ids = None
         scope_label = "collections " + ", ".join(collections)
-    assistant = ctx.collections.get(collections[0]) if len(collections) == 1 else CollectionSettings("")
+    assistant = ctx.ws.assistant(collections[0]) if len(collections) == 1 else CollectionSettings("")
     st.title(assistant.display_title if assistant.name and assistant.title else "Ask your documents")
     if scope is not None:
         st.info(f"Asking only **{scope.file_name}** in {scope.collection}.")
         st.button("Ask all documents again", on_click=scope_to_document, args=(None,))
-    st.caption(f"Answers by **{ctx.services.chat_model.name}**, from your documents only.")
+    st.caption(f"Answers by **{ctx.ws.model_name()}**, from your documents only.")
     if not collections:
         st.warning("Pick at least one collection to ask.")
         return
@@ -170,9 +170,7 @@ def feedback_form(ctx: AppContext, turn: Turn, i: int) -> None:
             if rating is None:
                 st.warning("Choose 👍 or 👎 first.")
                 return
-            a = turn.answer
-            ctx.feedback.add(turn.question, a.text, [c.as_json() for c in a.citations],
-                             "up" if rating.startswith("👍") else "down", comment)
+            ctx.ws.rate_answer(turn.question, turn.answer, "up" if rating.startswith("👍") else "down", comment)
             done.add(i)
             st.success("Saved.")
 

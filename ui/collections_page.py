@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from storage.collections import CollectionSettings, valid_collection_name
+from storage.collections import CollectionSettings
 from storage.records import DocState
 from ui.context import AppContext
 from ui.guard import allowed
@@ -14,11 +14,10 @@ def collections_page(ctx: AppContext) -> None:
     st.title("Collections")
     if not allowed(ctx.ws.require_admin, "Collections"):
         return
-    registry = ctx.services.registry
     rows = []
     for name in ctx.collection_names():
-        docs = registry.documents(name)
-        rows.append({"collection": name, "assistant": ctx.collections.get(name).title,
+        docs = ctx.ws.documents(name)
+        rows.append({"collection": name, "assistant": ctx.ws.assistant(name).title,
                      "documents": sum(1 for d in docs if d.state is DocState.INDEXED),
                      "passages": sum(d.chunks for d in docs if d.state is DocState.INDEXED)})
     st.dataframe(rows, hide_index=True, width="stretch")
@@ -31,13 +30,11 @@ def create_form(ctx: AppContext) -> None:
     with st.form("new-collection"):
         name = st.text_input("New collection name", key="new_collection_name").strip()
         if st.form_submit_button("Create collection"):
-            problem = valid_collection_name(name)
-            if problem:
-                st.error(problem)
-            elif name in ctx.collection_names():
-                st.warning(f"{name} already exists.")
+            try:
+                ctx.ws.create_collection(name)
+            except ValueError as problem:
+                st.error(str(problem))
             else:
-                ctx.collections.put(CollectionSettings(name))
                 st.success(f"Created {name}. Add documents to it on the Upload page.")
 
 
@@ -46,21 +43,21 @@ def editor(ctx: AppContext) -> None:
     st.caption("Shown on the chat page when this collection alone is asked. Instructions are added to the "
                "model's rules; they cannot override answering only from the documents.")
     name = st.selectbox("Collection", ctx.collection_names(), key="edit_collection")
-    current = ctx.collections.get(name)
+    current = ctx.ws.assistant(name)
     with st.form(f"assistant-{name}"):
         title = st.text_input("Assistant name", current.title, placeholder="HR policy assistant")
         instructions = st.text_area("Instructions", current.instructions, placeholder=(
             "Answer from the HR policies. If they do not cover the question, point to hr@example.com."))
         starters = st.text_area("Starter questions (one per line)", "\n".join(current.starters))
         if st.form_submit_button("Save"):
-            ctx.collections.put(CollectionSettings(name, title, instructions, starters.splitlines()))
+            ctx.ws.save_assistant(CollectionSettings(name, title, instructions, starters.splitlines()))
             st.success("Saved.")
 
 
 def feedback_export(ctx: AppContext) -> None:
     st.subheader("Feedback")
-    all_feedback = ctx.feedback.all()
+    all_feedback = ctx.ws.feedback()
     down = [f for f in all_feedback if f.rating == "down"]
     st.caption(f"{len(all_feedback) - len(down)} answer(s) marked right, {len(down)} marked wrong.")
-    st.download_button("Export wrong answers as evaluation questions (JSONL)", ctx.feedback.eval_questions_jsonl(),
+    st.download_button("Export wrong answers as evaluation questions (JSONL)", ctx.ws.feedback_eval_jsonl(),
                        file_name="confidant-feedback-eval.jsonl", mime="application/jsonl", disabled=not down)

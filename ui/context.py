@@ -1,50 +1,47 @@
-"""What the pages share: the services plus the app's own small stores (built once per app process), and the
-Workspace of the person using this browser session — every page reads and changes documents through it."""
+"""What the pages share: the Gate (sign-in) built once per app process, and the Workspace of the person using this
+browser session — every page reads and changes documents and records through it, and through nothing else."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from confidant.access import LOCAL_CALLER, Caller, Workspace
+from confidant.access import LOCAL_CALLER, Caller
 from confidant.services import Services
-from storage.collections import CollectionSettingsStore
-from storage.feedback import FeedbackStore
+from confidant.settings import Settings
+from confidant.workspace import Gate, Workspace
 
 
 @dataclass
 class AppContext:
-    services: Services
-    collections: CollectionSettingsStore
-    feedback: FeedbackStore
+    gate: Gate
+    closer: Callable[[], None] | None = None
     workspace: Workspace | None = None
 
     @classmethod
     def create(cls, services: Services) -> AppContext:
-        path = services.settings.registry_path
-        return cls(services, CollectionSettingsStore(path), FeedbackStore(path))
+        return cls(services.gate(), services.close)
+
+    @property
+    def settings(self) -> Settings:
+        return self.gate.settings
 
     def for_caller(self, caller: Caller) -> AppContext:
-        """This context seen by one caller (a copy; the shared stores are not duplicated)."""
-        return dataclasses.replace(self, workspace=Workspace(self.services, caller, self.services.audit,
-                                                             known_collections=self.known_collections))
+        """This context seen by one caller (a copy; the shared parts are not duplicated)."""
+        return dataclasses.replace(self, workspace=self.gate.workspace(caller))
 
     @property
     def ws(self) -> Workspace:
         """The caller's Workspace (the local single user when none was set)."""
         if self.workspace is None:
-            self.workspace = Workspace(self.services, LOCAL_CALLER, self.services.audit,
-                                       known_collections=self.known_collections)
+            self.workspace = self.gate.workspace(LOCAL_CALLER)
         return self.workspace
-
-    def known_collections(self) -> list[str]:
-        """Collections with documents and collections created empty."""
-        return sorted(set(self.services.registry.collections()) | set(self.collections.names()))
 
     def collection_names(self) -> list[str]:
         """The collections this caller may use (the default one included for admins)."""
         return self.ws.collections()
 
     def close(self) -> None:
-        self.collections.close()
-        self.feedback.close()
+        if self.closer is not None:
+            self.closer()

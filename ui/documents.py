@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from confidant.access import AccessDenied
-from rag.summary import Summary, summarise
+from rag.summary import Summary
 from storage.records import DocState, DocumentRecord
 from ui.chat import DocumentScope, scope_to_document
 from ui.context import AppContext
@@ -51,8 +51,7 @@ def actions(ctx: AppContext, doc: DocumentRecord) -> None:
     cols[0].button("Ask this document", key="doc-ask", disabled=not indexed, on_click=open_chat, args=(doc,))
     if cols[1].button("Summarise", key="doc-summary", disabled=not indexed):
         with st.spinner(f"Summarising {doc.file_name}…"):
-            chunks = ws.chunks(doc.collection, doc.id)
-            summary = summarise(chunks, ctx.services.chat_model, ctx.services.embedder)
+            summary = ws.summarise(doc.collection, doc.id)
         st.session_state.setdefault(SUMMARIES, {})[(doc.collection, doc.id)] = summary
     if cols[2].button("Re-index", key="doc-reindex", disabled=not ws.caller.can_edit):
         source = Path(doc.source_path)

@@ -11,29 +11,25 @@ import streamlit as st
 from confidant.access import LOCAL_CALLER, Caller
 from confidant.sso import sso_username
 from storage.accounts import LoginRefused
-from storage.audit import AuditEvent
 from ui.context import AppContext
 
 USER = "signed_in_user"
 
 
 def current_caller(ctx: AppContext) -> Caller | None:
-    settings = ctx.services.settings
+    settings = ctx.settings
     if not settings.shared_mode:
         return LOCAL_CALLER
-    accounts = ctx.services.accounts
     name: str | None = st.session_state.get(USER)
     if name is None:
         headers = dict(st.context.headers)
         name = next((found for peer in peer_addresses() if (found := sso_username(headers, peer, settings))), None)
-        if name is not None and accounts.get_user(name) is not None:
+        if name is not None and ctx.gate.sign_in_sso(name, client_label()) is not None:
             st.session_state[USER] = name
-            _audit(ctx, name, "login", "single sign-on")
-    user = accounts.get_user(name) if name else None
-    if user is None or user.disabled:
+    caller = ctx.gate.caller(name, "ui") if name else None
+    if caller is None:
         st.session_state.pop(USER, None)
-        return None
-    return Caller.for_user(user, accounts.collections_of(user.username), "ui")
+    return caller
 
 
 def peer_addresses() -> list[str]:
@@ -50,8 +46,7 @@ def peer_addresses() -> list[str]:
 
 def login_page(ctx: AppContext) -> None:
     st.title("🔒 Sign in to Confidant")
-    accounts = ctx.services.accounts
-    if not accounts.users():
+    if not ctx.gate.has_accounts():
         st.info("No accounts exist yet. On the server, an administrator creates the first one with "
                 "`confidant users add NAME --role admin`.")
     with st.form("login"):
@@ -60,13 +55,11 @@ def login_page(ctx: AppContext) -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            user = accounts.verify_login(username, password)
+            caller = ctx.gate.sign_in(username, password, client_label())  # audited, either way
         except LoginRefused as refused:
-            _audit(ctx, username.strip().lower()[:64] or "?", "login_failed", refused.reason)
             st.error(refused.reason)
             return
-        st.session_state[USER] = user.username
-        _audit(ctx, user.username, "login", "password")
+        st.session_state[USER] = caller.username
         st.rerun()
 
 
@@ -75,8 +68,7 @@ def sign_out() -> None:
         del st.session_state[key]
 
 
-def _audit(ctx: AppContext, user: str, action: str, detail: str) -> None:
+def client_label() -> str:
+    """The client of a sign-in, for the audit log: the app and the browser's address."""
     peers = peer_addresses()
-    client = f"ui {peers[0]}" if peers else "ui"
-    ctx.services.audit.record(AuditEvent(at="", user=user, action=action, collections=(), detail=detail,
-                                         client=client))
+    return f"ui {peers[0]}" if peers else "ui"

@@ -51,7 +51,7 @@ def main(app: AppContext) -> None:
         login_page(app)
         return
     ctx = app.for_caller(caller)
-    shared = app.services.settings.shared_mode
+    shared = app.settings.shared_mode
     pages = pages_for(caller, shared)
     if st.session_state.get("page") not in pages:
         st.session_state["page"] = "Chat"

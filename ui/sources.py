@@ -8,7 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from confidant.access import AccessDenied, Workspace, provenance_label
+from confidant.access import AccessDenied
+from confidant.workspace import Workspace, provenance_label
 from rag.answering import Answer
 from rag.citations import lexical_support, split_sentences
 from storage.records import ScoredChunk

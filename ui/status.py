@@ -9,15 +9,15 @@ from ui.context import AppContext
 
 
 def status_panel(ctx: AppContext) -> None:
-    s = ctx.services
+    status = ctx.ws.status()
     docs = ctx.ws.documents()
     indexed = sum(1 for d in docs if d.state is DocState.INDEXED)
     problems = sum(1 for d in docs if d.state not in (DocState.INDEXED, DocState.PENDING, DocState.DUPLICATE))
     st.markdown("**Status**")
-    st.caption(f"Model: {s.chat_model.name}")
+    st.caption(f"Model: {status.model}")
     st.caption(f"Documents: {indexed} indexed" + (f", {problems} not indexed" if problems else ""))
     st.caption(f"Passages: {sum(d.chunks for d in docs if d.state is DocState.INDEXED)}")
-    if ctx.ws.caller.is_admin:
-        st.caption(f"Data folder: {s.settings.data_dir}")
-        if s.data_folder_warning:
-            st.warning(s.data_folder_warning)
+    if status.data_dir:
+        st.caption(f"Data folder: {status.data_dir}")
+    if status.warning:
+        st.warning(status.warning)

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from confidant.access import AccessDenied
 from ingest.pipeline import Progress
 from ingest.uploads import Upload, megabytes
-from storage.collections import CollectionSettings, valid_collection_name
+from storage.collections import valid_collection_name
 from storage.records import DocState, FileResult
 from ui.context import AppContext
 from ui.guard import allowed
@@ -22,7 +23,7 @@ def report_rows(results: Sequence[FileResult]) -> list[dict[str, object]]:
 
 
 def upload_page(ctx: AppContext) -> None:
-    s = ctx.services.settings
+    s = ctx.settings
     st.title("Add documents")
     if not allowed(ctx.ws.require_editing, "Upload"):
         return
@@ -40,9 +41,12 @@ def upload_page(ctx: AppContext) -> None:
     st.caption(f"Accepted: {types}; at most {megabytes(s.upload_max_mb)} MB per file. Files stay on this computer.")
     files = st.file_uploader("Files", accept_multiple_files=True, type=list(s.upload_types), key="upload_files")
     if st.button("Add to collection", type="primary", disabled=not files):
-        if new_name:
-            ctx.collections.put(ctx.collections.get(new_name) if new_name in ctx.collections.names()
-                                else CollectionSettings(new_name))
+        if new_name and new_name not in names:
+            try:
+                ctx.ws.create_collection(new_name)
+            except (AccessDenied, ValueError) as refused:
+                st.error(f"Could not create {new_name}: {refused}")
+                return
         uploads = [Upload(f.name, f.getvalue()) for f in files or []]
         st.session_state[REPORT] = run_with_progress(ctx, uploads, collection)
     report = st.session_state.get(REPORT)

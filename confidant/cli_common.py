@@ -1,0 +1,107 @@
+"""What the `confidant` commands share: the consoles, the Workspace of the person at this terminal, JSON output,
+and ingesting under a progress bar."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from confidant.access import Caller
+from confidant.services import build_services
+from confidant.settings import Settings
+from confidant.workspace import Workspace
+from ingest.pipeline import Progress as IngestProgress
+from storage.accounts import Role
+from storage.records import DocState, FileResult
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+STATE_STYLE = {DocState.INDEXED: "green", DocState.DUPLICATE: "cyan", DocState.NEEDS_OCR: "yellow",
+               DocState.PASSWORD: "yellow", DocState.TOO_LARGE: "yellow", DocState.UNSUPPORTED: "yellow",
+               DocState.INVALID: "red", DocState.FAILED: "red", DocState.PENDING: "magenta"}
+
+
+def terminal_caller() -> Caller:
+    """The person at this terminal: the operating-system user who owns the data folder acts as an administrator,
+    and every action is audited as `local:<user>` from the CLI."""
+    return Caller(f"local:{getpass.getuser()}", Role.ADMIN, None, "cli")
+
+
+@contextmanager
+def open_workspace(settings: Settings | None = None) -> Iterator[Workspace]:
+    """The terminal user's Workspace, closed (stores, model server) when the command ends."""
+    services = build_services(settings or Settings())
+    if services.data_folder_warning:
+        err.print(f"[yellow]Warning:[/] {services.data_folder_warning}", soft_wrap=True)
+    try:
+        yield services.workspace(terminal_caller())
+    finally:
+        services.close()
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
+                         keyed: list[tuple[Path, str]] | None = None) -> list[FileResult]:
+    """Run an ingest under a progress bar: files done, pages, pages/s, and an ETA estimated from the bytes still to
+    read at the rate of the files actually indexed so far (skipped duplicates do not inflate it)."""
+    from confidant.progress_estimate import Estimate
+    from ingest.pipeline import discover
+
+    files = [p for p, _ in keyed] if keyed is not None else discover(paths)
+    estimate = Estimate({str(p): _size(p) for p in files})
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[files]}"),
+               TextColumn("{task.fields[pages]} pages · {task.fields[rate]}"), TimeElapsedColumn(),
+               TextColumn("{task.fields[eta]}"))
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task("Loading model", total=None, files="", pages=0, rate="", eta="")
+        ws.ready_to_ingest()  # the embedding model loads before the clock starts
+        estimate.start()
+
+        def on_progress(step: IngestProgress) -> None:
+            estimate.update(str(step.file), step.pages, step.file_pages, step.result)
+            bar.update(task, total=estimate.total_bytes, completed=estimate.done_bytes,
+                       description=step.file.name[:40], files=f"{step.index + (1 if step.result else 0)}/{step.total}",
+                       pages=estimate.pages, rate=estimate.rate_text(), eta=estimate.eta_text())
+
+        results = ws.ingest_files(paths, collection, on_progress, keyed)
+        bar.update(task, description="Done", eta="")
+    return results
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def results_table(results: list[FileResult]) -> None:
+    table = Table(title=f"{len(results)} file(s)", show_lines=False)
+    for col in ("file", "pages", "chunks", "state", "reason"):
+        table.add_column(col, justify="right" if col in ("pages", "chunks") else "left",
+                         overflow="fold", max_width=60 if col == "reason" else None)
+    for r in results:
+        style = STATE_STYLE.get(r.state, "")
+        table.add_row(r.file, str(r.pages), str(r.chunks), f"[{style}]{r.state.value}[/]", r.reason)
+    out.print(table)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.state.value] = counts.get(r.state.value, 0) + 1
+    out.print(", ".join(f"{n} {state}" for state, n in sorted(counts.items())))

@@ -1,0 +1,593 @@
+"""The application layer: every use case of Confidant, for one caller — the only door to documents and records.
+
+Each face (the CLI, the REST API, the app's pages) gets a Workspace bound to its caller and calls one method per
+action; the method checks the caller's role and collections itself (confidant/access.py holds the policy) and writes
+the audit entry. Faces hold no business logic and never touch storage. Before anyone is signed in, the Gate is the
+door: it turns a password, a token or a trusted single-sign-on header into a Caller, and audits each attempt.
+
+What a caller may see: the caller's visible collections go to every stage of retrieval (vector, BM25, rerank), to
+listings, downloads, page images, evaluation and the API — so a collection the caller is not a member of cannot leak
+a passage, a file name, a count or an audit entry, whatever parameters are crafted. Collections the caller may not
+see and collections that do not exist get the same answer ("no such collection"), so names cannot be probed. Admins
+see every collection; in local single-user mode the caller is the local admin.
+
+The Workspace is built from explicit parts (WorkspaceParts), each loaded on first use, not from the wiring's whole
+bag of services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+from confidant.access import NOT_FOUND, AccessDenied, Caller
+from confidant.limits import ClientLimits
+from confidant.settings import Settings
+from ingest.pipeline import IngestPipeline, Progress, sha256_file
+from ingest.sync import SyncPlan, SyncReport, apply_sync, plan_sync
+from ingest.uploads import Upload, UploadRules, ingest_uploads
+from rag.answering import Answer, Answerer, AnswerEvent, AnswerOptions
+from rag.chat import ChatModel
+from rag.embedders import Embedder
+from rag.evaluation import AnswerReport, EvalReport, Question, evaluate, evaluate_answers
+from rag.retriever import Mode, Retriever
+from rag.summary import Summary, summarise
+from storage.accounts import AccountError, Accounts, LoginRefused, Role, TokenInfo, User
+from storage.audit import AuditEvent, AuditLog
+from storage.collections import CollectionSettings, CollectionSettingsStore, valid_collection_name
+from storage.feedback import Feedback, FeedbackStore, Rating
+from storage.records import Chunk, DocState, DocumentRecord, FileResult, ScoredChunk
+from storage.registry import Registry
+from storage.vector_store import VectorStore
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WorkspaceParts:
+    """What the use cases are made of. Each part but the settings is a provider called on first use, so that a
+    command that lists users loads no model and opens no vector store."""
+
+    settings: Settings
+    registry: Callable[[], Registry]
+    store: Callable[[], VectorStore]
+    retriever: Callable[[], Retriever]
+    pipeline: Callable[[], IngestPipeline]
+    chat_model: Callable[[], ChatModel]
+    embedder: Callable[[], Embedder]
+    rank_sentences: Callable[[str, list[str]], list[float]]
+    accounts: Callable[[], Accounts]
+    audit: Callable[[], AuditLog]
+    assistants: Callable[[], CollectionSettingsStore]
+    feedback: Callable[[], FeedbackStore]
+    answer_options: AnswerOptions
+    data_folder_warning: str = ""
+
+
+def provenance_label(info: dict[str, object]) -> str:
+    """', version 2 of 3 (older)' / ', OCR' — what a citation adds to 'file, page N'; empty for a plain case."""
+    parts = []
+    if info.get("version", 1) != 1 or info.get("current") is False:
+        parts.append(f"version {info['version']}" + ("" if info.get("current", True) else " (older version)")
+                     + (f", effective {info['effective_date']}" if info.get("effective_date") else ""))
+    if info.get("ocr"):
+        parts.append("text read by OCR")
+    return "".join(f" · {p}" for p in parts)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the app's sidebar shows: the answering model, and for admins where the data lives."""
+
+    model: str
+    data_dir: str = ""
+    warning: str = ""
+
+
+class Gate:
+    """The door before a caller exists: sign-in by password, token or trusted SSO header, each attempt audited."""
+
+    def __init__(self, parts: WorkspaceParts) -> None:
+        self.parts = parts
+
+    @property
+    def settings(self) -> Settings:
+        return self.parts.settings
+
+    def workspace(self, caller: Caller, audit: AuditLog | None = None) -> Workspace:
+        return Workspace(self.parts, caller, audit)
+
+    def has_accounts(self) -> bool:
+        return bool(self.parts.accounts().users())
+
+    def caller(self, username: str, client: str) -> Caller | None:
+        """The caller of an existing, enabled account (read again on every call: a removed or disabled user, a
+        changed role or membership counts at once); None otherwise."""
+        accounts = self.parts.accounts()
+        user = accounts.get_user(username)
+        if user is None or user.disabled:
+            return None
+        return Caller.for_user(user, accounts.collections_of(user.username), client)
+
+    def sign_in(self, username: str, password: str, client: str) -> Caller:
+        """Check a password (LoginRefused with a readable reason otherwise); both outcomes are audited."""
+        accounts = self.parts.accounts()
+        try:
+            user = accounts.verify_login(username, password)
+        except LoginRefused as refused:
+            self.record(username.strip().lower()[:64] or "?", "login_failed", refused.reason, client)
+            raise
+        self.record(user.username, "login", "password", client)
+        return Caller.for_user(user, accounts.collections_of(user.username), client)
+
+    def sign_in_sso(self, username: str, client: str) -> Caller | None:
+        """A user named by a trusted proxy's header: their caller when the account exists and is enabled."""
+        caller = self.caller(username, client)
+        if caller is not None:
+            self.record(caller.username, "login", "single sign-on", client)
+        return caller
+
+    def user_for_sso(self, username: str) -> User | None:
+        return self.parts.accounts().get_user(username)
+
+    def caller_for_token(self, token: str, client: str) -> Caller:
+        """The caller a bearer token stands for (TokenRefused otherwise; the API audits the refusal)."""
+        accounts = self.parts.accounts()
+        user = accounts.user_for_token(token)
+        return Caller.for_user(user, accounts.collections_of(user.username), client)
+
+    def audit_log(self) -> AuditLog:
+        """Where a face writes refusals made before there is a caller (the API's 401s and 422s)."""
+        return self.parts.audit()
+
+    def record(self, user: str, action: str, detail: str, client: str) -> None:
+        self.parts.audit().record(AuditEvent(at="", user=user, action=action, collections=(), detail=detail,
+                                             client=client))
+
+
+class Workspace:
+    """Every use case, as one caller may use it."""
+
+    def __init__(self, parts: WorkspaceParts, caller: Caller, audit: AuditLog | None = None) -> None:
+        self.parts = parts
+        self.caller = caller
+        self._audit = audit
+        s = parts.settings
+        self.limits = ClientLimits(max_question_chars=s.max_question_chars, max_history_items=s.max_history_items,
+                                   max_history_chars=s.max_history_chars, max_k=s.max_k,
+                                   on_refusal=lambda reason: self._record("refused", (), detail=reason))
+
+    @property
+    def settings(self) -> Settings:
+        return self.parts.settings
+
+    @property
+    def audit(self) -> AuditLog:
+        return self._audit if self._audit is not None else self.parts.audit()
+
+    # --- what the caller may see -------------------------------------------------------------------
+    def _known_collections(self) -> list[str]:
+        """Collections with documents, collections created empty, and the default one."""
+        return sorted(set(self.parts.registry().collections()) | set(self.parts.assistants().names())
+                      | {self.settings.default_collection})
+
+    def collections(self) -> list[str]:
+        """Collections the caller can see: every known one for admins, otherwise their memberships."""
+        if self.caller.collections is None:
+            return self._known_collections()
+        return sorted(self.caller.collections)
+
+    def may_see(self, collection: str) -> bool:
+        return self.caller.collections is None or collection in self.caller.collections
+
+    def scope(self, requested: Sequence[str] | None) -> list[str]:
+        """The collections to search: the requested ones (each must be visible) or all visible ones."""
+        if requested is None:
+            return self.collections()
+        self.limits.collections(requested)
+        for name in requested:
+            if not self.may_see(name):
+                raise self._denied(NOT_FOUND, f"collection {name!r}")
+        return list(dict.fromkeys(requested))
+
+    def documents(self, collection: str | None = None, state: DocState | None = None) -> list[DocumentRecord]:
+        if collection is not None:
+            self.scope([collection])
+        records = self.parts.registry().documents(collection, state)
+        return [r for r in records if self.may_see(r.collection)]
+
+    def find_documents(self, id_prefix: str, collection: str | None = None) -> list[DocumentRecord]:
+        """Documents (any version) whose id starts with `id_prefix` (8+ characters, as the CLI shows them)."""
+        if collection is not None:
+            self.scope([collection])
+        return [r for r in self.parts.registry().find(id_prefix)
+                if self.may_see(r.collection) and (collection is None or r.collection == collection)]
+
+    def document(self, collection: str, document_id: str) -> DocumentRecord:
+        record = self.parts.registry().get(collection, document_id) if self.may_see(collection) else None
+        if record is None:
+            raise self._denied(NOT_FOUND, f"document {document_id[:64]!r} in {collection!r}")
+        return record
+
+    def versions(self, collection: str, document_id: str) -> list[DocumentRecord]:
+        """Every version of the document's file, newest first."""
+        record = self.document(collection, document_id)
+        return self.parts.registry().versions(record.collection, record.source_key)
+
+    def original_file(self, collection: str, document_id: str, *, audit: bool = True) -> Path:
+        """The stored original of a document, for download or page images (a download is audited)."""
+        record = self.document(collection, document_id)
+        path = Path(record.source_path)
+        if not path.is_file() or (not record.current and sha256_file(path) != record.id):
+            # an older version of a synced file: its path now holds the newer content
+            raise AccessDenied("the original file of this version is no longer on disk")
+        if audit:
+            self._record("download", [collection], documents=[record.file_name])
+        return path
+
+    def note_download(self, collection: str, document_id: str) -> None:
+        """Audit a download the page offered (the browser fetched the bytes the page already held)."""
+        record = self.document(collection, document_id)
+        self._record("download", [collection], documents=[record.file_name])
+
+    def provenance(self, chunk: Chunk) -> dict[str, object]:
+        """What a citation says besides file and page: which version of the document, and whether the page's
+        text came from OCR (so a reader double-checks figures against the page image)."""
+        record = self.parts.registry().get(chunk.collection, chunk.document_id) if self.may_see(
+            chunk.collection) else None
+        if record is None:
+            return {}
+        return {"version": record.version, "current": record.current, "effective_date": record.effective_date,
+                "ocr": chunk.page in record.ocr_pages}
+
+    def answer_json(self, answer: Answer) -> dict[str, object]:
+        """The answer as JSON, each citation and passage with its provenance."""
+        data = answer.as_json()
+        by_n = {n: p.chunk for n, p in enumerate(answer.passages, start=1)}
+        for item in [*data["citations"], *data["passages"]]:  # type: ignore[misc]
+            chunk = by_n.get(int(item["n"]))
+            if chunk is not None:
+                item.update(self.provenance(chunk))
+        return data
+
+    def chunks(self, collection: str, document_id: str) -> list[Chunk]:
+        self.document(collection, document_id)
+        return self.parts.store().get_document_chunks(collection, document_id)
+
+    def status(self) -> Status:
+        if not self.caller.is_admin:
+            return Status(self.model_name())
+        return Status(self.model_name(), str(self.settings.data_dir), self.parts.data_folder_warning)
+
+    def model_name(self) -> str:
+        return self.parts.chat_model().name
+
+    def assistant(self, collection: str) -> CollectionSettings:
+        """How a collection presents itself on the chat page (title, instructions, starter questions)."""
+        self.scope([collection])
+        return self.parts.assistants().get(collection)
+
+    # --- search and answers -----------------------------------------------------------------------------
+    def search(self, query: str, k: int | None = None, collections: Sequence[str] | None = None,
+               document_ids: Sequence[str] | None = None, *, audit: bool = True,
+               all_versions: bool = False, mode: Mode | None = None) -> list[ScoredChunk]:
+        """The k best passages in the caller's collections (or the ones named); `mode` shows one stage alone:
+        vector (meaning), keyword (words, BM25), or hybrid (both fused, the default)."""
+        k = self.settings.search_k if k is None else k
+        self.limits.question(query, "search")
+        self.limits.k(k)
+        if document_ids is not None:
+            self.limits.documents(document_ids)
+        scope = self.scope(collections)
+        hits = self.parts.retriever().search(query, k, scope, document_ids, all_versions=all_versions, mode=mode)
+        hits = [h for h in hits if self.may_see(h.chunk.collection)]  # belt and braces: the filter ran inside
+        if audit:
+            self._record("search", scope, question=query, documents=[h.chunk.file_name for h in hits],
+                         detail=f"mode {mode}" if mode else "")
+        return hits
+
+    def _answerer(self, scope: list[str], document_ids: Sequence[str] | None = None) -> Answerer:
+        """The one ask loop, retrieving only from `scope` (already checked)."""
+        retriever = self.parts.retriever()
+
+        def search(query: str, k: int) -> list[ScoredChunk]:
+            return self.search(query, k, scope, document_ids, audit=False)
+
+        return Answerer(search, self.parts.chat_model(), self.parts.embedder(), self.parts.answer_options,
+                        searched_question=lambda q: retriever.searched_question(q, scope, document_ids),
+                        rank_sentences=self.parts.rank_sentences)
+
+    def stream_answer(self, question: str, collections: Sequence[str] | None = None,
+                      document_ids: Sequence[str] | None = None, history: Sequence[str] = (),
+                      instructions: str = "") -> Iterator[AnswerEvent]:
+        """Retrieved passages, then tokens, then the checked Answer (audited when it is done)."""
+        self.limits.question(question)
+        history = self.limits.history(history)
+        if document_ids is not None:
+            self.limits.documents(document_ids)
+        scope = self.scope(collections)
+        for event in self._answerer(scope, document_ids).stream(question, history, instructions):
+            if isinstance(event, Answer):
+                cited = list(dict.fromkeys(c.chunk.file_name for c in event.citations))
+                self._record("ask", scope, question=event.question, documents=cited, model=event.model,
+                             detail="declined" if event.declined else "")
+            yield event
+
+    def ask(self, question: str, collections: Sequence[str] | None = None,
+            document_ids: Sequence[str] | None = None, history: Sequence[str] = ()) -> Answer:
+        for event in self.stream_answer(question, collections, document_ids, history):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream ended without an answer")
+
+    def summarise(self, collection: str, document_id: str) -> Summary:
+        """A cited summary of one document, its sentences checked against its passages."""
+        record = self.document(collection, document_id)
+        summary = summarise(self.chunks(collection, document_id), self.parts.chat_model(), self.parts.embedder())
+        self._record("summarise", [collection], documents=[record.file_name])
+        return summary
+
+    def evaluate(self, questions: Sequence[Question], k: int, collections: Sequence[str] | None = None,
+                 on_question: Callable[[int, int], None] | None = None) -> EvalReport:
+        scope = self.scope(collections)
+        report = evaluate(questions, lambda q, n: self.search(q, n, scope, audit=False), k, on_question)
+        self._record("eval", scope, detail=f"{len(questions)} questions")
+        return report
+
+    def evaluate_answers(self, questions: Sequence[Question], collections: Sequence[str] | None = None,
+                         on_question: Callable[[int, int], None] | None = None) -> AnswerReport:
+        scope = self.scope(collections)
+        report = evaluate_answers(questions, self._answerer(scope), on_question, self.parts.embedder())
+        self._record("eval", scope, detail=f"{len(questions)} questions answered by the model")
+        return report
+
+    def rate_answer(self, question: str, answer: Answer, rating: Rating, comment: str = "") -> None:
+        """A reader's thumbs up or down on an answer they were given (answers marked wrong become evaluation
+        questions for administrators)."""
+        self.limits.question(question)
+        if comment:
+            self.limits.question(comment, "comment")
+        self.parts.feedback().add(question, answer.text, [c.as_json() for c in answer.citations], rating, comment)
+        cited = list(dict.fromkeys(c.chunk.collection for c in answer.citations))
+        self._record("feedback", [c for c in cited if self.may_see(c)], question=question, detail=rating)
+
+    # --- changes ------------------------------------------------------------------------------------------
+    def require_admin(self, what: str) -> None:
+        """Only administrators (every local single user is one) may do `what`; a refusal is audited."""
+        if not self.caller.is_admin:
+            raise self._denied("only an administrator may do this", what)
+
+    def require_editing(self, what: str) -> None:
+        """Only editors and administrators may change documents; a refusal is audited."""
+        if not self.caller.can_edit:
+            raise self._denied("your role may read but not change documents", what)
+
+    def require_editor(self, collection: str) -> None:
+        if not self.caller.can_edit:
+            raise self._denied("your role may read but not change documents", f"change {collection!r}")
+        if not self.may_see(collection):
+            raise self._denied(NOT_FOUND, f"change {collection!r}")
+
+    def ready_to_ingest(self) -> None:
+        """Load what indexing needs (the embedding model) before a progress clock starts."""
+        self.require_editing("ingest")
+        self.parts.pipeline()
+
+    def ingest_uploads(self, uploads: Sequence[Upload], collection: str,
+                       on_progress: Callable[[Progress], None] | None = None) -> list[FileResult]:
+        self.require_editor(collection)
+        self.limits.collections([collection])
+        s = self.settings
+        rules = UploadRules(s.files_dir, s.upload_max_mb, tuple(s.upload_types))
+        results = ingest_uploads(self.parts.pipeline(), rules, uploads, collection, on_progress)
+        self._record("ingest", [collection], documents=[r.file for r in results],
+                     detail="; ".join(f"{r.file}: {r.state.value}" for r in results)[:1000])
+        return results
+
+    def ingest_files(self, paths: Sequence[Path], collection: str,
+                     on_progress: Callable[[Progress], None] | None = None,
+                     keyed: Sequence[tuple[Path, str]] | None = None) -> list[FileResult]:
+        """Index files and folders of this machine (the CLI); `keyed` gives each file its source key (sync)."""
+        self.require_editor(collection)
+        self.limits.collections([collection])
+        pipeline = self.parts.pipeline()
+        try:
+            if keyed is not None:
+                results = pipeline.ingest_keyed(list(keyed), collection, on_progress)
+            else:
+                results = pipeline.ingest(list(paths), collection, on_progress)
+        except KeyboardInterrupt:
+            self._record("ingest", [collection], detail="interrupted; finished files are kept")
+            raise
+        self._record("ingest", [collection], documents=[r.file for r in results],
+                     detail="; ".join(f"{r.file}: {r.state.value}" for r in results)[:1000])
+        return results
+
+    def plan_sync(self, folder: Path, collection: str) -> SyncPlan:
+        """What making `collection` match `folder` would add, change and remove."""
+        self.require_editor(collection)
+        self.limits.collections([collection])
+        return plan_sync(folder, collection, self.parts.registry())
+
+    def sync_remove(self, plan: SyncPlan) -> SyncReport:
+        """The removal half of a folder sync: documents whose files left the folder go, with their versions (the
+        added and changed files are indexed with `ingest_files(keyed=…)`)."""
+        self.require_editor(plan.collection)
+        report = apply_sync(SyncPlan(plan.folder, plan.collection, remove=plan.remove), self.parts.pipeline(),
+                            self.parts.registry())
+        for record in report.removed:
+            self._forget_original(record)
+        self._record("sync", [plan.collection], documents=[r.file_name for r in report.removed],
+                     detail=f"{plan.folder}: {len(plan.add)} added, {len(plan.change)} changed, "
+                            f"{len(report.removed)} removed")
+        return report
+
+    def reindex(self, collection: str, document_id: str) -> list[FileResult]:
+        self.require_editor(collection)
+        record = self.document(collection, document_id)
+        pipeline = self.parts.pipeline()
+        pipeline.delete(collection, document_id)
+        results = pipeline.ingest([Path(record.source_path)], collection)
+        self._record("reindex", [collection], documents=[record.file_name])
+        return results
+
+    def delete(self, collection: str, document_id: str) -> DocumentRecord:
+        self.require_editor(collection)
+        record = self.document(collection, document_id)
+        self.parts.pipeline().delete(collection, document_id)
+        self._forget_original(record)
+        self._record("delete", [collection], documents=[record.file_name])
+        return record
+
+    def set_effective_date(self, collection: str, document_id: str, day: str) -> DocumentRecord:
+        """Set the date a version takes effect (YYYY-MM-DD; shown with its citations)."""
+        self.require_editor(collection)
+        record = self.document(collection, document_id)
+        self.parts.registry().set_effective_date(collection, document_id, day)
+        self._record("effective_date_set", [collection], documents=[record.file_name], detail=day)
+        return record
+
+    def _forget_original(self, record: DocumentRecord) -> None:
+        """Delete the uploaded original of a deleted document, unless another record still uses the same file.
+        Files outside the data folder (a folder the CLI ingested or synced) belong to the user and stay."""
+        files = self.settings.files_dir.resolve()
+        path = Path(record.source_path).resolve()
+        if files not in path.parents:
+            return
+        if any(Path(r.source_path).resolve() == path for r in self.parts.registry().find(record.id)):
+            return  # the same bytes under the same name in another collection
+        path.unlink(missing_ok=True)
+        try:
+            path.parent.rmdir()  # the per-content folder, when nothing else is in it
+        except OSError:
+            pass
+
+    # --- collections and their assistants (administrators) --------------------------------------------------
+    def create_collection(self, name: str) -> None:
+        """A new, empty collection (ValueError with the reason when the name is not acceptable or taken)."""
+        self.require_admin(f"create collection {name[:64]!r}")
+        problem = valid_collection_name(name)
+        if problem:
+            raise ValueError(problem)
+        if name in self._known_collections():
+            raise ValueError(f"{name} already exists.")
+        self.parts.assistants().put(CollectionSettings(name))
+        self._record("collection_created", [name])
+
+    def save_assistant(self, assistant: CollectionSettings) -> None:
+        self.require_admin(f"change the assistant of {assistant.name[:64]!r}")
+        self.parts.assistants().put(assistant)
+        self._record("assistant_saved", [assistant.name], detail=assistant.title[:200])
+
+    def feedback(self) -> list[Feedback]:
+        self.require_admin("read feedback")
+        return self.parts.feedback().all()
+
+    def feedback_eval_jsonl(self) -> str:
+        """Answers marked wrong, as evaluation questions (JSONL)."""
+        self.require_admin("export feedback")
+        return self.parts.feedback().eval_questions_jsonl()
+
+    # --- accounts (administrators) ----------------------------------------------------------------------
+    def users(self) -> list[tuple[User, set[str]]]:
+        """Every account with the collections it is a member of."""
+        self.require_admin("list users")
+        accounts = self.parts.accounts()
+        return [(u, accounts.collections_of(u.username)) for u in accounts.users()]
+
+    def user(self, username: str) -> tuple[User, set[str]] | None:
+        self.require_admin("read a user")
+        accounts = self.parts.accounts()
+        user = accounts.get_user(username)
+        return None if user is None else (user, accounts.collections_of(user.username))
+
+    def add_user(self, username: str, password: str, role: Role | str,
+                 collections: Sequence[str] = ()) -> User:
+        def add(accounts: Accounts) -> User:
+            user = accounts.add_user(username, password, role)
+            for name in collections:
+                accounts.grant(user.username, name)
+            return user
+
+        return self._account_change("user_added", f"{username} ({Role(role).value})", add)
+
+    def remove_user(self, username: str) -> None:
+        self._account_change("user_removed", username, lambda a: a.remove_user(username))
+
+    def set_password(self, username: str, password: str) -> None:
+        self._account_change("password_set", username, lambda a: a.set_password(username, password))
+
+    def set_role(self, username: str, role: Role | str) -> None:
+        self._account_change("role_set", f"{username}: {Role(role).value}", lambda a: a.set_role(username, role))
+
+    def set_disabled(self, username: str, disabled: bool) -> None:
+        self._account_change("user_disabled" if disabled else "user_enabled", username,
+                             lambda a: a.set_disabled(username, disabled))
+
+    def grant(self, username: str, collection: str) -> None:
+        self._account_change("granted", f"{username} {collection}", lambda a: a.grant(username, collection))
+
+    def revoke(self, username: str, collection: str) -> None:
+        self._account_change("revoked", f"{username} {collection}", lambda a: a.revoke(username, collection))
+
+    def set_memberships(self, username: str, collections: Sequence[str]) -> None:
+        """Make the user a member of exactly these collections."""
+        def change(accounts: Accounts) -> None:
+            current = accounts.collections_of(username)
+            for name in set(collections) - current:
+                accounts.grant(username, name)
+            for name in current - set(collections):
+                accounts.revoke(username, name)
+
+        self._account_change("membership_set", f"{username}: {', '.join(collections) or 'none'}", change)
+
+    def issue_token(self, username: str, label: str, days: int | None = None) -> str:
+        """A new API token, shown once (only its hash is kept)."""
+        ttl = timedelta(days=days or self.settings.token_days)
+        return self._account_change("token_issued", f"{username}: {label}",
+                                    lambda a: a.issue_token(username, label, ttl=ttl))
+
+    def tokens(self, username: str) -> list[TokenInfo]:
+        self.require_admin("list tokens")
+        accounts = self.parts.accounts()
+        if accounts.get_user(username) is None:
+            raise AccountError(f"no user {username.lower()!r}")
+        return accounts.tokens(username)
+
+    def revoke_token(self, username: str, token_id: int) -> None:
+        self._account_change("token_revoked", f"{username}: token {token_id}",
+                             lambda a: a.revoke_token(username, token_id))
+
+    def _account_change(self, action: str, detail: str, change: Callable[[Accounts], T]) -> T:
+        self.require_admin(f"{action.replace('_', ' ')} ({detail[:100]})")
+        result = change(self.parts.accounts())  # an AccountError says why, and nothing was changed
+        self._record(action, (), detail=detail)
+        return result
+
+    # --- audit ----------------------------------------------------------------------------------------------
+    def audit_events(self, **filters: object) -> list[AuditEvent]:
+        """Admins read the whole log; everyone else only their own entries on collections they can see."""
+        if self.caller.is_admin:
+            return self.audit.events(include_global=True, **filters)  # type: ignore[arg-type]
+        filters["user"] = self.caller.username
+        asked = filters.pop("collections", None)
+        visible = [c for c in self.collections() if asked is None or c in asked]  # type: ignore[operator]
+        return self.audit.events(collections=visible, **filters)  # type: ignore[arg-type]
+
+    def audit_csv(self, destination: TextIO, since: datetime | None = None, user: str | None = None) -> int:
+        """The audit log as CSV (administrators)."""
+        self.require_admin("export the audit log")
+        return self.audit.export_csv(destination, since=since, user=user, include_global=True)
+
+    def _denied(self, message: str, what: str) -> AccessDenied:
+        """An AccessDenied for the caller, written to the audit log first (who asked for what, from where)."""
+        self._record("refused", (), detail=f"{message}: {what}")
+        return AccessDenied(message)
+
+    def _record(self, action: str, collections: Sequence[str], **fields: object) -> None:
+        self.audit.record(AuditEvent(at="", user=self.caller.username, action=action,
+                                     collections=tuple(collections), client=self.caller.client,
+                                     **fields))  # type: ignore[arg-type]
