@@ -6,12 +6,14 @@ import logging
 from datetime import timedelta
 from functools import cached_property
 
+from sqlalchemy import Engine
+
 from confidant.access import LOCAL_CALLER, Caller
 from confidant.data_folder import loose_modes_warning, make_private
 from confidant.offline import enforce_offline
 from confidant.settings import Settings
 from confidant.workspace import Gate, Workspace, WorkspaceParts
-from ingest.pipeline import IngestPipeline, fill_page_index
+from ingest.pipeline import IngestPipeline, fill_page_index, fill_passage_index
 from ingest.readers import ReadLimits
 from ingest.splitter import TokenSplitter
 from ingest.worker import ParseWorker, WorkerLimits
@@ -24,12 +26,15 @@ from rag.rerankers import ColbertReranker, CrossEncoderReranker
 from rag.retriever import Reranker, Retriever, RetrieverOptions
 from rag.routing import DocumentRouter
 from rag.spelling import SpellingCorrector, dictionary_words
-from storage.accounts import SqliteAccounts
-from storage.audit import SqliteAudit
+from storage.accounts import SqlAccounts
+from storage.adopt import adopt_files
+from storage.audit import SqlAudit
 from storage.collections import CollectionSettingsStore
 from storage.feedback import FeedbackStore
-from storage.keyword_index import TantivyKeywordIndex
-from storage.registry import PostgresRegistry, SqliteRegistry, SqlRegistry
+from storage.keyword_index import NamingIndex, TantivyKeywordIndex
+from storage.pg_keyword_index import PostgresKeywordIndex
+from storage.registry import SqlRegistry
+from storage.sql import open_records
 from storage.vector_store import ChromaStore
 
 log = logging.getLogger(__name__)
@@ -63,10 +68,18 @@ class Services:
             self.__dict__["chat_model"] = chat_model
 
     @cached_property
+    def records(self) -> Engine:
+        """The records database — documents, accounts, tokens, audit, collections, feedback — migrated to the newest
+        schema: SQLite in the data folder, or PostgreSQL when `registry_url` names a server (then every app node
+        shares them). Records an earlier release kept in files of their own are moved in on first open."""
+        s = self.settings
+        engine = open_records(s.registry_url or s.registry_path)
+        adopt_files(engine, s.accounts_path, s.audit_path, s.registry_path if s.registry_url else None)
+        return engine
+
+    @cached_property
     def registry(self) -> SqlRegistry:
-        """SQLite in the data folder, or PostgreSQL when `registry_url` names a server."""
-        url = self.settings.registry_url
-        return PostgresRegistry(url) if url else SqliteRegistry(self.settings.registry_path)
+        return SqlRegistry(self.records)
 
     @cached_property
     def store(self) -> ChromaStore:
@@ -107,13 +120,25 @@ class Services:
                               pages=self.pages)
 
     @cached_property
-    def keywords(self) -> TantivyKeywordIndex:
-        return TantivyKeywordIndex(self.settings.data_dir / "keywords.sqlite3")
+    def keywords(self) -> NamingIndex:
+        """Passages for BM25: Tantivy in the data folder, or, with the records in PostgreSQL, there, shared by every
+        node (documents indexed while it was kept per node are filled in from the vector store)."""
+        if not self.settings.registry_url:
+            return TantivyKeywordIndex(self.settings.data_dir / "keywords.sqlite3")
+        shared = PostgresKeywordIndex(self.records, "keywords")
+        filled = fill_passage_index(self.registry, self.store, shared)
+        if filled:
+            log.info("keyword index: filled %d document(s) from the vector store", filled)
+        return shared
 
     @cached_property
-    def pages(self) -> TantivyKeywordIndex:
+    def pages(self) -> NamingIndex:
         """Whole pages, for page-level BM25; filled from the stored chunks for documents indexed before it existed."""
         # no title words: the chunk stages already say which document; this one says which page (bench.quality)
+        if self.settings.registry_url:
+            shared = PostgresKeywordIndex(self.records, "pages", count_words=False, title_weight=0.0)
+            fill_page_index(self.registry, self.store, shared)
+            return shared
         pages = TantivyKeywordIndex(self.settings.data_dir / "pages.sqlite3", count_words=False, title_weight=0.0)
         marker = self.settings.data_dir / "pages.filled"
         if not marker.exists():
@@ -158,25 +183,25 @@ class Services:
         return self.sentence_ranker.scores([(question, s) for s in sentences])
 
     @cached_property
-    def accounts(self) -> SqliteAccounts:
+    def accounts(self) -> SqlAccounts:
         s = self.settings
-        return SqliteAccounts(s.accounts_path, max_failures=s.login_max_failures,
-                              lockout_window=timedelta(minutes=s.login_lockout_minutes))
+        return SqlAccounts(self.records, max_failures=s.login_max_failures,
+                           lockout_window=timedelta(minutes=s.login_lockout_minutes))
 
     @cached_property
-    def audit(self) -> SqliteAudit:
-        audit = SqliteAudit(self.settings.audit_path)
+    def audit(self) -> SqlAudit:
+        audit = SqlAudit(self.records)
         audit.prune(self.settings.audit_retention_days)
         return audit
 
     @cached_property
     def assistants(self) -> CollectionSettingsStore:
         """Collections created before they hold documents, and how each presents itself as an assistant."""
-        return CollectionSettingsStore(self.settings.registry_path)
+        return CollectionSettingsStore(self.records)
 
     @cached_property
     def feedback(self) -> FeedbackStore:
-        return FeedbackStore(self.settings.registry_path)
+        return FeedbackStore(self.records)
 
     def parts(self) -> WorkspaceParts:
         """The parts the use cases are made of, each loaded on first use."""
@@ -204,6 +229,9 @@ class Services:
         model = self.__dict__.pop("chat_model", None)
         if model is not None and hasattr(model, "close"):
             model.close()
+        records = self.__dict__.pop("records", None)
+        if records is not None:
+            records.dispose()
 
 
 def build_services(settings: Settings | None = None, *, embedder: Embedder | None = None,

@@ -26,8 +26,13 @@ class Settings(BaseSettings):
     )
 
     registry_url: str = Field(
-        default="", description="PostgreSQL URL (postgresql://user@host:5432/db) for the document registry, shared by "
-        "several app processes; empty keeps it in SQLite in the data folder.",
+        default="", description="PostgreSQL URL (postgresql://user@host:5432/db) for every record (documents, accounts, "
+        "tokens, audit log, collections, feedback), shared by several app processes and nodes; empty keeps them in "
+        "SQLite in the data folder.",
+    )
+    files_folder: Path | None = Field(
+        default=None, description="Folder for uploaded originals; with several app nodes, one that every node mounts "
+        "(NFS, SMB), so each can show any document's pages. Empty: `files` in the data folder.",
     )
     chroma_server: str = Field(
         default="", description="host:port of a Chroma server (`chroma run`) for the vectors; empty keeps them in "
@@ -222,15 +227,17 @@ class Settings(BaseSettings):
 
     @property
     def accounts_path(self) -> Path:
+        """Where an earlier release kept accounts (moved into the records database on first start)."""
         return self.data_dir / "accounts.sqlite3"
 
     @property
     def audit_path(self) -> Path:
+        """Where an earlier release kept the audit log (moved into the records database on first start)."""
         return self.data_dir / "audit.sqlite3"
 
     @property
     def files_dir(self) -> Path:
-        return self.data_dir / "files"
+        return self.files_folder.expanduser().resolve() if self.files_folder else self.data_dir / "files"
 
     @property
     def models_dir(self) -> Path:

@@ -87,6 +87,22 @@ class Status:
     warning: str = ""
 
 
+_CONTENT_IDS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) → sha256, so a page view hashes once
+
+
+def _content_id(path: Path) -> str:
+    """The sha256 of a file's bytes, remembered while its size and modification time stay the same."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    found = _CONTENT_IDS.get(key)
+    if found is None:
+        found = sha256_file(path)
+        if len(_CONTENT_IDS) > 4096:
+            _CONTENT_IDS.clear()
+        _CONTENT_IDS[key] = found
+    return found
+
+
 class Gate:
     """The door before a caller exists: sign-in by password, token or trusted SSO header, each attempt audited."""
 
@@ -218,11 +234,12 @@ class Workspace:
         return self.parts.registry().versions(record.collection, record.source_key)
 
     def original_file(self, collection: str, document_id: str, *, audit: bool = True) -> Path:
-        """The stored original of a document, for download or page images (a download is audited)."""
+        """The stored original of a document, for download or page images (a download is audited). Its bytes
+        must still be the document's (sha256): a synced file's path may now hold a newer version, and a shared
+        files folder may have been changed by hand."""
         record = self.document(collection, document_id)
         path = Path(record.source_path)
-        if not path.is_file() or (not record.current and sha256_file(path) != record.id):
-            # an older version of a synced file: its path now holds the newer content
+        if not path.is_file() or _content_id(path) != record.id:
             raise AccessDenied("the original file of this version is no longer on disk")
         if audit:
             self._record("download", [collection], documents=[record.file_name])

@@ -89,6 +89,18 @@ def embedding_text(chunk: Chunk) -> str:
     return f"{document_title(chunk.file_name)}\n{chunk.text}"
 
 
+def fill_passage_index(registry: Registry, store: VectorStore, passages: KeywordIndex) -> int:
+    """Keyword entries for indexed documents that have none (indexed while keyword search was kept per node), from
+    their stored chunks. Returns how many documents it filled; safe to run beside ingests, as fill_page_index."""
+    filled = 0
+    for record in registry.documents(state=DocState.INDEXED):
+        if passages.count(record.collection, record.id) == 0:
+            chunks = store.get_document_chunks(record.collection, record.id)
+            passages.add(chunks, [document_title(c.file_name) for c in chunks])
+            filled += bool(chunks)
+    return filled
+
+
 def fill_page_index(registry: Registry, store: VectorStore, pages: KeywordIndex) -> int:
     """Page passages for indexed documents that have none (indexed before the page index existed), put together
     from their stored chunks. Returns how many documents it filled.

@@ -39,7 +39,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from storage.keyword_index import TantivyKeywordIndex, query_terms
+from storage.keyword_index import NamingIndex, query_terms
 from storage.records import DocumentRecord
 
 NAMED_SHARE = 0.6  # a candidate scores at least this share of the best document's name score
@@ -96,7 +96,7 @@ def first_page_id(record: DocumentRecord) -> str:
 
 
 class DocumentRouter:
-    def __init__(self, pages: TantivyKeywordIndex, passages: TantivyKeywordIndex) -> None:
+    def __init__(self, pages: NamingIndex, passages: NamingIndex) -> None:
         self.pages = pages  # whole pages with their document titles
         self.passages = passages  # the chunk index, to see where a word is used
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -17,22 +13,12 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, Engine, RowMapping, exists, select
+from sqlalchemy.exc import IntegrityError
 
-from storage.sqlite import open_database
+from storage.sql import login_failures, memberships, open_records, reading, tokens, users, writing
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
-    created_at TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS login_failures (username TEXT NOT NULL, at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS login_failures_name ON login_failures(username, at);
-CREATE TABLE IF NOT EXISTS memberships (username TEXT NOT NULL, collection TEXT NOT NULL,
-    PRIMARY KEY (username, collection));
-CREATE INDEX IF NOT EXISTS memberships_collection ON memberships(collection);
-CREATE TABLE IF NOT EXISTS tokens (id INTEGER PRIMARY KEY AUTOINCREMENT, digest TEXT NOT NULL UNIQUE,
-    prefix TEXT NOT NULL, username TEXT NOT NULL, label TEXT NOT NULL, created_at TEXT NOT NULL,
-    expires_at TEXT, revoked INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS tokens_user ON tokens(username);
-"""
+U, F, M, T = users.c, login_failures.c, memberships.c, tokens.c
 
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "cfd_"  # noqa: S105 - a public marker, not a secret
@@ -146,128 +132,114 @@ class Accounts(Protocol):
     def close(self) -> None: ...
 
 
-class SqliteAccounts:
-    """Accounts in a SQLite file; one lock around the shared connection, argon2 hashing outside it."""
+class SqlAccounts:
+    """Accounts in the records database (storage/sql.py); argon2 hashing outside any transaction."""
 
-    def __init__(self, path: Path, *, hasher: PasswordHasher | None = None, max_failures: int = 5,
-                 lockout_window: timedelta = timedelta(minutes=15)) -> None:
+    def __init__(self, engine: Engine, *, hasher: PasswordHasher | None = None, max_failures: int = 5,
+                 lockout_window: timedelta = timedelta(minutes=15), owns_engine: bool = False) -> None:
+        self.engine = engine
+        self._owns_engine = owns_engine
         self._hasher = hasher or PasswordHasher()
         self._max_failures = max_failures
         self._window = lockout_window
         # Unknown names are checked against this, so they cost as much time as a real account.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
-        self._conn = open_database(path, _SCHEMA)
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def _tx(self, atomic: bool = False) -> Iterator[sqlite3.Cursor]:
-        """The shared cursor under the lock; `atomic` wraps it in BEGIN ... COMMIT (ROLLBACK on any error)."""
-        with self._lock, self._conn:  # the connection's context commits or rolls back an open transaction
-            cur = self._conn.cursor()
-            try:
-                if atomic:
-                    cur.execute("BEGIN IMMEDIATE")
-                yield cur
-            finally:
-                cur.close()
 
     @staticmethod
-    def _user(row: sqlite3.Row) -> User:
+    def _user(row: RowMapping) -> User:
         return User(row["username"], Role(row["role"]), row["created_at"], bool(row["disabled"]))
 
     @staticmethod
-    def _require(cur: sqlite3.Cursor, name: str) -> None:
-        if cur.execute("SELECT 1 FROM users WHERE username = ?", (name,)).fetchone() is None:
+    def _require(conn: Connection, name: str) -> None:
+        if not conn.execute(select(exists().where(U.username == name))).scalar():
             raise AccountError(f"unknown user {name!r}")
 
     def add_user(self, username: str, password: str, role: Role | str) -> User:
         name, level = _valid_name(username), _role(role)
         hashed = self._hash(password)
         user = User(name, level, _iso(_utc(None)))
-        with self._tx() as cur:
-            try:
-                cur.execute("INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-                            (name, hashed, level.value, user.created_at))
-            except sqlite3.IntegrityError:
-                raise AccountError(f"user {name!r} already exists") from None
+        try:
+            with writing(self.engine) as conn:
+                conn.execute(users.insert().values(username=name, password_hash=hashed, role=level.value,
+                                                   created_at=user.created_at))
+        except IntegrityError:
+            raise AccountError(f"user {name!r} already exists") from None
         return user
 
     def users(self) -> list[User]:
-        with self._tx() as cur:
-            rows = cur.execute("SELECT * FROM users ORDER BY username").fetchall()
+        with reading(self.engine) as conn:
+            rows = conn.execute(select(users).order_by(U.username)).mappings().all()
         return [self._user(r) for r in rows]
 
     def get_user(self, username: str) -> User | None:
-        with self._tx() as cur:
-            row = cur.execute("SELECT * FROM users WHERE username = ?", (_name(username),)).fetchone()
+        with reading(self.engine) as conn:
+            row = conn.execute(select(users).where(U.username == _name(username))).mappings().first()
         return self._user(row) if row else None
 
     def remove_user(self, username: str) -> None:
         """Remove the user with their memberships, tokens and failed-login record."""
         name = _name(username)
-        with self._tx(atomic=True) as cur:
-            self._require(cur, name)
-            for table in ("memberships", "tokens", "login_failures", "users"):
-                cur.execute(f"DELETE FROM {table} WHERE username = ?", (name,))
+        with writing(self.engine) as conn:
+            self._require(conn, name)
+            for table in (memberships, tokens, login_failures, users):
+                conn.execute(table.delete().where(table.c.username == name))
 
     def set_password(self, username: str, password: str) -> None:
         """Replace the password and clear any lockout (an admin reset unlocks the account)."""
         name = _name(username)
         hashed = self._hash(password)
-        with self._tx(atomic=True) as cur:
-            self._require(cur, name)
-            cur.execute("UPDATE users SET password_hash = ? WHERE username = ?", (hashed, name))
-            cur.execute("DELETE FROM login_failures WHERE username = ?", (name,))
+        with writing(self.engine) as conn:
+            self._require(conn, name)
+            conn.execute(users.update().where(U.username == name).values(password_hash=hashed))
+            conn.execute(login_failures.delete().where(F.username == name))
 
     def set_role(self, username: str, role: Role | str) -> None:
-        self._update(username, "role", _role(role).value)
+        self._update(username, role=_role(role).value)
 
     def set_disabled(self, username: str, disabled: bool) -> None:
         """A disabled account can neither log in nor use its tokens; its rows are kept."""
-        self._update(username, "disabled", int(disabled))
+        self._update(username, disabled=int(disabled))
 
-    def _update(self, username: str, column: str, value: str | int) -> None:
+    def _update(self, username: str, **values: str | int) -> None:
         name = _name(username)
-        with self._tx() as cur:
-            cur.execute(f"UPDATE users SET {column} = ? WHERE username = ?", (value, name))
-            if cur.rowcount == 0:
+        with writing(self.engine) as conn:
+            if conn.execute(users.update().where(U.username == name).values(**values)).rowcount == 0:
                 raise AccountError(f"unknown user {name!r}")
 
     def verify_login(self, username: str, password: str, *, now: datetime | None = None) -> User:
         """The user if the password matches; LoginRefused otherwise, without saying which of the two was wrong."""
         at, name = _utc(now), _name(username)
         key = name[:64]  # failures are counted per name, known or not; long junk names share a bounded key
-        with self._tx() as cur:
-            until = self._locked_until(cur, key, at)
-            row = cur.execute("SELECT * FROM users WHERE username = ?", (name,)).fetchone()
+        with reading(self.engine) as conn:
+            until = self._locked_until(conn, key, at)
+            row = conn.execute(select(users).where(U.username == name)).mappings().first()
         if until is not None:
             shown = (until + timedelta(seconds=59)).strftime("%H:%M")  # rounded up: never shows a time still locked
             raise LoginRefused(f"too many failed attempts; account locked until {shown} UTC")
         stored: str = row["password_hash"] if row else self._dummy_hash
         if not self._matches(stored, password) or row is None:
-            with self._tx(atomic=True) as cur:
-                cur.execute("DELETE FROM login_failures WHERE at <= ?", (_iso(at - 2 * self._window),))
-                cur.execute("INSERT INTO login_failures (username, at) VALUES (?, ?)", (key, _iso(at)))
+            with writing(self.engine) as conn:
+                conn.execute(login_failures.delete().where(F.at <= _iso(at - 2 * self._window)))
+                conn.execute(login_failures.insert().values(username=key, at=_iso(at)))
             raise LoginRefused(_WRONG)
         user = self._user(row)
         if user.disabled:
             raise LoginRefused("account disabled")
         rehashed = self._hasher.hash(password) if self._hasher.check_needs_rehash(stored) else None
-        with self._tx() as cur:
-            cur.execute("DELETE FROM login_failures WHERE username = ?", (name,))
+        with writing(self.engine) as conn:
+            conn.execute(login_failures.delete().where(F.username == name))
             if rehashed:
-                cur.execute("UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?",
-                            (rehashed, name, stored))
+                conn.execute(users.update().where(U.username == name, U.password_hash == stored).values(
+                    password_hash=rehashed))
         return user
 
-    def _locked_until(self, cur: sqlite3.Cursor, name: str, at: datetime) -> datetime | None:
+    def _locked_until(self, conn: Connection, name: str, at: datetime) -> datetime | None:
         """Locked if the last `max_failures` failures fell within one window, until a window after the last."""
-        rows = cur.execute("SELECT at FROM login_failures WHERE username = ? ORDER BY at DESC LIMIT ?",
-                           (name, self._max_failures)).fetchall()
+        rows = conn.execute(select(F.at).where(F.username == name).order_by(F.at.desc())
+                            .limit(self._max_failures)).scalars().all()
         if len(rows) < self._max_failures:
             return None
-        last, first = datetime.fromisoformat(rows[0][0]), datetime.fromisoformat(rows[-1][0])
+        last, first = datetime.fromisoformat(rows[0]), datetime.fromisoformat(rows[-1])
         return last + self._window if last - first < self._window and at < last + self._window else None
 
     def _hash(self, password: str) -> str:
@@ -283,24 +255,23 @@ class SqliteAccounts:
 
     def grant(self, username: str, collection: str) -> None:
         name = _name(username)
-        with self._tx() as cur:
-            self._require(cur, name)
-            cur.execute("INSERT OR IGNORE INTO memberships (username, collection) VALUES (?, ?)", (name, collection))
+        with writing(self.engine) as conn:
+            self._require(conn, name)
+            if not conn.execute(select(exists().where(M.username == name, M.collection == collection))).scalar():
+                conn.execute(memberships.insert().values(username=name, collection=collection))
 
     def revoke(self, username: str, collection: str) -> None:
-        with self._tx() as cur:
-            cur.execute("DELETE FROM memberships WHERE username = ? AND collection = ?", (_name(username), collection))
+        with writing(self.engine) as conn:
+            conn.execute(memberships.delete().where(M.username == _name(username), M.collection == collection))
 
     def collections_of(self, username: str) -> set[str]:
-        with self._tx() as cur:
-            rows = cur.execute("SELECT collection FROM memberships WHERE username = ?", (_name(username),)).fetchall()
-        return {r[0] for r in rows}
+        with reading(self.engine) as conn:
+            return set(conn.execute(select(M.collection).where(M.username == _name(username))).scalars())
 
     def members(self, collection: str) -> list[str]:
-        with self._tx() as cur:
-            rows = cur.execute("SELECT username FROM memberships WHERE collection = ? ORDER BY username",
-                               (collection,)).fetchall()
-        return [r[0] for r in rows]
+        with reading(self.engine) as conn:
+            return list(conn.execute(select(M.username).where(M.collection == collection)
+                                     .order_by(M.username)).scalars())
 
     def issue_token(self, username: str, label: str, *, ttl: timedelta | None = timedelta(days=90),
                     now: datetime | None = None) -> str:
@@ -310,21 +281,20 @@ class SqliteAccounts:
         name, at = _name(username), _utc(now)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         expires = _iso(at + ttl) if ttl is not None else None
-        with self._tx() as cur:
-            self._require(cur, name)
-            cur.execute("INSERT INTO tokens (digest, prefix, username, label, created_at, expires_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (_digest(token), token[: len(TOKEN_PREFIX) + 4], name, label.strip(), _iso(at), expires))
+        with writing(self.engine) as conn:
+            self._require(conn, name)
+            conn.execute(tokens.insert().values(digest=_digest(token), prefix=token[: len(TOKEN_PREFIX) + 4],
+                                                username=name, label=label.strip(), created_at=_iso(at),
+                                                expires_at=expires))
         return token
 
     def user_for_token(self, token: str, *, now: datetime | None = None) -> User:
         """The token's user; TokenRefused if the token is unknown, expired, revoked, or its user cannot log in."""
-        with self._tx() as cur:
-            row = cur.execute(
-                "SELECT t.expires_at, t.revoked, u.username, u.role, u.created_at, u.disabled "
-                "FROM tokens t JOIN users u ON u.username = t.username WHERE t.digest = ?",
-                (_digest(token),),
-            ).fetchone()
+        with reading(self.engine) as conn:
+            row = conn.execute(
+                select(T.expires_at, T.revoked, U.username, U.role, U.created_at, U.disabled)
+                .join_from(tokens, users, U.username == T.username).where(T.digest == _digest(token))
+            ).mappings().first()
         if row is None:
             raise TokenRefused("invalid token")
         if row["revoked"]:
@@ -337,17 +307,26 @@ class SqliteAccounts:
         return user
 
     def tokens(self, username: str) -> list[TokenInfo]:
-        with self._tx() as cur:
-            rows = cur.execute("SELECT id, prefix, label, created_at, expires_at, revoked FROM tokens "
-                               "WHERE username = ? ORDER BY id", (_name(username),)).fetchall()
+        with reading(self.engine) as conn:
+            rows = conn.execute(select(T.id, T.prefix, T.label, T.created_at, T.expires_at, T.revoked)
+                                .where(T.username == _name(username)).order_by(T.id)).mappings().all()
         return [TokenInfo(r["id"], r["prefix"], r["label"], r["created_at"], r["expires_at"], bool(r["revoked"]))
                 for r in rows]
 
     def revoke_token(self, username: str, token_id: int) -> None:
-        with self._tx() as cur:
-            cur.execute("UPDATE tokens SET revoked = 1 WHERE id = ? AND username = ?", (token_id, _name(username)))
-            if cur.rowcount == 0:
-                raise AccountError(f"no token {token_id} for user {_name(username)!r}")
+        name = _name(username)
+        with writing(self.engine) as conn:
+            changed = conn.execute(tokens.update().where(T.id == token_id, T.username == name).values(revoked=1))
+            if changed.rowcount == 0:
+                raise AccountError(f"no token {token_id} for user {name!r}")
 
     def close(self) -> None:
-        self._conn.close()
+        if self._owns_engine:
+            self.engine.dispose()
+
+
+def SqliteAccounts(path: Path, *, hasher: PasswordHasher | None = None, max_failures: int = 5,  # noqa: N802
+                   lockout_window: timedelta = timedelta(minutes=15)) -> SqlAccounts:
+    """Accounts in a records database of their own (a SQLite file): tests and tools."""
+    return SqlAccounts(open_records(path), hasher=hasher, max_failures=max_failures, lockout_window=lockout_window,
+                       owns_engine=True)

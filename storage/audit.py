@@ -1,17 +1,20 @@
-"""The audit log for shared (intranet) mode: who did what, when, on which collections — kept in SQLite."""
+"""The audit log: who did what, when, on which collections — in the records database (storage/sql.py), so every app
+node of a team writes to one log."""
 
 from __future__ import annotations
 
 import csv
 import json
-import threading
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from storage.sqlite import open_database
+from sqlalchemy import Engine, and_, exists, func, not_, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from storage.sql import audit, audit_collections, open_records, reading, writing
 
 QUESTION_CAP = 4000
 DETAIL_CAP = 1000
@@ -21,24 +24,7 @@ NAME_CAP = 500  # each collection or document name
 CSV_HEADER = ("at", "user", "client", "action", "collections", "documents", "question", "model", "detail")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    at          TEXT NOT NULL,
-    user        TEXT NOT NULL,
-    action      TEXT NOT NULL,
-    collections TEXT NOT NULL DEFAULT '[]',
-    question    TEXT NOT NULL DEFAULT '',
-    documents   TEXT NOT NULL DEFAULT '[]',
-    model       TEXT NOT NULL DEFAULT '',
-    detail      TEXT NOT NULL DEFAULT '',
-    client      TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
-CREATE INDEX IF NOT EXISTS audit_user ON audit(user, at);
-"""
-
-_COLUMNS = "id, at, user, action, collections, question, documents, model, detail, client"
+A, AC = audit.c, audit_collections.c
 
 
 @dataclass(frozen=True)
@@ -109,32 +95,29 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-class SqliteAudit:
-    """Audit log in a SQLite file; safe to share between threads of one process and between processes."""
+class SqlAudit:
+    """The audit log over the records database; safe to share between threads, processes and app nodes."""
 
-    def __init__(self, path: Path) -> None:
-        self._conn = open_database(path, _SCHEMA)
-        self._lock = threading.Lock()
+    def __init__(self, engine: Engine, *, owns_engine: bool = False) -> None:
+        self.engine = engine
+        self._owns_engine = owns_engine
 
     def record(self, event: AuditEvent) -> None:
         """Append one event (its `id` is ignored; long text is capped, odd characters are made storable)."""
-        row = (
-            _normalise_at(event.at),
-            _text(event.user, SHORT_CAP, strip=True),
-            _text(event.action, SHORT_CAP, strip=True),
-            json.dumps(list(_names(event.collections)), ensure_ascii=False),
-            _text(event.question, QUESTION_CAP),
-            json.dumps(list(_names(event.documents)), ensure_ascii=False),
-            _text(event.model, SHORT_CAP, strip=True),
-            _text(event.detail, DETAIL_CAP),
-            _text(event.client, SHORT_CAP, strip=True),
-        )
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO audit (at, user, action, collections, question, documents, model, detail, client) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+        names = _names(event.collections)
+        values = {
+            "at": _normalise_at(event.at), "user": _text(event.user, SHORT_CAP, strip=True),
+            "action": _text(event.action, SHORT_CAP, strip=True),
+            "collections": json.dumps(list(names), ensure_ascii=False), "question": _text(event.question, QUESTION_CAP),
+            "documents": json.dumps(list(_names(event.documents)), ensure_ascii=False),
+            "model": _text(event.model, SHORT_CAP, strip=True), "detail": _text(event.detail, DETAIL_CAP),
+            "client": _text(event.client, SHORT_CAP, strip=True),
+        }
+        with writing(self.engine) as conn:
+            event_id = conn.execute(audit.insert().values(values).returning(A.id)).scalar_one()
+            if names:
+                conn.execute(audit_collections.insert(), [{"event_id": event_id, "collection": name}
+                                                          for name in dict.fromkeys(names)])
 
     def events(self, *, since: datetime | None = None, until: datetime | None = None, user: str | None = None,
                action: str | None = None, collections: Collection[str] | None = None,
@@ -145,16 +128,18 @@ class SqliteAudit:
         that set; events that touched no collection are included only with `include_global=True`.
         `limit=None` means no limit.
         """
-        where, params = self._where(since, until, user, action, collections, include_global)
-        query = f"SELECT {_COLUMNS} FROM audit WHERE {where} ORDER BY at DESC, id DESC"
+        query = select(audit).where(self._where(since, until, user, action, collections, include_global))
+        query = query.order_by(A.at.desc(), A.id.desc())
         if limit is not None:
             if limit < 0:
                 raise ValueError(f"limit must be >= 0, not {limit}")
-            query += " LIMIT ?"
-            params.append(limit)
-        with self._lock:
-            rows = self._conn.execute(query, params).fetchall()
-        return [self._event(r) for r in rows]
+            query = query.limit(limit)
+        with reading(self.engine) as conn:
+            rows = conn.execute(query).mappings().all()
+        return [AuditEvent(at=r["at"], user=r["user"], action=r["action"],
+                           collections=tuple(json.loads(r["collections"])), question=r["question"],
+                           documents=tuple(json.loads(r["documents"])), model=r["model"], detail=r["detail"],
+                           client=r["client"], id=int(r["id"])) for r in rows]
 
     def export_csv(self, destination: TextIO, *, since: datetime | None = None, until: datetime | None = None,
                    user: str | None = None, action: str | None = None, collections: Collection[str] | None = None,
@@ -178,52 +163,40 @@ class SqliteAudit:
         if retention_days < 0:
             raise ValueError(f"retention_days must be >= 0, not {retention_days}")
         cutoff = _stamp((now or datetime.now(UTC)) - timedelta(days=retention_days))
-        with self._lock:
-            cur = self._conn.execute("DELETE FROM audit WHERE at < ?", (cutoff,))
-        return cur.rowcount
+        with writing(self.engine) as conn:
+            old = select(A.id).where(A.at < cutoff)
+            conn.execute(audit_collections.delete().where(AC.event_id.in_(old)))
+            return int(conn.execute(audit.delete().where(A.at < cutoff)).rowcount)
 
     def count(self) -> int:
-        with self._lock:
-            row = self._conn.execute("SELECT COUNT(*) FROM audit").fetchone()
-        return int(row[0])
+        with reading(self.engine) as conn:
+            return int(conn.execute(select(func.count()).select_from(audit)).scalar_one())
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        if self._owns_engine:
+            self.engine.dispose()
 
     @staticmethod
     def _where(since: datetime | None, until: datetime | None, user: str | None, action: str | None,
-               collections: Collection[str] | None, include_global: bool) -> tuple[str, list[object]]:
-        clauses: list[str] = ["1 = 1"]
-        params: list[object] = []
+               collections: Collection[str] | None, include_global: bool) -> ColumnElement[bool]:
+        clauses: list[ColumnElement[bool]] = [true()]
         if since is not None:
-            clauses.append("at >= ?")
-            params.append(_stamp(since))
+            clauses.append(A.at >= _stamp(since))
         if until is not None:
-            clauses.append("at < ?")
-            params.append(_stamp(until))
+            clauses.append(A.at < _stamp(until))
         if user is not None:
-            clauses.append("user = ?")
-            params.append(_text(user, SHORT_CAP, strip=True))
+            clauses.append(A.user == _text(user, SHORT_CAP, strip=True))
         if action is not None:
-            clauses.append("action = ?")
-            params.append(_text(action, SHORT_CAP, strip=True))
+            clauses.append(A.action == _text(action, SHORT_CAP, strip=True))
         if collections is not None:
-            allowed = json.dumps(sorted(_names(collections)), ensure_ascii=False)
-            inside = ("NOT EXISTS (SELECT 1 FROM json_each(audit.collections) AS c "
-                      "WHERE c.value NOT IN (SELECT value FROM json_each(?)))")
-            if include_global:
-                clauses.append(inside)
-            else:
-                clauses.append(f"({inside} AND json_array_length(audit.collections) > 0)")
-            params.append(allowed)
-        return " AND ".join(clauses), params
+            allowed = sorted(set(_names(collections)))
+            outside = exists().where(AC.event_id == A.id, AC.collection.not_in(allowed))
+            clauses.append(not_(outside))
+            if not include_global:
+                clauses.append(exists().where(AC.event_id == A.id))
+        return and_(*clauses)
 
-    @staticmethod
-    def _event(row: tuple[object, ...]) -> AuditEvent:
-        id_, at, user, action, collections, question, documents, model, detail, client = row
-        return AuditEvent(
-            at=str(at), user=str(user), action=str(action), collections=tuple(json.loads(str(collections))),
-            question=str(question), documents=tuple(json.loads(str(documents))), model=str(model),
-            detail=str(detail), client=str(client), id=int(str(id_)),
-        )
+
+def SqliteAudit(path: Path) -> SqlAudit:  # noqa: N802 - a constructor by another name
+    """An audit log in a records database of its own (a SQLite file): tests and tools."""
+    return SqlAudit(open_records(path), owns_engine=True)

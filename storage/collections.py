@@ -1,22 +1,16 @@
-"""Per-collection assistant settings (title, instructions, starter questions), kept in the registry's SQLite file."""
+"""Per-collection assistant settings (title, instructions, starter questions), in the records database."""
 
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage.sqlite import open_database
+from sqlalchemy import Engine, select
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS collection_settings (
-    name         TEXT PRIMARY KEY,
-    title        TEXT NOT NULL DEFAULT '',
-    instructions TEXT NOT NULL DEFAULT '',
-    starters     TEXT NOT NULL DEFAULT '[]'
-);
-"""
+from storage.sql import collection_settings, open_records, reading, writing
+
+C = collection_settings.c
 
 MAX_NAME = 64
 
@@ -49,37 +43,34 @@ def valid_collection_name(name: str) -> str | None:
 class CollectionSettingsStore:
     """The `collection_settings` table; a collection may exist here before it holds any document."""
 
-    def __init__(self, path: Path) -> None:
-        self._conn = open_database(path, _SCHEMA)
-        self._lock = threading.Lock()
+    def __init__(self, records: Engine | Path) -> None:
+        self._owns_engine = not isinstance(records, Engine)
+        self.engine = open_records(records) if isinstance(records, Path) else records
 
     def get(self, name: str) -> CollectionSettings:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT name, title, instructions, starters FROM collection_settings WHERE name = ?", (name,)
-            ).fetchone()
+        with reading(self.engine) as conn:
+            row = conn.execute(select(collection_settings).where(C.name == name)).mappings().first()
         if row is None:
             return CollectionSettings(name)
-        return CollectionSettings(row[0], row[1], row[2], [str(s) for s in json.loads(row[3])])
+        return CollectionSettings(row["name"], row["title"], row["instructions"],
+                                  [str(s) for s in json.loads(row["starters"])])
 
     def put(self, settings: CollectionSettings) -> None:
         starters = [s.strip() for s in settings.starters if s.strip()]
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO collection_settings (name, title, instructions, starters) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET title = excluded.title, instructions = excluded.instructions, "
-                "starters = excluded.starters",
-                (settings.name, settings.title.strip(), settings.instructions.strip(), json.dumps(starters)),
-            )
+        values = {"title": settings.title.strip(), "instructions": settings.instructions.strip(),
+                  "starters": json.dumps(starters)}
+        with writing(self.engine) as conn:
+            if conn.execute(collection_settings.update().where(C.name == settings.name).values(values)).rowcount == 0:
+                conn.execute(collection_settings.insert().values(name=settings.name, **values))
 
     def names(self) -> list[str]:
-        with self._lock:
-            rows = self._conn.execute("SELECT name FROM collection_settings ORDER BY name").fetchall()
-        return [r[0] for r in rows]
+        with reading(self.engine) as conn:
+            return list(conn.execute(select(C.name).order_by(C.name)).scalars())
 
     def delete(self, name: str) -> None:
-        with self._lock:
-            self._conn.execute("DELETE FROM collection_settings WHERE name = ?", (name,))
+        with writing(self.engine) as conn:
+            conn.execute(collection_settings.delete().where(C.name == name))
 
     def close(self) -> None:
-        self._conn.close()
+        if self._owns_engine:
+            self.engine.dispose()

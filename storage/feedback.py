@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from storage.sqlite import open_database
+from sqlalchemy import Engine, select
+
+from storage.sql import feedback, open_records, reading, writing
 
 Rating = Literal["up", "down"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    question   TEXT NOT NULL,
-    answer     TEXT NOT NULL,
-    citations  TEXT NOT NULL DEFAULT '[]',
-    rating     TEXT NOT NULL CHECK (rating IN ('up', 'down')),
-    comment    TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL
-);
-"""
+F = feedback.c
 
 
 @dataclass(frozen=True)
@@ -38,33 +29,28 @@ class Feedback:
 
 
 class FeedbackStore:
-    """The `feedback` table in the registry's SQLite file."""
+    """The `feedback` table in the records database."""
 
-    def __init__(self, path: Path) -> None:
-        self._conn = open_database(path, _SCHEMA)
-        self._lock = threading.Lock()
+    def __init__(self, records: Engine | Path) -> None:
+        self._owns_engine = not isinstance(records, Engine)
+        self.engine = open_records(records) if isinstance(records, Path) else records
 
     def add(self, question: str, answer: str, citations: list[dict[str, object]], rating: Rating,
             comment: str = "") -> int:
         if rating not in ("up", "down"):
             raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._lock:
-            cur = self._conn.execute(
-                "INSERT INTO feedback (question, answer, citations, rating, comment, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (question, answer, json.dumps(citations), rating, comment.strip(), now),
-            )
-            return int(cur.lastrowid or 0)
+        with writing(self.engine) as conn:
+            return int(conn.execute(feedback.insert().values(
+                question=question, answer=answer, citations=json.dumps(citations), rating=rating,
+                comment=comment.strip(), created_at=now).returning(F.id)).scalar_one())
 
     def all(self, rating: Rating | None = None) -> list[Feedback]:
-        query = "SELECT id, question, answer, citations, rating, comment, created_at FROM feedback"
-        params: tuple[str, ...] = ()
+        query = select(F.id, F.question, F.answer, F.citations, F.rating, F.comment, F.created_at).order_by(F.id)
         if rating is not None:
-            query += " WHERE rating = ?"
-            params = (rating,)
-        with self._lock:
-            rows = self._conn.execute(query + " ORDER BY id", params).fetchall()
+            query = query.where(F.rating == rating)
+        with reading(self.engine) as conn:
+            rows = conn.execute(query).all()
         return [Feedback(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
 
     def eval_questions_jsonl(self) -> str:
@@ -79,4 +65,5 @@ class FeedbackStore:
         return "".join(line + "\n" for line in lines)
 
     def close(self) -> None:
-        self._conn.close()
+        if self._owns_engine:
+            self.engine.dispose()

@@ -51,6 +51,15 @@ class KeywordIndex(Protocol):
     def vocabulary(self, collections: Sequence[str] | None = None) -> Mapping[str, int]: ...
 
 
+class NamingIndex(KeywordIndex, Protocol):
+    """A keyword index that can also tell which of some entries name a word (the document router's needs)."""
+
+    def search_among(self, query: str, chunk_ids: Sequence[str], k: int, *,
+                     title_weight: float = 1.0) -> list[ScoredChunk]: ...
+    def count_among(self, word: str, chunk_ids: Sequence[str]) -> int: ...
+    def analyze(self, text: str) -> list[str]: ...
+
+
 def query_terms(query: str) -> list[str]:
     """The question's content words, lower case, once each; BM25 ranks chunks holding any of them."""
     terms = [t.lower() for t in _TERM.findall(query)]

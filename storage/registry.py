@@ -1,4 +1,5 @@
-"""The document registry: one row per (document, collection), in SQLite (one machine) or PostgreSQL (a team)."""
+"""The document registry: one row per (document, collection), in the records database (storage/sql.py): a SQLite
+file on one machine, or a team's PostgreSQL server shared by every app node."""
 
 from __future__ import annotations
 
@@ -8,41 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from storage.database import Database, Row
+from sqlalchemy import Connection, Engine, RowMapping, and_, func, select, true
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.elements import ColumnElement
+
 from storage.records import DocState, DocumentRecord
+from storage.sql import documents, held_lock, is_sqlite, open_records, reading, writing
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    id          TEXT NOT NULL,
-    collection  TEXT NOT NULL,
-    file_name   TEXT NOT NULL,
-    source_path TEXT NOT NULL DEFAULT '',
-    bytes       INTEGER NOT NULL DEFAULT 0,
-    state       TEXT NOT NULL,
-    reason      TEXT NOT NULL DEFAULT '',
-    pages       INTEGER NOT NULL DEFAULT 0,
-    chunks      INTEGER NOT NULL DEFAULT 0,
-    characters  INTEGER NOT NULL DEFAULT 0,
-    created_at  TEXT NOT NULL,
-    updated_at  TEXT NOT NULL,
-    PRIMARY KEY (collection, id)
-);
-CREATE INDEX IF NOT EXISTS documents_state ON documents(state);
-"""
-
-# columns added after the first release; a registry from before gets them on open
-_VERSION_COLUMNS = {
-    "source_key": "TEXT NOT NULL DEFAULT ''",
-    "version": "INTEGER NOT NULL DEFAULT 1",
-    "current": "INTEGER NOT NULL DEFAULT 1",
-    "effective_date": "TEXT NOT NULL DEFAULT ''",
-    "ocr_pages": "TEXT NOT NULL DEFAULT ''",
-}
-
-_COLUMNS = (
-    "id, collection, file_name, source_path, bytes, state, reason, pages, chunks, characters, created_at, updated_at, "
-    "source_key, version, current, effective_date, ocr_pages"
-)
+D = documents.c
 
 
 def _now() -> str:
@@ -67,127 +42,116 @@ class Registry(Protocol):
 
 
 class SqlRegistry:
-    """The registry over a Database: safe to share between threads, and between processes (SQLite's file locks,
-    or PostgreSQL's transactions)."""
+    """The registry over the records database: safe to share between threads, and between processes (SQLite's
+    file locks, or PostgreSQL's transactions and advisory locks)."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        with db.transaction("schema"):  # one process at a time: two opening a fresh database would both add columns
-            present = db.columns("documents")
-            for column, kind in _VERSION_COLUMNS.items():
-                if column not in present:
-                    db.execute(f"ALTER TABLE documents ADD COLUMN {column} {kind}")
-            if "source_key" not in present:
-                db.execute("UPDATE documents SET source_key = file_name")
-            db.execute("CREATE INDEX IF NOT EXISTS documents_source ON documents(collection, source_key)")
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     @staticmethod
-    def _record(row: Row) -> DocumentRecord:
+    def _record(row: RowMapping) -> DocumentRecord:
         values: dict[str, Any] = dict(row)
         values["state"] = DocState(values["state"])
         values["current"] = bool(values["current"])
         values["ocr_pages"] = tuple(int(p) for p in values["ocr_pages"].split(",") if p)
         return DocumentRecord(**values)
 
-    def _select(self, where: str, params: Sequence[Any], order: str = "collection, file_name") -> list[DocumentRecord]:
-        rows = self.db.execute(f"SELECT {_COLUMNS} FROM documents WHERE {where} ORDER BY {order}", params)
+    def _select(self, where: ColumnElement[bool], order: Sequence[Any] = (D.collection, D.file_name)
+                ) -> list[DocumentRecord]:
+        with reading(self.engine) as conn:
+            rows = conn.execute(select(documents).where(where).order_by(*order)).mappings().all()
         return [self._record(r) for r in rows]
 
     def get(self, collection: str, document_id: str) -> DocumentRecord | None:
-        found = self._select("collection = ? AND id = ?", (collection, document_id))
+        found = self._select(and_(D.collection == collection, D.id == document_id))
         return found[0] if found else None
 
     def find(self, document_id: str) -> list[DocumentRecord]:
         """Every collection's record of a document id (or of an id prefix of at least 8 characters)."""
         if len(document_id) < 8 or not document_id.isalnum():
-            return self._select("id = ?", (document_id,))
-        return self._select("id LIKE ?", (document_id + "%",))
+            return self._select(D.id == document_id)
+        return self._select(D.id.startswith(document_id, autoescape=True))
 
     def begin(self, record: DocumentRecord) -> None:
         """Insert or reset a document to `pending` (not current) before any of its chunks are stored."""
         now = _now()
-        self.db.execute(
-            f"INSERT INTO documents ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, '', 0, 0, 0, ?, ?, ?, 1, 0, ?, '') "
-            "ON CONFLICT (collection, id) DO UPDATE SET file_name = excluded.file_name, "
-            "source_path = excluded.source_path, bytes = excluded.bytes, state = excluded.state, "
-            "reason = '', pages = 0, chunks = 0, characters = 0, updated_at = excluded.updated_at, "
-            "source_key = excluded.source_key, current = 0, effective_date = excluded.effective_date, "
-            "ocr_pages = ''",
-            (record.id, record.collection, record.file_name, record.source_path, record.bytes,
-             DocState.PENDING.value, now, now, record.source_key or record.file_name, record.effective_date),
-        )
+        values = {"id": record.id, "collection": record.collection, "file_name": record.file_name,
+                  "source_path": record.source_path, "bytes": record.bytes, "state": DocState.PENDING.value,
+                  "reason": "", "pages": 0, "chunks": 0, "characters": 0, "created_at": now, "updated_at": now,
+                  "source_key": record.source_key or record.file_name, "version": 1, "current": 0,
+                  "effective_date": record.effective_date, "ocr_pages": ""}
+        with writing(self.engine) as conn:
+            insert = (sqlite_insert if is_sqlite(conn) else pg_insert)(documents).values(values)
+            kept = ("id", "collection", "created_at", "version")
+            conn.execute(insert.on_conflict_do_update(
+                index_elements=[D.collection, D.id],
+                set_={name: insert.excluded[name] for name in values if name not in kept}))
 
     def finish(self, collection: str, document_id: str, state: DocState, reason: str = "", *,
                pages: int = 0, chunks: int = 0, characters: int = 0, ocr_pages: Sequence[int] = ()) -> None:
         """Record how a document ended. Becoming `indexed` makes it the current version of its source (the
         next version number; earlier versions stay searchable on request) in the same transaction."""
-        with self.db.transaction("documents") as db:
-            db.execute(
-                "UPDATE documents SET state = ?, reason = ?, pages = ?, chunks = ?, characters = ?, "
-                "ocr_pages = ?, updated_at = ? WHERE collection = ? AND id = ?",
-                (state.value, reason, pages, chunks, characters, ",".join(map(str, ocr_pages)), _now(),
-                 collection, document_id),
-            )
+        with writing(self.engine, "documents") as conn:
+            conn.execute(documents.update().where(D.collection == collection, D.id == document_id).values(
+                state=state.value, reason=reason, pages=pages, chunks=chunks, characters=characters,
+                ocr_pages=",".join(map(str, ocr_pages)), updated_at=_now()))
             if state is DocState.INDEXED:
-                self._make_current(db, collection, document_id)
+                self._make_current(conn, collection, document_id)
 
     @staticmethod
-    def _make_current(db: Database, collection: str, document_id: str) -> None:
-        key = db.execute("SELECT source_key FROM documents WHERE collection = ? AND id = ?", (collection, document_id))
-        if not key:
+    def _make_current(conn: Connection, collection: str, document_id: str) -> None:
+        source = conn.execute(select(D.source_key).where(D.collection == collection, D.id == document_id)).scalar()
+        if source is None:
             return
-        source = key[0]["source_key"]
-        [newest] = db.execute(
-            "SELECT coalesce(max(version), 0) AS v FROM documents WHERE collection = ? AND source_key = ? "
-            "AND id != ? AND state = 'indexed'", (collection, source, document_id))
-        db.execute("UPDATE documents SET current = 0 WHERE collection = ? AND source_key = ? AND id != ?",
-                   (collection, source, document_id))
-        db.execute("UPDATE documents SET current = 1, version = ? WHERE collection = ? AND id = ?",
-                   (int(newest["v"]) + 1, collection, document_id))
+        others = and_(D.collection == collection, D.source_key == source, D.id != document_id)
+        newest = conn.execute(select(func.coalesce(func.max(D.version), 0)).where(
+            others, D.state == DocState.INDEXED.value)).scalar_one()
+        conn.execute(documents.update().where(others).values(current=0))
+        conn.execute(documents.update().where(D.collection == collection, D.id == document_id).values(
+            current=1, version=int(newest) + 1))
 
     def make_current(self, collection: str, document_id: str) -> None:
         """Make an earlier indexed version current again (its file came back), as the newest version."""
-        with self.db.transaction("documents") as db:
-            self._make_current(db, collection, document_id)
+        with writing(self.engine, "documents") as conn:
+            self._make_current(conn, collection, document_id)
 
     def versions(self, collection: str, source_key: str) -> list[DocumentRecord]:
         """Every version of one source, newest first."""
-        return self._select("collection = ? AND source_key = ?", (collection, source_key), "version DESC")
+        return self._select(and_(D.collection == collection, D.source_key == source_key), (D.version.desc(),))
 
     def set_effective_date(self, collection: str, document_id: str, date: str) -> None:
-        self.db.execute("UPDATE documents SET effective_date = ?, updated_at = ? WHERE collection = ? AND id = ?",
-                        (date, _now(), collection, document_id))
+        with writing(self.engine) as conn:
+            conn.execute(documents.update().where(D.collection == collection, D.id == document_id).values(
+                effective_date=date, updated_at=_now()))
 
     def documents(self, collection: str | None = None, state: DocState | None = None) -> list[DocumentRecord]:
-        where, params = "1 = 1", []
+        where: ColumnElement[bool] = true()
         if collection is not None:
-            where += " AND collection = ?"
-            params.append(collection)
+            where = and_(where, D.collection == collection)
         if state is not None:
-            where += " AND state = ?"
-            params.append(state.value)
-        return self._select(where, params)
+            where = and_(where, D.state == state.value)
+        return self._select(where)
 
     def delete(self, collection: str, document_id: str) -> None:
-        self.db.execute("DELETE FROM documents WHERE collection = ? AND id = ?", (collection, document_id))
+        with writing(self.engine) as conn:
+            conn.execute(documents.delete().where(D.collection == collection, D.id == document_id))
 
     def collections(self) -> list[str]:
-        rows = self.db.execute("SELECT DISTINCT collection FROM documents ORDER BY collection")
-        return [r["collection"] for r in rows]
+        with reading(self.engine) as conn:
+            return list(conn.execute(select(D.collection).distinct().order_by(D.collection)).scalars())
 
     def exclusive(self, name: str) -> AbstractContextManager[None]:
         """Held while one process ingests, so processes sharing a PostgreSQL registry never index a file twice."""
-        return self.db.advisory_lock(name)
+        return held_lock(self.engine, name)
 
     def close(self) -> None:
-        self.db.close()
+        self.engine.dispose()
 
 
-class SqliteRegistry(SqlRegistry):
-    def __init__(self, path: Path) -> None:
-        super().__init__(Database.sqlite(path, _SCHEMA))
+def SqliteRegistry(path: Path) -> SqlRegistry:  # noqa: N802 - a constructor by another name
+    """The registry in its own SQLite file (tests and tools; the app opens one records database for all stores)."""
+    return SqlRegistry(open_records(path))
 
 
-class PostgresRegistry(SqlRegistry):
-    def __init__(self, url: str) -> None:
-        super().__init__(Database.postgres(url, _SCHEMA))
+def PostgresRegistry(url: str) -> SqlRegistry:  # noqa: N802
+    return SqlRegistry(open_records(url))

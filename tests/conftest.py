@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from confidant.offline import enforce_offline
 from confidant.services import Services, build_services
@@ -91,6 +92,19 @@ def chroma_address() -> Iterator[tuple[str, int]]:
 
     with chroma_server() as address:
         yield address
+
+
+@pytest.fixture(params=["embedded", "server"])
+def records(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A new records database: a SQLite file, or a fresh database on the PostgreSQL test server."""
+    from storage.sql import open_records
+
+    if request.param == "embedded":
+        engine = open_records(tmp_path / "records.sqlite3")
+    else:
+        engine = open_records(fresh_database(request.getfixturevalue("postgres_url")))
+    yield engine
+    engine.dispose()
 
 
 def fresh_database(server_url: str) -> str:

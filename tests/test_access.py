@@ -17,7 +17,7 @@ from confidant.workspace import Workspace
 from ingest.uploads import Upload
 from rag.embedders import Embedder
 from rag.evaluation import Evidence, Question
-from storage.accounts import SqliteAccounts
+from storage.accounts import SqlAccounts
 from storage.records import DocState
 from tests.documents import make_pdf
 from tests.fakes import ExtractiveChat
@@ -52,7 +52,7 @@ def build_world(root: Path, embedder: Embedder, **settings: object) -> World:
     """A home with collections hr and legal (one PDF each), and users alice (reader, hr), bob (editor, legal), root."""
     services = build_services(Settings(home=root / "home", **settings), embedder=embedder,  # type: ignore[arg-type]
                               chat_model=ExtractiveChat())
-    accounts = SqliteAccounts(services.settings.accounts_path, hasher=PasswordHasher(time_cost=1, memory_cost=8192))
+    accounts = SqlAccounts(services.records, hasher=PasswordHasher(time_cost=1, memory_cost=8192))
     services.__dict__["accounts"] = accounts
     for name, role, collection in (("alice", "reader", "hr"), ("bob", "editor", "legal"), ("root", "admin", None)):
         accounts.add_user(name, "correct horse battery", role)

@@ -3,14 +3,14 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import Engine, text
 
-from storage.accounts import AccountError, LoginRefused, Role, SqliteAccounts, TokenRefused, User
+from storage.accounts import AccountError, LoginRefused, Role, SqlAccounts, SqliteAccounts, TokenRefused, User
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -24,14 +24,17 @@ def path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def accounts(path: Path) -> Iterator[SqliteAccounts]:
-    store = SqliteAccounts(path, hasher=FAST)
-    yield store
-    store.close()
+def accounts(records: Engine) -> SqlAccounts:
+    """The accounts store over a new records database: SQLite, and PostgreSQL (tests/conftest.py)."""
+    return SqlAccounts(records, hasher=FAST)
 
 
-def read(path: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(path)
+def read(where: Path | SqlAccounts, sql: str) -> list[tuple[object, ...]]:
+    """Rows as stored: from a SQLite file, or from the store's own database."""
+    if isinstance(where, SqlAccounts):
+        with where.engine.connect() as db:
+            return [tuple(r) for r in db.execute(text(sql))]
+    conn = sqlite3.connect(where)
     try:
         return conn.execute(sql).fetchall()
     finally:
@@ -50,7 +53,7 @@ def refused(store: SqliteAccounts, username: str, password: str, at: datetime) -
     return info.value.reason
 
 
-def test_add_list_get_remove(accounts: SqliteAccounts) -> None:
+def test_add_list_get_remove(accounts: SqlAccounts) -> None:
     alice = accounts.add_user("alice", PW, Role.ADMIN)
     accounts.add_user("Bob.Smith@corp", PW, "editor")
     assert alice.username == "alice" and alice.role is Role.ADMIN and not alice.disabled
@@ -71,7 +74,7 @@ def test_survives_reopen(path: Path) -> None:
     assert again.verify_login("alice", PW).role is Role.READER
 
 
-def test_duplicate_names_are_case_insensitive(accounts: SqliteAccounts) -> None:
+def test_duplicate_names_are_case_insensitive(accounts: SqlAccounts) -> None:
     accounts.add_user("Carol", PW, Role.READER)
     with pytest.raises(AccountError, match="already exists"):
         accounts.add_user("carol", "another password", Role.ADMIN)
@@ -79,20 +82,20 @@ def test_duplicate_names_are_case_insensitive(accounts: SqliteAccounts) -> None:
 
 
 @pytest.mark.parametrize("name", ["", "   ", "a" * 65, "has space", "semi;colon", "dröm", "slash/name", "x'--"])
-def test_invalid_names_refused(accounts: SqliteAccounts, name: str) -> None:
+def test_invalid_names_refused(accounts: SqlAccounts, name: str) -> None:
     with pytest.raises(AccountError, match="invalid username"):
         accounts.add_user(name, PW, Role.READER)
     assert accounts.users() == []
 
 
-def test_longest_valid_name(accounts: SqliteAccounts) -> None:
+def test_longest_valid_name(accounts: SqlAccounts) -> None:
     name = "a" * 60 + "._@-"
     assert accounts.add_user(name, PW, Role.READER).username == name
     assert accounts.verify_login(name.upper(), PW).username == name
     assert refused(accounts, name + "x", PW, T0) == "wrong username or password"  # no aliasing by truncation
 
 
-def test_short_password_refused(accounts: SqliteAccounts) -> None:
+def test_short_password_refused(accounts: SqlAccounts) -> None:
     with pytest.raises(AccountError, match="at least 10 characters"):
         accounts.add_user("dave", "123456789", Role.READER)
     assert accounts.get_user("dave") is None
@@ -100,7 +103,7 @@ def test_short_password_refused(accounts: SqliteAccounts) -> None:
     assert accounts.verify_login("dave", "1234567890").username == "dave"
 
 
-def test_unknown_role_refused(accounts: SqliteAccounts) -> None:
+def test_unknown_role_refused(accounts: SqlAccounts) -> None:
     with pytest.raises(AccountError, match="unknown role"):
         accounts.add_user("erin", PW, "superuser")
     accounts.add_user("erin", PW, Role.READER)
@@ -108,12 +111,13 @@ def test_unknown_role_refused(accounts: SqliteAccounts) -> None:
         accounts.set_role("erin", "root")
 
 
-def test_stored_hash_is_argon2_not_the_password(accounts: SqliteAccounts, path: Path) -> None:
+def test_stored_hash_is_argon2_not_the_password(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.ADMIN)
-    [(stored,)] = read(path, "SELECT password_hash FROM users WHERE username = 'alice'")
+    [(stored,)] = read(accounts, "SELECT password_hash FROM users WHERE username = 'alice'")
     assert isinstance(stored, str) and stored.startswith("$argon2id$") and PW not in stored
     assert FAST.verify(stored, PW)
-    assert PW.encode() not in raw_bytes(path)
+    if accounts.engine.dialect.name == "sqlite":  # nor anywhere in the file's bytes
+        assert PW.encode() not in raw_bytes(Path(str(accounts.engine.url.database)))
 
 
 def test_default_hasher_uses_argon2_defaults(path: Path) -> None:
@@ -124,7 +128,7 @@ def test_default_hasher_uses_argon2_defaults(path: Path) -> None:
     assert store.verify_login("alice", PW).username == "alice"
 
 
-def test_wrong_password_and_unknown_user_get_the_same_message(accounts: SqliteAccounts) -> None:
+def test_wrong_password_and_unknown_user_get_the_same_message(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.ADMIN)
     wrong_password = refused(accounts, "alice", "not the password", T0)
     unknown_user = refused(accounts, "mallory", PW, T0)
@@ -133,7 +137,7 @@ def test_wrong_password_and_unknown_user_get_the_same_message(accounts: SqliteAc
     assert accounts.verify_login("ALICE", PW, now=T0).username == "alice"
 
 
-def test_lockout_after_five_failures_even_with_right_password(accounts: SqliteAccounts) -> None:
+def test_lockout_after_five_failures_even_with_right_password(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.ADMIN)
     accounts.add_user("bob", PW, Role.READER)
     for i in range(4):
@@ -148,7 +152,7 @@ def test_lockout_after_five_failures_even_with_right_password(accounts: SqliteAc
     assert accounts.verify_login("alice", PW, now=last + WINDOW).username == "alice"
 
 
-def test_lock_time_is_rounded_up_to_the_minute(accounts: SqliteAccounts) -> None:
+def test_lock_time_is_rounded_up_to_the_minute(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.ADMIN)
     last = T0 + timedelta(seconds=30)
     for _ in range(5):
@@ -156,7 +160,7 @@ def test_lock_time_is_rounded_up_to_the_minute(accounts: SqliteAccounts) -> None
     assert refused(accounts, "alice", PW, last) == "too many failed attempts; account locked until 09:16 UTC"
 
 
-def test_failures_outside_the_window_do_not_lock(accounts: SqliteAccounts) -> None:
+def test_failures_outside_the_window_do_not_lock(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.ADMIN)
     for i in range(4):
         refused(accounts, "alice", "wrong password", T0 + timedelta(seconds=i))
@@ -165,7 +169,7 @@ def test_failures_outside_the_window_do_not_lock(accounts: SqliteAccounts) -> No
     assert accounts.verify_login("alice", PW, now=later).username == "alice"
 
 
-def test_success_resets_failures(accounts: SqliteAccounts) -> None:
+def test_success_resets_failures(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.ADMIN)
     for i in range(4):
         refused(accounts, "alice", "wrong password", T0 + timedelta(seconds=i))
@@ -175,7 +179,7 @@ def test_success_resets_failures(accounts: SqliteAccounts) -> None:
     assert accounts.verify_login("alice", PW, now=T0 + timedelta(seconds=20)).username == "alice"
 
 
-def test_unknown_names_are_rate_limited_like_real_ones(accounts: SqliteAccounts) -> None:
+def test_unknown_names_are_rate_limited_like_real_ones(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.ADMIN)
     for name in ("alice", "ghost"):
         for i in range(5):
@@ -194,7 +198,7 @@ def test_custom_lockout_settings(path: Path) -> None:
     assert store.verify_login("alice", PW, now=T0 + timedelta(minutes=1)).username == "alice"
 
 
-def test_set_password_makes_the_old_one_fail_and_unlocks(accounts: SqliteAccounts) -> None:
+def test_set_password_makes_the_old_one_fail_and_unlocks(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.ADMIN)
     for _ in range(5):
         refused(accounts, "alice", "wrong password", T0)
@@ -219,7 +223,7 @@ def test_outdated_hash_is_rehashed_on_login(path: Path) -> None:
     assert stronger.verify_login("alice", PW).username == "alice"
 
 
-def test_roles(accounts: SqliteAccounts) -> None:
+def test_roles(accounts: SqlAccounts) -> None:
     for name, role in (("ann", Role.ADMIN), ("ed", Role.EDITOR), ("rita", Role.READER)):
         accounts.add_user(name, PW, role)
     rights = {u.username: (u.role, u.is_admin, u.can_edit) for u in accounts.users()}
@@ -233,7 +237,7 @@ def test_roles(accounts: SqliteAccounts) -> None:
         accounts.set_role("nobody", Role.ADMIN)
 
 
-def test_disabled_account_cannot_log_in_or_use_tokens(accounts: SqliteAccounts) -> None:
+def test_disabled_account_cannot_log_in_or_use_tokens(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.EDITOR)
     token = accounts.issue_token("alice", "cli")
     accounts.set_disabled("alice", True)
@@ -247,7 +251,7 @@ def test_disabled_account_cannot_log_in_or_use_tokens(accounts: SqliteAccounts) 
     assert accounts.user_for_token(token).username == "alice"
 
 
-def test_membership(accounts: SqliteAccounts, path: Path) -> None:
+def test_membership(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.EDITOR)
     accounts.add_user("bob", PW, Role.READER)
     accounts.grant("alice", "hr")
@@ -265,12 +269,12 @@ def test_membership(accounts: SqliteAccounts, path: Path) -> None:
     assert accounts.members("hr") == ["alice", "bob"]
     accounts.remove_user("bob")
     assert accounts.members("hr") == ["alice"]
-    assert read(path, "SELECT * FROM memberships WHERE username = 'bob'") == []
+    assert read(accounts, "SELECT * FROM memberships WHERE username = 'bob'") == []
     accounts.add_user("bob", PW, Role.READER)  # a new account of the same name starts with nothing
     assert accounts.collections_of("bob") == set()
 
 
-def test_token_issue_and_use(accounts: SqliteAccounts) -> None:
+def test_token_issue_and_use(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.EDITOR)
     token = accounts.issue_token("Alice", " laptop ", now=T0)
     assert token.startswith("cfd_") and len(token) == 4 + 43
@@ -282,7 +286,7 @@ def test_token_issue_and_use(accounts: SqliteAccounts) -> None:
     assert accounts.issue_token("alice", "laptop", now=T0) != token
 
 
-def test_unknown_token_refused(accounts: SqliteAccounts) -> None:
+def test_unknown_token_refused(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.EDITOR)
     token = accounts.issue_token("alice", "cli")
     for bad in ("", "cfd_", "cfd_" + "A" * 43, token[:-1], token + "x", token.upper()):
@@ -290,7 +294,7 @@ def test_unknown_token_refused(accounts: SqliteAccounts) -> None:
             accounts.user_for_token(bad)
 
 
-def test_expired_token_refused(accounts: SqliteAccounts) -> None:
+def test_expired_token_refused(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.EDITOR)
     short = accounts.issue_token("alice", "short", ttl=timedelta(hours=1), now=T0)
     forever = accounts.issue_token("alice", "forever", ttl=None, now=T0)
@@ -304,7 +308,7 @@ def test_expired_token_refused(accounts: SqliteAccounts) -> None:
         accounts.issue_token("alice", "zero", ttl=timedelta(0))
 
 
-def test_revoked_token_refused(accounts: SqliteAccounts) -> None:
+def test_revoked_token_refused(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.EDITOR)
     accounts.add_user("bob", PW, Role.EDITOR)
     first = accounts.issue_token("alice", "one")
@@ -320,13 +324,13 @@ def test_revoked_token_refused(accounts: SqliteAccounts) -> None:
     assert [(t.label, t.revoked) for t in accounts.tokens("alice")] == [("one", True), ("two", False)]
 
 
-def test_tokens_of_removed_user_refused(accounts: SqliteAccounts, path: Path) -> None:
+def test_tokens_of_removed_user_refused(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.EDITOR)
     token = accounts.issue_token("alice", "cli")
     accounts.remove_user("alice")
     with pytest.raises(TokenRefused):
         accounts.user_for_token(token)
-    assert read(path, "SELECT * FROM tokens") == []
+    assert read(accounts, "SELECT * FROM tokens") == []
     accounts.add_user("alice", PW, Role.EDITOR)  # a new account of the same name does not revive old tokens
     with pytest.raises(TokenRefused):
         accounts.user_for_token(token)
@@ -335,17 +339,19 @@ def test_tokens_of_removed_user_refused(accounts: SqliteAccounts, path: Path) ->
         accounts.issue_token("nobody", "cli")
 
 
-def test_token_table_holds_no_plain_token(accounts: SqliteAccounts, path: Path) -> None:
+def test_token_table_holds_no_plain_token(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.EDITOR)
     token = accounts.issue_token("alice", "cli")
-    rows = read(path, "SELECT * FROM tokens")
+    rows = read(accounts, "SELECT * FROM tokens")
     assert len(rows) == 1
     assert all(token not in str(value) and token[4:] not in str(value) for value in rows[0])
     assert hashlib.sha256(token.encode()).hexdigest() in rows[0]
-    assert token.encode() not in raw_bytes(path) and token[4:].encode() not in raw_bytes(path)
+    if accounts.engine.dialect.name == "sqlite":  # nor anywhere in the file's bytes
+        path = Path(str(accounts.engine.url.database))
+        assert token.encode() not in raw_bytes(path) and token[4:].encode() not in raw_bytes(path)
 
 
-def test_shared_between_threads(accounts: SqliteAccounts) -> None:
+def test_shared_between_threads(accounts: SqlAccounts) -> None:
     accounts.add_user("alice", PW, Role.EDITOR)
     errors: list[BaseException] = []
 

@@ -1,22 +1,21 @@
 import csv
 import io
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
-from storage.audit import CSV_HEADER, DETAIL_CAP, QUESTION_CAP, AuditEvent, SqliteAudit
+from storage.audit import CSV_HEADER, DETAIL_CAP, QUESTION_CAP, AuditEvent, SqlAudit, SqliteAudit
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def audit(tmp_path: Path) -> Iterator[SqliteAudit]:
-    log = SqliteAudit(tmp_path / "data" / "audit.sqlite3")
-    yield log
-    log.close()
+def audit(records: Engine) -> SqlAudit:
+    """The audit log over a new records database: SQLite, and PostgreSQL (tests/conftest.py)."""
+    return SqlAudit(records)
 
 
 def at(minutes: int) -> str:
@@ -34,7 +33,7 @@ def event(minutes: int, user: str = "alice", action: str = "ask", collections: t
                       detail=detail, client=client)
 
 
-def test_record_and_read_back_newest_first_with_unicode_and_tuples(audit: SqliteAudit) -> None:
+def test_record_and_read_back_newest_first_with_unicode_and_tuples(audit: SqlAudit) -> None:
     audit.record(AuditEvent(at(0), "alice", "ask", ("hr", "legal"), question="Congé parental ?\nDurée — 育児休業",
                             documents=("politique congés.pdf", "β.docx"), model="qwen2.5", detail="2 citations",
                             client="ui 10.0.0.7"))
@@ -53,7 +52,7 @@ def test_record_and_read_back_newest_first_with_unicode_and_tuples(audit: Sqlite
     assert audit.count() == 3
 
 
-def test_empty_at_is_stamped_now_in_utc_and_z_suffix_is_accepted(audit: SqliteAudit) -> None:
+def test_empty_at_is_stamped_now_in_utc_and_z_suffix_is_accepted(audit: SqlAudit) -> None:
     before = datetime.now(UTC)
     audit.record(AuditEvent("", "alice", "login", ()))
     audit.record(AuditEvent("2025-03-01T12:00:00Z", "bob", "login", ()))
@@ -66,14 +65,14 @@ def test_empty_at_is_stamped_now_in_utc_and_z_suffix_is_accepted(audit: SqliteAu
     assert audit.count() == 2
 
 
-def test_times_in_other_offsets_sort_and_filter_as_instants(audit: SqliteAudit) -> None:
+def test_times_in_other_offsets_sort_and_filter_as_instants(audit: SqlAudit) -> None:
     audit.record(AuditEvent("2025-03-01T13:30:00+02:00", "early", "ask", ("hr",)))  # 11:30 UTC
     audit.record(AuditEvent("2025-03-01T12:00:00+00:00", "late", "ask", ("hr",)))
     assert [e.user for e in audit.events()] == ["late", "early"]
     assert [e.user for e in audit.events(since=datetime(2025, 3, 1, 11, 45))] == ["late"]  # naive means UTC
 
 
-def test_filters_by_user_action_since_until_and_limit(audit: SqliteAudit) -> None:
+def test_filters_by_user_action_since_until_and_limit(audit: SqlAudit) -> None:
     for minutes, user, action in [(0, "alice", "ask"), (1, "bob", "ask"), (2, "alice", "search"),
                                   (3, "alice", "ask"), (4, "bob", "ingest")]:
         audit.record(event(minutes, user=user, action=action))
@@ -90,7 +89,7 @@ def test_filters_by_user_action_since_until_and_limit(audit: SqliteAudit) -> Non
         audit.events(limit=-1)
 
 
-def test_collections_filter_never_shows_an_event_that_touched_another_collection(audit: SqliteAudit) -> None:
+def test_collections_filter_never_shows_an_event_that_touched_another_collection(audit: SqlAudit) -> None:
     audit.record(event(0, user="only-a", collections=("a",)))
     audit.record(event(1, user="a-and-b", collections=("a", "b")))
     audit.record(event(2, user="only-c", collections=("c",)))
@@ -109,7 +108,7 @@ def test_collections_filter_never_shows_an_event_that_touched_another_collection
             assert set(e.collections) <= allowed
 
 
-def test_include_global_adds_events_without_collections_only_when_asked(audit: SqliteAudit) -> None:
+def test_include_global_adds_events_without_collections_only_when_asked(audit: SqlAudit) -> None:
     audit.record(event(0, collections=("a",)))
     audit.record(event(1, user="root", action="user_added", collections=()))
     assert [e.user for e in audit.events(collections={"a"})] == ["alice"]
@@ -118,21 +117,21 @@ def test_include_global_adds_events_without_collections_only_when_asked(audit: S
     assert len(audit.events()) == 2  # without a collections filter, everything
 
 
-def test_collections_filter_applies_before_limit(audit: SqliteAudit) -> None:
+def test_collections_filter_applies_before_limit(audit: SqlAudit) -> None:
     audit.record(event(0, user="visible", collections=("a",)))
     for minutes in range(1, 6):
         audit.record(event(minutes, user="hidden", collections=("a", "secret")))
     assert [e.user for e in audit.events(collections={"a"}, limit=1)] == ["visible"]
 
 
-def test_a_lone_string_is_one_collection_not_its_characters(audit: SqliteAudit) -> None:
+def test_a_lone_string_is_one_collection_not_its_characters(audit: SqlAudit) -> None:
     audit.record(AuditEvent(at(0), "alice", "ask", "hr", documents="a.pdf"))  # type: ignore[arg-type]
     (found,) = audit.events(collections={"hr"})
     assert found.collections == ("hr",) and found.documents == ("a.pdf",)
     assert audit.events(collections={"h", "r"}) == []
 
 
-def test_export_csv_header_rows_and_formula_neutralisation(audit: SqliteAudit) -> None:
+def test_export_csv_header_rows_and_formula_neutralisation(audit: SqlAudit) -> None:
     audit.record(event(0, user="alice", collections=("hr", "legal"), question='=HYPERLINK("http://x.test","go")',
                        documents=("a.pdf", "b.pdf"), model="qwen", detail="line one\nline two", client="api"))
     audit.record(event(1, user="@bob", action="-delete", collections=("+evil",), question="\r=1+1", detail="\tx",
@@ -158,14 +157,14 @@ def test_export_csv_header_rows_and_formula_neutralisation(audit: SqliteAudit) -
     assert "plain" not in out.getvalue()
 
 
-def test_export_csv_with_no_matches_writes_only_the_header(audit: SqliteAudit) -> None:
+def test_export_csv_with_no_matches_writes_only_the_header(audit: SqlAudit) -> None:
     audit.record(event(0))
     out = io.StringIO(newline="")
     assert audit.export_csv(out, user="nobody") == 0
     assert list(csv.reader(io.StringIO(out.getvalue()))) == [list(CSV_HEADER)]
 
 
-def test_prune_deletes_only_events_older_than_the_retention(audit: SqliteAudit) -> None:
+def test_prune_deletes_only_events_older_than_the_retention(audit: SqlAudit) -> None:
     for days in (0, 10, 29, 31, 400):
         audit.record(AuditEvent((T0 - timedelta(days=days)).isoformat(), f"d{days}", "ask", ("hr",)))
     assert audit.prune(30, now=T0) == 2
@@ -179,7 +178,7 @@ def test_prune_deletes_only_events_older_than_the_retention(audit: SqliteAudit) 
         audit.prune(-1)
 
 
-def test_long_and_odd_text_is_capped_and_never_raises(audit: SqliteAudit) -> None:
+def test_long_and_odd_text_is_capped_and_never_raises(audit: SqlAudit) -> None:
     audit.record(event(0, question="q" * 50_000, detail="d\n" * 10_000, user="u" * 1000))
     audit.record(event(1, user="odd", question="nul\x00byte, lone \ud800 surrogate, emoji 🦉, rtl שלום"))
     odd, long = audit.events()
@@ -190,7 +189,7 @@ def test_long_and_odd_text_is_capped_and_never_raises(audit: SqliteAudit) -> Non
     assert odd.question.startswith("nulbyte, lone ") and odd.question.endswith("emoji 🦉, rtl שלום")
 
 
-def test_concurrent_records_from_eight_threads_all_land(audit: SqliteAudit) -> None:
+def test_concurrent_records_from_eight_threads_all_land(audit: SqlAudit) -> None:
     start = threading.Barrier(8)
     errors: list[BaseException] = []
 

@@ -1,19 +1,41 @@
-"""BM25 (Tantivy) index: filters, replacement, and consistency with the vector store through the pipeline."""
+"""Keyword indexes — Tantivy (the embedded default) and PostgreSQL (shared by a team's nodes), same contract:
+filters, replacement, rare words ranked first, spelling vocabulary per collection; and consistency with the vector
+store through the pipeline."""
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+
 from confidant.services import Services
-from storage.keyword_index import TantivyKeywordIndex, query_terms
+from storage.keyword_index import KeywordIndex, TantivyKeywordIndex, query_terms
 from storage.records import Chunk
+from tests.conftest import fresh_database
 from tests.documents import make_pdf
+
+OpenIndex = Callable[[], KeywordIndex]
+
+
+@pytest.fixture(params=["tantivy", "postgres"])
+def open_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenIndex]:
+    """A function opening one keyword index (again): Tantivy files, or a fresh PostgreSQL records database."""
+    if request.param == "tantivy":
+        yield lambda: TantivyKeywordIndex(tmp_path / "k.sqlite3")
+        return
+    from storage.pg_keyword_index import PostgresKeywordIndex
+    from storage.sql import open_records
+
+    engine = open_records(fresh_database(request.getfixturevalue("postgres_url")))
+    yield lambda: PostgresKeywordIndex(engine, "keywords")
+    engine.dispose()
 
 
 def chunk(doc: str, collection: str, i: int, text: str) -> Chunk:
     return Chunk(doc, collection, f"{doc}.pdf", 1, 0, len(text), text, i)
 
 
-def test_search_ranks_and_filters_by_collection(tmp_path: Path) -> None:
-    index = TantivyKeywordIndex(tmp_path / "k.sqlite3")
+def test_search_ranks_and_filters_by_collection(open_index: OpenIndex) -> None:
+    index = open_index()
     index.add([chunk("a", "hr", 0, "The dental deductible is 50 dollars."),
                chunk("a", "hr", 1, "Vision exams are covered once a year."),
                chunk("b", "legal", 0, "The dental clause of the contract.")], ["A", "A", "B"])
@@ -24,8 +46,8 @@ def test_search_ranks_and_filters_by_collection(tmp_path: Path) -> None:
     assert index.search("dental", 5, document_ids=["b"])[0].chunk.document_id == "b"
 
 
-def test_readding_replaces_and_delete_removes(tmp_path: Path) -> None:
-    index = TantivyKeywordIndex(tmp_path / "k.sqlite3")
+def test_readding_replaces_and_delete_removes(open_index: OpenIndex) -> None:
+    index = open_index()
     c = [chunk("a", "hr", 0, "alpha beta"), chunk("a", "hr", 1, "gamma delta")]
     index.add(c, ["t", "t"])
     index.add(c, ["t", "t"])
@@ -34,12 +56,38 @@ def test_readding_replaces_and_delete_removes(tmp_path: Path) -> None:
     assert index.count() == 0
 
 
-def test_question_syntax_is_not_query_syntax(tmp_path: Path) -> None:
+def test_question_syntax_is_not_query_syntax(open_index: OpenIndex) -> None:
     assert query_terms('what is "NEAR(a b)" AND OR -xy*? title:x^9') == ["near", "xy", "title", "9"]
     assert query_terms("the of and") == []
-    index = TantivyKeywordIndex(tmp_path / "k.sqlite3")
+    index = open_index()
     index.add([chunk("a", "hr", 0, 'Section "NEAR(a b)" AND OR -xy*? title:x^9 of the plan.')], ["A"])
     assert [h.chunk.chunk_id for h in index.search('what is "NEAR(a b)" AND OR -xy*? title:x^9', 5)] == ["hr/a/0"]
+
+
+def test_a_rare_word_outranks_a_common_one_and_titles_count_less(open_index: OpenIndex) -> None:
+    index = open_index()
+    common = [chunk(f"d{i}", "hr", 0, f"The plan covers employees in region {i}.") for i in range(8)]
+    rare = chunk("r", "hr", 0, "The orthodontic benefit of the plan.")
+    titled = chunk("t", "hr", 0, "Braces for children.")  # "orthodontic" only in its document's title
+    index.add([*common, rare, titled], ["Plan"] * 8 + ["Plan", "Orthodontic care"])
+    hits = index.search("Does the plan cover orthodontic care for employees?", 10)
+    assert [h.chunk.document_id for h in hits[:2]] == ["r", "t"]
+    assert hits[0].score > hits[1].score > 0
+
+
+def test_spelling_vocabulary_and_naming_helpers_per_collection(open_index: OpenIndex) -> None:
+    index = open_index()
+    index.add([chunk("a", "hr", 0, "Quokkaplan members claim orthodontic care."),
+               chunk("b", "legal", 0, "Zephyrine obligations survive termination."),
+               chunk("b", "legal", 1, "Zephyrine pays within thirty days.")], ["Plan", "Supply", "Supply"])
+    assert index.vocabulary(["hr"])["quokkaplan"] == 1 and "zephyrine" not in index.vocabulary(["hr"])
+    assert index.vocabulary(["legal"])["zephyrine"] == 2 and index.vocabulary()["orthodontic"] == 1
+    assert index.count_among("Zephyrine", ["legal/b/0", "legal/b/1", "hr/a/0"]) == 2  # type: ignore[attr-defined]
+    among = index.search_among("zephyrine termination", ["legal/b/0", "hr/a/0"], 5)  # type: ignore[attr-defined]
+    assert [h.chunk.chunk_id for h in among] == ["legal/b/0"]
+    assert set(index.analyze("Claims")) == {"claim"}  # type: ignore[attr-defined]
+    index.delete_document("legal", "b")
+    assert "zephyrine" not in index.vocabulary()  # the cache knows a write happened
 
 
 def test_pipeline_keeps_bm25_in_step_with_the_store(services: Services, tmp_path: Path) -> None:

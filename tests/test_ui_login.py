@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from confidant.services import build_services
 from confidant.settings import Settings
 from rag.embedders import Embedder
-from storage.accounts import Role, SqliteAccounts
+from storage.accounts import Role, SqlAccounts
 from storage.records import DocState
 from tests.documents import make_pdf
 from tests.fakes import ExtractiveChat
@@ -32,8 +32,7 @@ def run_app(ctx) -> None:  # type: ignore[no-untyped-def]  # AppTest runs this s
 def ctx(tmp_path: Path, embedder: Embedder) -> Iterator[AppContext]:
     services = build_services(Settings(home=tmp_path / "home", auth="accounts"), embedder=embedder,
                               chat_model=ExtractiveChat())
-    services.__dict__["accounts"] = SqliteAccounts(services.settings.accounts_path,
-                                                   hasher=PasswordHasher(time_cost=1, memory_cost=8192))
+    services.__dict__["accounts"] = SqlAccounts(services.records, hasher=PasswordHasher(time_cost=1, memory_cost=8192))
     hr = make_pdf(tmp_path / "leave-policy.pdf", ["Parental leave. Employees receive sixteen weeks of paid leave."])
     legal = make_pdf(tmp_path / "merger-secret.pdf", ["Project Falcon. The indemnification cap is twice the price."])
     assert services.pipeline.ingest([hr], "hr")[0].state is DocState.INDEXED
