@@ -35,10 +35,11 @@ from typing import Any
 from rich.table import Table
 
 from bench import report
+from bench.paths import HR
 
 R_PACKAGE = "r-doc-pdf"
 R_FALLBACK = Path("/usr/share/doc/r-doc-pdf")
-HR_DOCS = Path("/work/shared/eval/hr-benefits/docs")
+HR_DOCS = HR / "docs"
 COLLECTION = "big"
 COPY_MAX_PAGES = 300  # only the shorter manuals are copied, so the folder grows in small steps
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -300,7 +301,7 @@ def _attempt(errors: list[str], what: str, call: Any, fallback: Any = None) -> A
 def verify(home: Path, docs: list[Doc]) -> dict[str, Any]:
     from confidant.services import build_services
     from confidant.settings import Settings
-    from ingest.pipeline import embedding_text
+    from rag.embedders import embedding_text
     from storage.records import FINAL_STATES, DocState
 
     records = registry(home)

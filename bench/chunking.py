@@ -22,12 +22,11 @@ from rich.table import Table
 
 from bench import report
 from bench.exact_search import exact_searcher
-from ingest.readers import ParsedDocument
+from bench.paths import HR
+from ingest.reading import ParsedDocument
 from rag.embedders import SentenceTransformerEmbedder
 from rag.evaluation import Question
 from storage.records import Chunk
-
-HR = Path("/work/shared/eval/hr-benefits")
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,8 @@ def make_chunks(parsed: list[tuple[str, str, ParsedDocument]], splitter: Any) ->
 
 def measure(config: Config, parsed: list[tuple[str, str, ParsedDocument]], embedder: SentenceTransformerEmbedder,
             questions: list[Question], client: Any) -> tuple[dict[str, Any], list[int | None]]:
-    from ingest.pipeline import embedding_text
     from ingest.splitter import TokenSplitter
+    from rag.embedders import embedding_text
     from rag.evaluation import evaluate
     from storage.vector_store import ChromaStore
 

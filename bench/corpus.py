@@ -41,8 +41,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.paths import HR
+
 CACHE = Path.home() / ".cache" / "confidant-bench"
-HR_DOCS = Path("/work/shared/eval/hr-benefits/docs")
+HR_DOCS = HR / "docs"
 SEED = 20261123
 SIGMA = 0.0247  # per dimension: cos ≈ 1 / sqrt(1 + 384 σ²) ≈ 0.90
 BLOCK = 10_000
@@ -149,7 +151,7 @@ def base(target: int = 24_000, minutes: float = 15.0, log: Any = print, cache: P
          extend: bool = False) -> dict[str, Any]:
     """The real chunks with real vectors: texts, files, vectors, plus how they were made. Cached; resumable;
     `extend` embeds more (up to `target`, for `minutes` more) after an earlier run stopped on its time budget."""
-    from ingest.pipeline import embedding_text
+    from rag.embedders import embedding_text
     from rag.onnx_embedders import bge_small_embedder
     from storage.records import Chunk
 

@@ -42,8 +42,9 @@ import numpy as np
 from rich.table import Table
 
 from bench import report
+from bench.paths import HR
 
-DEFAULT_DOCS = Path("/work/shared/eval/hr-benefits/docs")
+DEFAULT_DOCS = HR / "docs"
 CANDIDATE = (8, 1)  # (embedding_batch_size, embedding_threads) tried through the real pipeline path
 LLAMA_BATCH = 10  # llama_index.core.constants.DEFAULT_EMBED_BATCH_SIZE: HuggingFaceEmbedding encodes 10 nodes a call
 
@@ -117,7 +118,8 @@ def confidant_corpus(docs: Path, home: Path) -> tuple[Corpus, Any]:
     """Parse with the pipeline's worker, split with its splitter, head with embedding_text (as IngestPipeline)."""
     from confidant.services import build_services
     from confidant.settings import Settings
-    from ingest.pipeline import discover, embedding_text
+    from ingest.pipeline import discover
+    from rag.embedders import embedding_text
     from storage.records import Chunk
 
     services = build_services(Settings(home=home))
@@ -184,8 +186,8 @@ def subset(corpus: Corpus, pages: set[tuple[str, int]]) -> Corpus:
 
 def chunking_variants(corpus: Corpus, tokenizer: Any, model: Encoder) -> dict[str, float]:
     """GFLOPs/page (needed, no padding) of other chunkings of the same pages with the same model."""
-    from ingest.pipeline import document_title
     from ingest.splitter import TokenSplitter
+    from rag.embedders import document_title
 
     def spans(text: str) -> list[tuple[int, int]]:
         return [(int(a), int(b)) for a, b in tokenizer.encode(text, add_special_tokens=False).offsets]

@@ -23,8 +23,9 @@ from typing import Any
 from rich.table import Table
 
 from bench import report
+from bench.paths import HR
 
-DEFAULT_DOCS = Path("/work/shared/eval/hr-benefits/docs")
+DEFAULT_DOCS = HR / "docs"
 CONFIDANT = "confidant"
 BASELINE = "llamaindex-default"
 # Confidant as configured, and with the baseline's embedding model (like for like)

@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default=",".join(ALL_SETS))
     args = parser.parse_args(argv)
-    from ingest.pipeline import document_title
+    from rag.embedders import document_title
     from storage.keyword_index import TantivyKeywordIndex
     from storage.pg_keyword_index import PostgresKeywordIndex
     from storage.sql import open_records

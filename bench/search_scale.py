@@ -41,8 +41,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import corpus, report
+from bench.paths import HR
 
-HR_QUESTIONS = Path("/work/shared/eval/hr-benefits/questions.jsonl")
+HR_QUESTIONS = HR / "questions.jsonl"
 INDEX = "chunks-bge-small-en-v1.5-int8"
 COLLECTION = "bench"
 K, DEPTH, RRF_K, PAGE_WEIGHT = 10, 60, 60, 0.5
@@ -114,7 +115,7 @@ def page_passages_of(chunks: list[Any]) -> list[Any]:
 
 # --- child phases ---------------------------------------------------------------------------------------------
 def build_phase(size: int, work: Path, batch: int, minutes: float, folder: Path, probe_add: int) -> dict[str, Any]:
-    from ingest.pipeline import document_title
+    from rag.embedders import document_title
     from storage.keyword_index import TantivyKeywordIndex
     from storage.vector_store import ChromaStore
 

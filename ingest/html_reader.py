@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.normalize import normalize_text
-from ingest.readers import ParsedDocument, ReadFailure, ReadLimits, too_many_pages
+from ingest.reading import ParsedDocument, ReadFailure, ReadLimits, too_many_pages
 from ingest.sniff import describe_bytes
 from storage.records import DocState
 

@@ -14,7 +14,8 @@ import struct
 import sys
 from pathlib import Path
 
-from ingest.readers import ParsedDocument, ReadFailure, ReadLimits, read_document
+from ingest.readers import read_document
+from ingest.reading import ParsedDocument, ReadFailure, ReadLimits
 from storage.records import DocState
 
 _HEADER = struct.Struct("!Q")

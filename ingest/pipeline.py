@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.page_passages import page_passages, pages_from_chunks
-from ingest.readers import ParsedDocument, ReadFailure
+from ingest.reading import ParsedDocument, ReadFailure
 from ingest.splitter import TokenSplitter
 from ingest.worker import ParseWorker
-from rag.embedders import Embedder
+from rag.embedders import Embedder, document_title, embedding_text
 from storage.keyword_index import KeywordIndex
 from storage.records import Chunk, DocState, DocumentRecord, FileResult
 from storage.registry import Registry
@@ -78,15 +78,6 @@ def file_date(path: Path) -> str:
         return datetime.fromtimestamp(path.stat().st_mtime, UTC).date().isoformat()
     except OSError:
         return ""
-
-
-def document_title(file_name: str) -> str:
-    return Path(file_name).stem.replace("_", " ")
-
-
-def embedding_text(chunk: Chunk) -> str:
-    """What the model embeds: the passage headed by its document's title, so plan names in questions match."""
-    return f"{document_title(chunk.file_name)}\n{chunk.text}"
 
 
 def fill_passage_index(registry: Registry, store: VectorStore, passages: KeywordIndex) -> int:
@@ -170,14 +161,6 @@ class IngestPipeline:
                 if on_progress:
                     on_progress(Progress(path, index, len(files), pages=result.pages, result=result))
         return results
-
-    def ingest_file(self, path: Path, collection: str) -> FileResult:
-        return self.ingest([path], collection)[0]
-
-    def recover(self) -> list[FileResult]:
-        """Clean up documents a crash left pending, then index them again from their source file."""
-        with self._exclusive():
-            return self._recover()
 
     def _recover(self) -> list[FileResult]:
         results = []

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.readers import ParsedDocument, ReadFailure, ReadLimits, brief_error, read_one, too_many_pages
+from ingest.reading import ParsedDocument, ReadFailure, ReadLimits, brief_error, read_one, too_many_pages
 from ingest.sniff import describe_bytes, is_encrypted_office, read_head
 from storage.records import DocState
 

@@ -5,92 +5,27 @@ They run inside the parsing worker process (see ingest/worker.py), under its tim
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from ingest.normalize import join_line_end_hyphens, normalize_text
+from ingest.reading import (
+    ParsedDocument,
+    Reader,
+    ReadFailure,
+    ReadLimits,
+    brief_error,
+    read_one,
+)
 from ingest.sniff import describe_bytes, has_pdf_header, is_docx, is_encrypted_office, kind_for, read_head
 from storage.records import DocState
 
 if TYPE_CHECKING:
     import pypdf
     import pypdfium2
-
-
-class ReadFailure(Exception):
-    """The file cannot be read; `state` and `reason` say why in words a user understands."""
-
-    def __init__(self, state: DocState, reason: str) -> None:
-        super().__init__(state, reason)
-        self.state = state
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return self.reason
-
-
-@dataclass
-class ParsedDocument:
-    """The text of each page (index 0 is page 1), notes about skipped pages, which pages were OCR'd, and the
-    title the file gives itself (an HTML <title>, a presentation's title property), when it has one."""
-
-    pages: list[str]
-    notes: list[str] = field(default_factory=list)
-    ocr_pages: list[int] = field(default_factory=list)
-    title: str = ""
-
-    @property
-    def characters(self) -> int:
-        return sum(len(p) for p in self.pages)
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    max_pages: int = 5000
-    page_timeout_s: float = 20.0
-    ocr: bool = True  # OCR pages without a text layer when tesseract is installed
-    ocr_languages: str = "eng"
-    ocr_pictures: bool = True  # also read large pictures (tables pasted as images) on pages that have text
-    max_pictures: int = 20  # per document, so a picture-heavy file cannot take hours
-
-
-class Reader(Protocol):
-    def read(self, path: Path, limits: ReadLimits) -> ParsedDocument: ...
-
-
-class PageTimeout(Exception):
-    pass
-
-
-@contextmanager
-def page_time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt a slow page (only in a process's main thread, as in the worker)."""
-
-    def on_alarm(signum: int, frame: FrameType | None) -> None:
-        raise PageTimeout
-
-    try:
-        previous = signal.signal(signal.SIGALRM, on_alarm)
-    except ValueError:  # not the main thread: no per-page alarm, the worker's wall clock still applies
-        yield
-        return
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def brief_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
 class PdfReader:
@@ -216,27 +151,6 @@ def _pdfium_text(document: pypdfium2.PdfDocument, number: int) -> str:
 
 def _pypdf_text(reader: pypdf.PdfReader, number: int) -> str:
     return reader.pages[number - 1].extract_text() or ""
-
-
-def read_one(read: Callable[[], str], what: str, doing: str, limits: ReadLimits, notes: list[str],
-             fallback: Callable[[], str] | None = None) -> str:
-    """The normalized text `read()` gives for one page or slide, under the page time limit; "" with a note in
-    `notes` when it fails or takes too long, so one broken page never loses the others. When `read()` fails (not
-    when it takes too long) and there is a `fallback`, the fallback is read the same way instead, without a note."""
-    try:
-        with page_time_limit(limits.page_timeout_s):
-            raw = read()
-    except PageTimeout:
-        notes.append(f"{what} skipped: {doing} took over {limits.page_timeout_s:g} s")
-        raw = ""
-    except MemoryError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
-        if fallback is not None:
-            return read_one(fallback, what, doing, limits, notes)
-        notes.append(f"{what} skipped: {brief_error(exc)}")
-        raw = ""
-    return normalize_text(raw)
 
 
 def _ocr_empty_pages(path: Path, parsed: ParsedDocument, limits: ReadLimits) -> None:
@@ -365,11 +279,6 @@ class TextReader:
                 raise ReadFailure(DocState.INVALID, "not a text file: the bytes are in no known text encoding") from None
             text = str(best)
         return ParsedDocument([normalize_text(p) for p in text.split("\f")])
-
-
-def too_many_pages(count: int, limits: ReadLimits, what: str = "pages") -> None:
-    if count > limits.max_pages:
-        raise ReadFailure(DocState.TOO_LARGE, f"{count:,} {what} is more than the {limits.max_pages:,}-page limit")
 
 
 def _readers() -> dict[str, Reader]:

@@ -40,7 +40,7 @@ def sentence_spans(text: str) -> list[Span]:
 class TokenSplitter:
     """Split page text into chunks of at most `chunk_size` tokens with about `chunk_overlap` tokens of overlap."""
 
-    def __init__(self, token_spans: TokenSpans, chunk_size: int = 200, chunk_overlap: int = 30) -> None:
+    def __init__(self, token_spans: TokenSpans, chunk_size: int = 128, chunk_overlap: int = 30) -> None:
         if chunk_size < 16:
             raise ValueError("chunk_size must be at least 16 tokens")
         if not 0 <= chunk_overlap < chunk_size // 2:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.parse_server import _HEADER, write_message
-from ingest.readers import ParsedDocument, ReadFailure, ReadLimits
+from ingest.reading import ParsedDocument, ReadFailure, ReadLimits
 from storage.records import DocState
 
 

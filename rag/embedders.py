@@ -9,6 +9,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from storage.records import Chunk
+
 Vectors = npt.NDArray[np.float32]
 
 
@@ -82,3 +84,12 @@ class SentenceTransformerEmbedder:
 def minilm_embedder(batch_size: int = 32, threads: int = 0) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(minilm_model_dir(), name="all-MiniLM-L6-v2", batch_size=batch_size,
                                        threads=threads)
+
+
+def document_title(file_name: str) -> str:
+    return Path(file_name).stem.replace("_", " ")
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the model embeds: the passage headed by its document's title, so plan names in questions match."""
+    return f"{document_title(chunk.file_name)}\n{chunk.text}"

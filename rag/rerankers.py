@@ -27,7 +27,7 @@ PassageText = Callable[[Chunk], str]
 
 
 def default_passage_text(chunk: Chunk) -> str:
-    from ingest.pipeline import embedding_text
+    from rag.embedders import embedding_text
 
     return embedding_text(chunk)
 

@@ -55,11 +55,11 @@ def refused(store: SqliteAccounts, username: str, password: str, at: datetime) -
 
 def test_add_list_get_remove(accounts: SqlAccounts) -> None:
     alice = accounts.add_user("alice", PW, Role.ADMIN)
-    accounts.add_user("Bob.Smith@corp", PW, "editor")
+    bob = accounts.add_user("Bob.Smith@corp", PW, "editor")
     assert alice.username == "alice" and alice.role is Role.ADMIN and not alice.disabled
     assert datetime.fromisoformat(alice.created_at).utcoffset() == timedelta(0)
     assert [u.username for u in accounts.users()] == ["alice", "bob.smith@corp"]
-    assert accounts.get_user("BOB.SMITH@CORP") == User("bob.smith@corp", Role.EDITOR, alice.created_at)
+    assert accounts.get_user("BOB.SMITH@CORP") == User("bob.smith@corp", Role.EDITOR, bob.created_at)
     assert accounts.get_user("nobody") is None
     accounts.remove_user("Bob.Smith@corp")
     assert accounts.get_user("bob.smith@corp") is None

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from confidant.model_choice import choose_chat_model
 from confidant.settings import Settings
 from rag.chat import ChatMessage, ModelUnavailable
 from rag.llamacpp_chat import LlamaCppChat
-from rag.model_choice import choose_chat_model
 from rag.model_files import MODELS, PackagedModel, SplitModel, main, resolve_model_path
 
 PARTS = [b"GGUF-head-" * 300, b"middle" * 1000, b"tail"]

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from confidant.model_choice import choose_chat_model
 from confidant.settings import Settings
 from rag.chat import ChatMessage, ModelFailed, ModelUnavailable
 from rag.llamacpp_chat import LlamaCppChat
-from rag.model_choice import choose_chat_model
 from rag.ollama_chat import OllamaChat
 
 MODEL = "qwen2.5:1.5b-instruct"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from sqlalchemy import Engine
+
 from rag.answering import Answer, Citation
 from rag.summary import page_groups, summarise
 from storage.collections import CollectionSettings, CollectionSettingsStore, valid_collection_name
@@ -43,6 +46,26 @@ def test_feedback_stored_and_thumbs_down_exported_as_eval_questions(tmp_path: Pa
     row = json.loads(line)
     assert row["question"] == "q2" and row["wrong_answer"] == "a2 [1]" and row["comment"] == "wrong plan"
     assert row["evidence"] == [{"file": "policy.pdf", "page": 4}]
+
+
+def test_collections_and_feedback_on_every_records_backend(records: Engine) -> None:
+    """The same stores over the records database: a SQLite file, and PostgreSQL (tests/conftest.py)."""
+    assistants, feedback = CollectionSettingsStore(records), FeedbackStore(records)
+    assistants.put(CollectionSettings("hr", "HR", "Be brief.", ["Leave?"]))
+    assistants.put(CollectionSettings("hr", "HR assistant", "Be brief.", ["Leave?", "Dental?"]))  # replaces
+    assistants.put(CollectionSettings("board"))
+    assert assistants.get("hr") == CollectionSettings("hr", "HR assistant", "Be brief.", ["Leave?", "Dental?"])
+    assert assistants.names() == ["board", "hr"]
+    assistants.delete("board")
+    assert assistants.names() == ["hr"] and assistants.get("board") == CollectionSettings("board")
+    first = feedback.add("q1", "a1", [], "up")
+    second = feedback.add("q2", "a2 [1]", [{"n": 1, "file": "policy.pdf", "page": 4}], "down", " wrong plan ")
+    assert second > first
+    assert [(f.question, f.rating, f.comment) for f in feedback.all()] == [("q1", "up", ""),
+                                                                           ("q2", "down", "wrong plan")]
+    assert [f.question for f in feedback.all("down")] == ["q2"]
+    with pytest.raises(ValueError):
+        feedback.add("q3", "a3", [], "sideways")  # type: ignore[arg-type]
 
 
 def test_chat_markdown_has_citations_and_flags() -> None:
