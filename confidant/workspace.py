@@ -29,10 +29,11 @@ from confidant.settings import Settings
 from ingest.pipeline import IngestPipeline, Progress, sha256_file
 from ingest.sync import SyncPlan, SyncReport, apply_sync, plan_sync
 from ingest.uploads import Upload, UploadRules, ingest_uploads
-from rag.answering import Answer, Answerer, AnswerEvent, AnswerOptions
+from rag.answering import Answer, Answerer, AnswerEvent, AnswerOptions, Retrieved
 from rag.chat import ChatModel
 from rag.embedders import Embedder
 from rag.evaluation import AnswerReport, EvalReport, Question, evaluate, evaluate_answers
+from rag.prompting import DECLINE_TEXT
 from rag.retriever import Mode, Retriever
 from rag.summary import Summary, summarise
 from storage.accounts import AccountError, Accounts, LoginRefused, Role, TokenInfo, User
@@ -326,12 +327,25 @@ class Workspace:
         if document_ids is not None:
             self.limits.documents(document_ids)
         scope = self.scope(collections)
+        if document_ids is None and not self.parts.registry().has_indexed(scope):
+            yield from self._nothing_to_ask(question, scope)
+            return
         for event in self._answerer(scope, document_ids).stream(question, history, instructions):
             if isinstance(event, Answer):
                 cited = list(dict.fromkeys(c.chunk.file_name for c in event.citations))
                 self._record("ask", scope, question=event.question, documents=cited, model=event.model,
                              detail="declined" if event.declined else "")
             yield event
+
+    def _nothing_to_ask(self, question: str, scope: list[str]) -> Iterator[AnswerEvent]:
+        """The answer when the collections asked hold no document yet: said plainly, without asking the model."""
+        names = ", ".join(scope) or "Your collections"
+        message = (f"{names} {'has' if len(scope) == 1 else 'have'} no documents yet. Add some on the Upload page "
+                   "(or with `confidant ingest`), then ask again.")
+        yield Retrieved([])
+        answer = Answer(question, DECLINE_TEXT, True, "none", [], message=message)
+        self._record("ask", scope, question=question, detail="declined: no documents")
+        yield answer
 
     def ask(self, question: str, collections: Sequence[str] | None = None,
             document_ids: Sequence[str] | None = None, history: Sequence[str] = ()) -> Answer:

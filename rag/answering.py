@@ -230,8 +230,11 @@ class Answerer:
         checked = check_answer(raw, passages, self.embedder, asked or question)
         # "Which state's law governs …?" is not answered by a sentence that names no state or country (the
         # arbitration body, a definition of "Applicable Law"), however well its words match a passage
-        off_the_question = (bool(checked.cited) and asks_for_place(asked or question)
-                            and not answers_place_question(asked or question, checked.text))
+        # (whether or not its sentences held up: a sentence naming the law of a place the passages give only as
+        # an address is unsupported, not off the question)
+        off_the_question = (bool(checked.sentences) and asks_for_place(asked or question)
+                            and not any(answers_place_question(asked or question, s.text)
+                                        for s in checked.sentences))
         if not checked.cited or off_the_question:
             unsupported = checked.unsupported + ([s.text for s in checked.sentences if s.supported]
                                                  if off_the_question else [])

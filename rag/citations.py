@@ -139,6 +139,19 @@ def places(text: str) -> set[str]:
     return {m.group(1).lower() for m in _PLACES.finditer(text)}
 
 
+_LAW_BEFORE = re.compile(r"\b(?:laws?|governed|governing|construed|courts?|venue|jurisdictions?|arbitrat\w*|seated)\b"
+                         r"[^.;]{0,60}$", re.IGNORECASE)
+_LAW_AFTER = re.compile(r"^[^.;]{0,40}\b(?:laws?|courts?|govern\w*|construed)\b", re.IGNORECASE)
+
+
+def places_in_terms(text: str) -> set[str]:
+    """The places a text names in a governing-law or venue phrase ("the laws of the State of California", "New
+    York law", "the courts of England"); a party's address or state of incorporation is not one."""
+    flat = " ".join(text.split())
+    return {m.group(1).lower() for m in _PLACES.finditer(flat)
+            if _LAW_BEFORE.search(flat[max(0, m.start() - 80): m.start()]) or _LAW_AFTER.search(flat[m.end():])}
+
+
 def key_facts(text: str) -> set[str]:
     """The facts a sentence can get wrong while sharing every other word with its passage: numbers (digits or
     words, "thirty" = "30", "5th" = "5", "1,500" = "1500"), month names ("May" only beside a number) and the
@@ -288,6 +301,11 @@ def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedde
         if kept and not holds_facts(facts, [passage_facts[n - 1] for n in kept]):
             # a number or date the cited passages do not hold: cite an agreeing passage that does, or none
             kept = [n for n in agreeing if holds_facts(facts, [passage_facts[n - 1]])][:1]
+        named = places(text) if question and asks_for_place(question) else set()
+        if kept and named and not any(named <= places_in_terms(texts[n - 1]) for n in kept):
+            # the law or courts of a place the cited passage names only as an address: cite the passage whose
+            # governing-law or venue clause names it, or none
+            kept = [n for n in agreeing if named <= places_in_terms(texts[n - 1])][:1]
         checked.sentences.append(CheckedSentence(text, kept, model_cited, bool(kept)))
     return checked
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, RowMapping, and_, func, select, true
+from sqlalchemy import Connection, Engine, RowMapping, and_, exists, func, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -37,6 +37,7 @@ class Registry(Protocol):
     def set_effective_date(self, collection: str, document_id: str, date: str) -> None: ...
     def documents(self, collection: str | None = None, state: DocState | None = None) -> list[DocumentRecord]: ...
     def delete(self, collection: str, document_id: str) -> None: ...
+    def has_indexed(self, collections: Sequence[str]) -> bool: ...
     def collections(self) -> list[str]: ...
     def exclusive(self, name: str) -> AbstractContextManager[None]: ...
 
@@ -135,6 +136,12 @@ class SqlRegistry:
     def delete(self, collection: str, document_id: str) -> None:
         with writing(self.engine) as conn:
             conn.execute(documents.delete().where(D.collection == collection, D.id == document_id))
+
+    def has_indexed(self, collections: Sequence[str]) -> bool:
+        """Whether any of these collections holds an indexed document."""
+        with reading(self.engine) as conn:
+            return bool(conn.execute(select(exists().where(D.collection.in_(list(collections)),
+                                                           D.state == DocState.INDEXED.value))).scalar())
 
     def collections(self) -> list[str]:
         with reading(self.engine) as conn:

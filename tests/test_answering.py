@@ -455,3 +455,27 @@ def test_a_question_that_names_its_document_goes_to_the_model_below_the_relevanc
     assert not named.declined and "December 31, 2020" in named.text
     unnamed = ask(question)  # nothing narrowed: the floor stands
     assert unnamed.declined and "No passage" in unnamed.message
+
+
+ADDRESS = ("Aduro Biotech, Inc. and IREYA B.V having an address at Staalwijkstraat 16, 2313 XR Leiden, the Netherlands, "
+           "agree to all terms and conditions of this Consulting Agreement dated June 1, 2020.")
+CLAUSE = "Miscellaneous. This Agreement shall be construed in accordance with the laws of the State of California."
+PLACE_QUESTION = "Which state's law governs the Consulting Agreement between Aduro Biotech and IREYA?"
+
+
+def test_a_country_named_only_in_an_address_does_not_support_a_governing_law_answer() -> None:
+    """Seen in the app: "governed by the laws of the Netherlands [1]", [1] giving IREYA's address in Leiden, the
+    Netherlands; the contract's governing-law clause (California) was passage [2]."""
+    wrong = check_answer("The Consulting Agreement is governed by the laws of the Netherlands [1].",
+                         hits([ADDRESS, CLAUSE]), None, PLACE_QUESTION)
+    assert [s.supported for s in wrong.sentences] == [False]
+    right = check_answer("It is governed by the laws of the State of California [1].", hits([ADDRESS, CLAUSE]), None,
+                         PLACE_QUESTION)
+    assert [(s.supported, s.cited) for s in right.sentences] == [(True, [2])]  # re-cited to the clause that says it
+
+
+def test_the_wrong_country_is_not_shown_and_the_clause_is_quoted_instead() -> None:
+    model = ScriptedModel("The Consulting Agreement is governed by the laws of the Netherlands [1].")
+    answer = Answerer(lambda q, k: hits([ADDRESS, CLAUSE])[:k], model, None, opts()).ask(PLACE_QUESTION)
+    assert "Netherlands" not in answer.text
+    assert answer.declined or (answer.quoted and "State of California" in answer.text), answer.text

@@ -102,8 +102,8 @@ def test_assistant_title_starters_and_instructions(ctx: AppContext) -> None:
 def test_feedback_is_stored_and_exported(ctx: AppContext) -> None:
     at = app(ctx)
     at.chat_input[0].set_value("When does the office open in the morning?").run()
-    at.radio(key="rating-0").set_value("👎 wrong")
-    at.text_input(key="comment-0").input("it also opens on Saturdays")
+    at.radio[0].set_value("👎 wrong")
+    next(t for t in at.text_input if t.label == "Comment (optional)").input("it also opens on Saturdays")
     at.button[-1].click()
     for button in at.button:
         if button.label == "Send":
@@ -121,7 +121,8 @@ def test_delete_from_documents_page(ctx: AppContext) -> None:
     at.sidebar.radio(key="page").set_value("Documents").run()
     assert not at.exception, at.exception
     assert at.dataframe[0].value["file"].tolist() == ["handbook.pdf"]
-    at.button(key="doc-delete").click().run()
+    [document] = ctx.gate.parts.registry().documents()
+    at.button(key=f"doc-delete-{document.id}").click().run()
     assert not at.exception, at.exception
     assert ctx.gate.parts.registry().documents() == []
     assert ctx.gate.parts.store().count() == 0

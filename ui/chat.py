@@ -158,20 +158,21 @@ def render_answer(ctx: AppContext, turn: Turn, i: int) -> None:
 
 
 def feedback_form(ctx: AppContext, turn: Turn, i: int) -> None:
-    done: set[int] = st.session_state.setdefault("feedback_sent", set())
-    if i in done:
+    """Rate one answer (keyed by the answer, so a rating never carries over to another chat's answer)."""
+    done: set[str] = st.session_state.setdefault("feedback_sent", set())
+    if turn.id in done:
         st.caption("Thank you for the feedback.")
         return
-    with st.popover("Rate this answer"), st.form(f"feedback-{i}", border=False):
+    with st.popover("Rate this answer", key=f"rate-{turn.id}"), st.form(f"feedback-{turn.id}", border=False):
         rating = st.radio("Was this answer right?", ["👍 right", "👎 wrong"], index=None, horizontal=True,
-                          key=f"rating-{i}")
-        comment = st.text_input("Comment (optional)", key=f"comment-{i}")
+                          key=f"rating-{turn.id}")
+        comment = st.text_input("Comment (optional)", key=f"comment-{turn.id}")
         if st.form_submit_button("Send"):
             if rating is None:
                 st.warning("Choose 👍 or 👎 first.")
                 return
             ctx.ws.rate_answer(turn.question, turn.answer, "up" if rating.startswith("👍") else "down", comment)
-            done.add(i)
+            done.add(turn.id)
             st.success("Saved.")
 
 

@@ -9,11 +9,16 @@ from storage.records import DocState
 from ui.context import AppContext
 from ui.guard import allowed
 
+NOTICE = "collections_notice"
+
 
 def collections_page(ctx: AppContext) -> None:
     st.title("Collections")
     if not allowed(ctx.ws.require_admin, "Collections"):
         return
+    notice = st.session_state.pop(NOTICE, None)
+    if notice:
+        st.success(notice)
     rows = []
     for name in ctx.collection_names():
         docs = ctx.ws.documents(name)
@@ -35,7 +40,8 @@ def create_form(ctx: AppContext) -> None:
             except ValueError as problem:
                 st.error(str(problem))
             else:
-                st.success(f"Created {name}. Add documents to it on the Upload page.")
+                st.session_state[NOTICE] = f"Created {name}. Add documents to it on the Upload page."
+                st.rerun()  # the table above lists it at once
 
 
 def editor(ctx: AppContext) -> None:
@@ -51,7 +57,8 @@ def editor(ctx: AppContext) -> None:
         starters = st.text_area("Starter questions (one per line)", "\n".join(current.starters))
         if st.form_submit_button("Save"):
             ctx.ws.save_assistant(CollectionSettings(name, title, instructions, starters.splitlines()))
-            st.success("Saved.")
+            st.session_state[NOTICE] = f"Saved the assistant of {name}."
+            st.rerun()  # the table above shows the new title at once
 
 
 def feedback_export(ctx: AppContext) -> None:

@@ -11,9 +11,11 @@ from rag.summary import Summary
 from storage.records import DocState, DocumentRecord
 from ui.chat import DocumentScope, scope_to_document
 from ui.context import AppContext
+from ui.upload import REPORT
 
 ALL = "All"
 SUMMARIES = "document_summaries"
+CHOSEN = "documents_chosen"
 
 
 def table_rows(docs: list[DocumentRecord]) -> list[dict[str, object]]:
@@ -37,7 +39,12 @@ def documents_page(ctx: AppContext) -> None:
         return
     st.dataframe(table_rows(docs), hide_index=True, width="stretch")
     labels = {f"{d.file_name} · {d.collection} · {d.id[:8]}": d for d in docs}
-    chosen = labels[st.selectbox("Document", list(labels), key="docs_selected")]
+    options = list(labels)
+    kept = st.session_state.get(CHOSEN)  # the widget's own state is dropped while another page is shown
+    label = st.selectbox("Document", options, index=options.index(kept) if kept in options else 0,
+                         key="docs_selected")
+    st.session_state[CHOSEN] = label
+    chosen = labels[label]
     actions(ctx, chosen)
     summary: Summary | None = st.session_state.get(SUMMARIES, {}).get((chosen.collection, chosen.id))
     if summary is not None:
@@ -62,9 +69,10 @@ def actions(ctx: AppContext, doc: DocumentRecord) -> None:
                 result = ws.reindex(doc.collection, doc.id)[0]
             st.success(f"{result.file}: {result.state.value}, {result.pages} pages, {result.chunks} passages "
                        + (f"({result.reason})" if result.reason else ""))
-    with cols[3].popover("Delete", disabled=not ws.caller.can_edit):
+    # keyed by the document: after a delete, the next document's popover starts closed and its button unclicked
+    with cols[3].popover("Delete", disabled=not ws.caller.can_edit, key=f"doc-delete-popover-{doc.id}"):
         st.caption(f"Remove {doc.file_name} and its passages from {doc.collection}? The answers will no longer use it.")
-        confirmed = st.button("Delete now", key="doc-delete", type="primary")
+        confirmed = st.button("Delete now", key=f"doc-delete-{doc.id}", type="primary")
     if confirmed:
         try:
             ws.delete(doc.collection, doc.id)
@@ -72,8 +80,16 @@ def actions(ctx: AppContext, doc: DocumentRecord) -> None:
             st.warning(f"{doc.file_name} was already gone.")
         else:
             st.session_state.get(SUMMARIES, {}).pop((doc.collection, doc.id), None)
+            forget_in_upload_report(doc)
             st.toast(f"Deleted {doc.file_name} from {doc.collection}.")
             st.rerun()
+
+
+def forget_in_upload_report(doc: DocumentRecord) -> None:
+    """A deleted document leaves the upload page's last report."""
+    report = st.session_state.get(REPORT)
+    if report:
+        st.session_state[REPORT] = [r for r in report if (r.collection, r.id) != (doc.collection, doc.id)]
 
 
 def open_chat(doc: DocumentRecord) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 from rag.answering import Answer
 
@@ -14,6 +15,7 @@ class Turn:
     question: str
     answer: Answer
     scope: str  # which collections or document were asked
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # what a rating and the answer's widgets are keyed by
 
 
 def chat_markdown(turns: list[Turn], title: str = "Confidant conversation") -> str:

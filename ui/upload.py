@@ -49,6 +49,7 @@ def upload_page(ctx: AppContext) -> None:
                 return
         uploads = [Upload(f.name, f.getvalue()) for f in files or []]
         st.session_state[REPORT] = run_with_progress(ctx, uploads, collection)
+        st.rerun()  # the sidebar's counts and the document lists include the new files at once
     report = st.session_state.get(REPORT)
     if report:
         show_report(report)
@@ -74,6 +75,12 @@ def run_with_progress(ctx: AppContext, uploads: list[Upload], collection: str) -
 
 def show_report(results: Sequence[FileResult]) -> None:
     st.subheader("Report")
+    ready = sum(1 for r in results if r.state in (DocState.INDEXED, DocState.DUPLICATE))
+    summary = f"{ready} of {len(results)} file(s) ready"
+    if ready == len(results):
+        st.success(summary + ". Ask about them on the Chat page.")
+    else:
+        st.warning(summary + "; the others could not be indexed, for the reasons below.")
     for r in results:
         if r.state is DocState.DUPLICATE:
             st.info(f"{r.file}: duplicate — {r.reason}. Not indexed again.")
