@@ -16,13 +16,8 @@ from storage.collections import CollectionSettings
 from storage.records import DocState
 from tests.documents import make_pdf
 from tests.fakes import ExtractiveChat
+from tests.test_ui_app import app
 from ui.context import AppContext
-
-
-def run_app(ctx) -> None:  # type: ignore[no-untyped-def]  # AppTest runs this source alone, without imports
-    from ui.main import main
-
-    main(ctx)
 
 
 @pytest.fixture
@@ -35,13 +30,6 @@ def ctx(tmp_path: Path, embedder: Embedder) -> Iterator[AppContext]:
     context = AppContext(services.gate())
     yield context
     services.close()
-
-
-def app(ctx: AppContext) -> AppTest:
-    at = AppTest.from_function(run_app, args=(ctx,), default_timeout=60)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def rate(at: AppTest, rating: str) -> None:
