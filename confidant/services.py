@@ -30,6 +30,7 @@ from storage.accounts import SqlAccounts
 from storage.adopt import adopt_files
 from storage.audit import SqlAudit
 from storage.collections import CollectionSettingsStore
+from storage.conversations import ConversationStore
 from storage.feedback import FeedbackStore
 from storage.keyword_index import NamingIndex, TantivyKeywordIndex
 from storage.pg_keyword_index import PostgresKeywordIndex
@@ -200,6 +201,10 @@ class Services:
         return CollectionSettingsStore(self.records)
 
     @cached_property
+    def conversations(self) -> ConversationStore:
+        return ConversationStore(self.records)
+
+    @cached_property
     def feedback(self) -> FeedbackStore:
         return FeedbackStore(self.records)
 
@@ -210,6 +215,7 @@ class Services:
             retriever=lambda: self.retriever, pipeline=lambda: self.pipeline, chat_model=lambda: self.chat_model,
             embedder=lambda: self.embedder, rank_sentences=self.rank_sentences, accounts=lambda: self.accounts,
             audit=lambda: self.audit, assistants=lambda: self.assistants, feedback=lambda: self.feedback,
+            conversations=lambda: self.conversations,
             answer_options=answer_options(self.settings), data_folder_warning=self.data_folder_warning or "")
 
     def gate(self) -> Gate:

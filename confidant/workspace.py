@@ -17,8 +17,10 @@ bag of services.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+import json
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO, TypeVar
@@ -29,7 +31,7 @@ from confidant.settings import Settings
 from ingest.pipeline import IngestPipeline, Progress, sha256_file
 from ingest.sync import SyncPlan, SyncReport, apply_sync, plan_sync
 from ingest.uploads import Upload, UploadRules, ingest_uploads
-from rag.answering import Answer, Answerer, AnswerEvent, AnswerOptions, Retrieved
+from rag.answering import Answer, Answerer, AnswerEvent, AnswerOptions, Retrieved, Token
 from rag.chat import ChatModel
 from rag.embedders import Embedder
 from rag.evaluation import AnswerReport, EvalReport, Question, evaluate, evaluate_answers
@@ -39,6 +41,7 @@ from rag.summary import Summary, summarise
 from storage.accounts import AccountError, Accounts, LoginRefused, Role, TokenInfo, User
 from storage.audit import AuditEvent, AuditLog
 from storage.collections import CollectionSettings, CollectionSettingsStore, valid_collection_name
+from storage.conversations import Conversation, ConversationNotFound, ConversationStore, ConversationTurn
 from storage.feedback import Feedback, FeedbackStore, Rating
 from storage.records import Chunk, DocState, DocumentRecord, FileResult, ScoredChunk
 from storage.registry import Registry
@@ -64,6 +67,7 @@ class WorkspaceParts:
     audit: Callable[[], AuditLog]
     assistants: Callable[[], CollectionSettingsStore]
     feedback: Callable[[], FeedbackStore]
+    conversations: Callable[[], ConversationStore]
     answer_options: AnswerOptions
     data_folder_warning: str = ""
 
@@ -320,7 +324,7 @@ class Workspace:
 
     def stream_answer(self, question: str, collections: Sequence[str] | None = None,
                       document_ids: Sequence[str] | None = None, history: Sequence[str] = (),
-                      instructions: str = "") -> Iterator[AnswerEvent]:
+                      instructions: str = "") -> Generator[AnswerEvent, None, None]:
         """Retrieved passages, then tokens, then the checked Answer (audited when it is done)."""
         self.limits.question(question)
         history = self.limits.history(history)
@@ -375,15 +379,117 @@ class Workspace:
         self._record("eval", scope, detail=f"{len(questions)} questions answered by the model")
         return report
 
-    def rate_answer(self, question: str, answer: Answer, rating: Rating, comment: str = "") -> None:
+    def rate_answer(self, question: str, answer: Answer, rating: Rating, comment: str = "",
+                    turn: tuple[str, str] | None = None) -> None:
         """A reader's thumbs up or down on an answer they were given (answers marked wrong become evaluation
-        questions for administrators)."""
+        questions for administrators); `turn` (conversation id, turn id) keeps the rating with the conversation."""
         self.limits.question(question)
         if comment:
             self.limits.question(comment, "comment")
+        if turn is not None:
+            self._conversation_store_call("rate an answer", lambda store: store.rate_turn(
+                self.caller.username, turn[0], turn[1], rating))
         self.parts.feedback().add(question, answer.text, [c.as_json() for c in answer.citations], rating, comment)
         cited = list(dict.fromkeys(c.chunk.collection for c in answer.citations))
         self._record("feedback", [c for c in cited if self.may_see(c)], question=question, detail=rating)
+
+
+    # --- conversations ------------------------------------------------------------------------------------
+    PARTIAL_EVERY_S = 0.75  # how often a streaming answer's text so far is saved with its turn
+
+    def conversations(self, search: str = "") -> list[Conversation]:
+        """The caller's own conversations, newest activity first; `search` matches titles and questions."""
+        if search:
+            self.limits.question(search, "search")
+        return self.parts.conversations().list(self.caller.username, search)
+
+    def conversation(self, conversation_id: str) -> Conversation:
+        """One of the caller's conversations with its turns. A turn that cites or asked a collection the caller may
+        no longer see keeps its question but not its answer (state `withheld`)."""
+        found = self._conversation_store_call("open a conversation", lambda store: store.get(
+            self.caller.username, conversation_id))
+        return replace(found, turns=[self._visible_turn(t) for t in found.turns])
+
+    def _visible_turn(self, turn: ConversationTurn) -> ConversationTurn:
+        cited: set[str] = set()
+        if turn.answer is not None:
+            cited = {str(p.get("collection")) for key in ("citations", "passages") for p in turn.answer.get(key, [])}
+        asked = set(json.loads(turn.scope).get("collections", [])) if turn.scope.startswith("{") else set()
+        if all(self.may_see(c) for c in cited | asked):
+            return turn
+        return replace(turn, state="withheld", answer=None, partial="")
+
+    def start_conversation(self, first_question: str, scope: Mapping[str, object]) -> Conversation:
+        """A new conversation of the caller's, titled from its first question."""
+        self.limits.question(first_question)
+        collections = self._scope_collections(scope)
+        conversation = self.parts.conversations().create(self.caller.username, first_question, dict(scope))
+        self._record("conversation_created", collections, detail=conversation.id)
+        return conversation
+
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        self.limits.question(title, "title")
+        if not title.strip():
+            raise ValueError("a conversation needs a title")
+        self._conversation_store_call("rename a conversation", lambda store: store.rename(
+            self.caller.username, conversation_id, title))
+        self._record("conversation_renamed", (), detail=conversation_id)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        self._conversation_store_call("delete a conversation", lambda store: store.delete(
+            self.caller.username, conversation_id))
+        self._record("conversation_deleted", (), detail=conversation_id)
+
+    def stream_answer_in(self, conversation_id: str, question: str, scope: Mapping[str, object],
+                         instructions: str = "") -> Generator[AnswerEvent, None, None]:
+        """`stream_answer` within one of the caller's conversations: the question is saved before anything else,
+        the answer's text so far while it streams, the checked answer at the end. Stopping early (the page was left
+        or reloaded: the generator is closed) stops the model and leaves the turn `interrupted` with what it had
+        written. Follow-ups are read against the conversation's earlier questions as they were understood."""
+        self.limits.question(question)
+        collections = self._scope_collections(scope)
+        document = scope.get("document")
+        document_ids = [str(document["document_id"])] if isinstance(document, dict) else None
+        owner = self.caller.username
+        store = self.parts.conversations()
+        earlier = self.conversation(conversation_id).turns
+        history = [t.answer.get("asked_as") or t.question for t in earlier
+                   if t.state == "answered" and t.answer is not None][-self.limits.max_history_items:] \
+            if self.limits.max_history_items else []
+        events = self.stream_answer(question, collections, document_ids, history, instructions)
+        turn_id = store.start_turn(owner, conversation_id, question, json.dumps(dict(scope)))
+        written: list[str] = []
+        saved_at = time.monotonic()
+        finished = False
+        try:
+            for event in events:
+                if isinstance(event, Answer):
+                    store.finish_turn(owner, conversation_id, turn_id, {**event.as_json(), "turn_id": turn_id})
+                    finished = True
+                elif isinstance(event, Token):
+                    written.append(event.text)
+                    if time.monotonic() - saved_at >= self.PARTIAL_EVERY_S:
+                        store.write_partial(owner, conversation_id, turn_id, "".join(written))
+                        saved_at = time.monotonic()
+                yield event
+        finally:
+            if not finished:
+                events.close()  # closes the model's stream: generation stops
+                store.interrupt_turn(owner, conversation_id, turn_id, "".join(written))
+
+    def _scope_collections(self, scope: Mapping[str, object]) -> list[str]:
+        """The collections a conversation scope asks (each must be visible to the caller)."""
+        document = scope.get("document")
+        if isinstance(document, dict):
+            return self.scope([str(document.get("collection", ""))])
+        names = scope.get("collections")
+        return self.scope([str(n) for n in names] if isinstance(names, list) else None)
+
+    def _conversation_store_call(self, what: str, call: Callable[[ConversationStore], T]) -> T:
+        try:
+            return call(self.parts.conversations())
+        except ConversationNotFound:
+            raise self._denied("no such conversation", what) from None
 
     # --- changes ------------------------------------------------------------------------------------------
     def require_admin(self, what: str) -> None:

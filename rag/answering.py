@@ -33,7 +33,12 @@ class Citation:
     def as_json(self) -> dict[str, object]:
         c = self.chunk
         return {"n": self.n, "file": c.file_name, "page": c.page, "start": c.start, "end": c.end, "text": c.text,
-                "document_id": c.document_id, "collection": c.collection}
+                "document_id": c.document_id, "collection": c.collection, "index": c.index}
+
+    @staticmethod
+    def chunk_from_json(data: dict[str, object]) -> Chunk:
+        return Chunk(str(data["document_id"]), str(data["collection"]), str(data["file"]), int(data["page"]),  # type: ignore[call-overload]
+                     int(data["start"]), int(data["end"]), str(data["text"]), int(data.get("index", 0)))  # type: ignore[call-overload]
 
 
 @dataclass
@@ -62,6 +67,23 @@ class Answer:
                          for n, p in enumerate(self.passages, start=1)],
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Answer:
+        """The answer as `as_json` wrote it (a conversation read back from the records database)."""
+        def items(key: str) -> list[dict[str, object]]:
+            value = data.get(key) or []
+            return list(value) if isinstance(value, list) else []
+
+        return cls(
+            question=str(data.get("question", "")), text=str(data.get("answer", "")),
+            declined=bool(data.get("declined")), model=str(data.get("model", "")),
+            passages=[ScoredChunk(Citation.chunk_from_json(p), float(p.get("score", 0.0)))  # type: ignore[arg-type]
+                      for p in items("passages")],
+            citations=[Citation(int(c["n"]), Citation.chunk_from_json(c)) for c in items("citations")],  # type: ignore[call-overload]
+            unsupported=[str(s) for s in items("unsupported")], message=str(data.get("message", "")),
+            timings={str(k): float(v) for k, v in dict(data.get("timings") or {}).items()},  # type: ignore[call-overload]
+            quoted=bool(data.get("quoted")), asked_as=str(data.get("asked_as", "")))
 
 
 @dataclass(frozen=True)

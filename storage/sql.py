@@ -138,6 +138,33 @@ feedback = Table(
     Column("created_at", Text, nullable=False),
 )
 
+# a user's conversations on the chat page (storage/conversations.py), so they follow the user across app nodes
+conversations = Table(
+    "conversations", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("scope", Text, nullable=False, server_default="{}"),  # JSON: the collections or the one document asked
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Index("conversations_owner", "owner", "updated_at"),
+)
+
+conversation_turns = Table(
+    "conversation_turns", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("conversation_id", String(64), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("state", Text, nullable=False),  # asking (the answer is being written) · answered · interrupted
+    Column("answer", Text, nullable=False, server_default=""),  # JSON of the checked answer, once answered
+    Column("partial", Text, nullable=False, server_default=""),  # what the model had written, while asking
+    Column("scope", Text, nullable=False, server_default=""),  # which collections or document were asked
+    Column("rating", Text, nullable=False, server_default=""),
+    Column("created_at", Text, nullable=False),
+    Index("conversation_turns_order", "conversation_id", "position"),
+)
+
 # keyword search shared by every node (storage/pg_keyword_index.py): PostgreSQL only, so kept apart from `metadata`
 postgres_only = MetaData()
 

@@ -96,6 +96,18 @@ def test_what_one_node_does_the_other_sees(team: Team, tmp_path: Path, embedder:
         actions = {(e.action, e.client) for e in audit}
         assert ("ingest", "cli") in actions and ("user_added", "cli") in actions and ("login", "ui 10.0.0.9") in actions
         assert {e.user for e in audit if e.action == "search"} >= {"dana"}
+        # dana's conversation on A is hers on B: listed, opened, asked in, and nobody else's
+        on_a = node_a.gate().workspace(dana)
+        talk = on_a.start_conversation("How many weeks of parental leave?", {"collections": ["hr"]})
+        node_b = team.services("node-b", embedder)
+        try:
+            on_b = node_b.gate().workspace(node_b.gate().sign_in("dana", PASSWORD, "ui 10.0.0.7"))
+            assert [c.id for c in on_b.conversations()] == [talk.id]
+            turn = on_b.parts.conversations().start_turn("dana", talk.id, "And sick leave?", "collections hr")
+            assert [t.id for t in on_a.conversation(talk.id).turns] == [turn]
+            assert node_b.workspace(Caller("root", Role.ADMIN, None, "test")).conversations() == []
+        finally:
+            node_b.close()
     finally:
         node_a.close()
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import Engine
 
 from rag.answering import Answer, Citation
@@ -16,7 +17,7 @@ from storage.records import Chunk, ScoredChunk
 from storage.registry import SqliteRegistry
 from tests.fakes import ExtractiveChat
 from ui.sources import cited_sentences, cited_spans, highlighted_html
-from ui.transcript import Turn, chat_markdown
+from ui.transcript import Turn, chat_markdown, chat_pdf
 
 
 def chunk(page: int, text: str, index: int = 0) -> Chunk:
@@ -79,6 +80,23 @@ def test_chat_markdown_has_citations_and_flags() -> None:
     assert "- [1] policy.pdf, page 3: “Employees get sixteen weeks of paid leave.”" in text
     assert "left out, not supported by the documents: Also a bonus." in text
     assert "> Not answered from the documents. No passage is relevant." in text
+
+
+def test_chat_pdf_holds_questions_answers_and_quoted_sources(tmp_path: Path) -> None:
+    c = chunk(3, "Employees in Zürich get sixteen weeks of paid leave (Отпуск — “full pay”).")
+    answer = Answer("How much leave?", "Sixteen weeks of paid leave [1].", False, "fake", [ScoredChunk(c, 0.8)],
+                    [Citation(1, c)], unsupported=["Also a bonus."])
+    turns = [Turn("How much leave?", answer, "collections hr"),
+             Turn("And for part-time staff?", None, "collections hr", state="interrupted", partial="Part-ti")]
+    out = tmp_path / "chat.pdf"
+    out.write_bytes(chat_pdf(turns, "Leave questions"))
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(out).pages).split())
+    assert text.startswith("Leave questions")
+    assert "Q: How much leave?" in text and "Sixteen weeks of paid leave [1]." in text
+    assert "[1] policy.pdf, page 3: “Employees in Zürich get sixteen weeks of paid leave (Отпуск — “full pay”).”" in text
+    assert "Left out, not supported by the documents: Also a bonus." in text
+    assert "Q: And for part-time staff? Asked: collections hr The answer was interrupted" in text
+    assert "Part-ti" not in text  # what the model had written was never checked: not exported
 
 
 def test_cited_span_is_highlighted_and_escaped() -> None:

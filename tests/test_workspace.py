@@ -84,7 +84,19 @@ REFUSED: dict[str, Call] = {
     "tokens": lambda ws, other, doc: ws.tokens("root"),
     "revoke_token": lambda ws, other, doc: ws.revoke_token("root", 1),
     "audit_csv": lambda ws, other, doc: ws.audit_csv(StringIO()),
+    # conversations: over a collection the caller does not use, or someone else's
+    "start_conversation": lambda ws, other, doc: ws.start_conversation("Who signs?", {"collections": [other]}),
+    "stream_answer_in": lambda ws, other, doc: _drain(ws.stream_answer_in(
+        _roots_conversation(ws), LEGAL_QUESTION, {"collections": [ws.collections()[0]]})),
+    "conversation": lambda ws, other, doc: ws.conversation(_roots_conversation(ws)),
+    "rename_conversation": lambda ws, other, doc: ws.rename_conversation(_roots_conversation(ws), "taken"),
+    "delete_conversation": lambda ws, other, doc: ws.delete_conversation(_roots_conversation(ws)),
 }
+
+
+def _roots_conversation(ws: Workspace) -> str:
+    """A conversation of the administrator's (made behind the door, as the test's set-up)."""
+    return ws.parts.conversations().create("root", "Board minutes", {"collections": []}).id
 
 ROLE_ONLY = {"ready_to_ingest", "require_editing"}
 
@@ -117,6 +129,14 @@ def _rating_is_the_callers(ws: Workspace, world: World, other: str, doc: str) ->
     assert event.user == ws.caller.username and event.detail == "up"
 
 
+def _own_conversations_only(ws: Workspace, world: World, other: str, doc: str) -> None:
+    theirs = world.workspace("root").start_conversation("Who signs the supply contract?", {"collections": [other]})
+    mine = ws.start_conversation("What is the dental deductible?", {"collections": ws.collections()})
+    listed = [c.id for c in ws.conversations()]
+    assert mine.id in listed and theirs.id not in listed
+    assert ws.conversations("supply contract") == []
+
+
 FILTERED: dict[str, Check] = {
     "collections": lambda ws, world, other, doc: None if other not in ws.collections() else pytest.fail("leaked"),
     "may_see": lambda ws, world, other, doc: None if not ws.may_see(other) else pytest.fail("leaked"),
@@ -126,6 +146,7 @@ FILTERED: dict[str, Check] = {
     "status": lambda ws, world, other, doc: None if ws.status().data_dir == "" else pytest.fail("leaked"),
     "model_name": lambda ws, world, other, doc: None if ws.model_name() else pytest.fail("no model"),
     "rate_answer": _rating_is_the_callers,
+    "conversations": _own_conversations_only,
 }
 
 
@@ -212,6 +233,7 @@ SERVICES_USE = {"gate", "workspace", "close", "data_folder_warning"}
 # what only the Workspace may hold: stores, indexes, the pipeline, the retriever, the model loop
 INNER = {"Retriever", "Answerer", "IngestPipeline", "SqlRegistry", "SqliteRegistry", "PostgresRegistry", "ChromaStore",
          "TantivyKeywordIndex", "SqliteAccounts", "SqliteAudit", "FeedbackStore", "CollectionSettingsStore",
+         "ConversationStore",
          "apply_sync", "plan_sync", "ingest_uploads", "summarise", "evaluate", "evaluate_answers", "build_services",
          "choose_chat_model", "Database"}
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -11,14 +13,17 @@ from confidant.access import AccessDenied
 from confidant.limits import LimitExceeded
 from rag.answering import Answer, AnswerEvent, Retrieved, Token
 from storage.collections import CollectionSettings
+from storage.conversations import Conversation
 from storage.records import ScoredChunk
 from ui.context import AppContext
 from ui.sources import link_markers, sources_panel
-from ui.transcript import Turn, chat_markdown
+from ui.transcript import UNANSWERED, Turn, chat_markdown, chat_pdf
 
-TURNS = "chat_turns"
 PENDING = "chat_pending_question"
 SCOPE = "chat_document_scope"
+CURRENT = "chat_conversation"  # the id of the open conversation (also in the URL as ?c=…, so a reload keeps it)
+RESTORED = "chat_restored"  # the conversation whose collections were last put into the widgets
+COLLECTIONS = "chat_collections"
 
 
 @dataclass(frozen=True)
@@ -30,31 +35,79 @@ class DocumentScope:
     file_name: str
 
 
-def turns() -> list[Turn]:
-    history: list[Turn] = st.session_state.setdefault(TURNS, [])
-    return history
-
-
 def ask_later(question: str) -> None:
     st.session_state[PENDING] = question
 
 
+def open_conversation(conversation_id: str | None) -> None:
+    """Show a conversation (None: a new one, started by the next question)."""
+    st.session_state[CURRENT] = conversation_id
+    st.session_state.pop(RESTORED, None)
+    if conversation_id:
+        st.query_params["c"] = conversation_id
+    else:
+        st.query_params.pop("c", None)
+
+
 def scope_to_document(scope: DocumentScope | None) -> None:
+    """Ask one document (or, with None, the collections again) in a new conversation; the old one is kept."""
+    open_conversation(None)
     st.session_state[SCOPE] = scope
-    st.session_state[TURNS] = []
+    st.session_state[RESTORED] = None
+
+
+def scope_label(scope: dict[str, Any]) -> str:
+    document = scope.get("document")
+    if isinstance(document, dict):
+        return f"document {document.get('file_name')} ({document.get('collection')})"
+    return "collections " + ", ".join(scope.get("collections") or [])
+
+
+def current_conversation(ctx: AppContext, names: list[str]) -> Conversation | None:
+    """The open conversation (after a reload: the one in the URL), its scope put back into the page's widgets."""
+    wanted = st.session_state.get(CURRENT, st.query_params.get("c"))
+    if not wanted:
+        return None
+    try:
+        conversation = ctx.ws.conversation(wanted)
+    except AccessDenied:
+        open_conversation(None)
+        st.info("That conversation is not available (it was deleted, or belongs to someone else).")
+        return None
+    if st.session_state.get(CURRENT) != wanted:
+        open_conversation(wanted)
+    if st.session_state.get(RESTORED) != wanted:
+        document = conversation.scope.get("document")
+        st.session_state[SCOPE] = DocumentScope(**document) if isinstance(document, dict) else None
+        if not isinstance(document, dict):
+            st.session_state[COLLECTIONS] = [n for n in conversation.scope.get("collections", []) if n in names]
+        st.session_state[RESTORED] = wanted
+    return conversation
+
+
+def turns_of(conversation: Conversation | None) -> list[Turn]:
+    if conversation is None:
+        return []
+    return [Turn(t.question, Answer.from_json(t.answer) if t.answer is not None else None,
+                 scope_label(json.loads(t.scope)) if t.scope.startswith("{") else t.scope, t.id, t.state,
+                 t.partial, t.rating) for t in conversation.turns]
 
 
 def chat_page(ctx: AppContext) -> None:
     names = ctx.collection_names()
+    conversation = current_conversation(ctx, names)
+    conversations_sidebar(ctx, conversation)
     scope: DocumentScope | None = st.session_state.get(SCOPE)
     if scope is not None:
-        collections, document_ids = [scope.collection], [scope.document_id]
-        scope_label = f"document {scope.file_name} ({scope.collection})"
+        collections = [scope.collection]
+        asked: dict[str, Any] = {"document": asdict(scope)}
+        label = f"document {scope.file_name} ({scope.collection})"
     else:
-        default = [n for n in names if ctx.ws.documents(n)] or names[:1]
-        collections = st.multiselect("Collections to ask", names, default=default, key="chat_collections")
-        document_ids = None
-        scope_label = "collections " + ", ".join(collections)
+        if COLLECTIONS not in st.session_state:
+            st.session_state[COLLECTIONS] = [n for n in names if ctx.ws.documents(n)] or names[:1]
+        collections = st.multiselect("Collections to ask", names, key=COLLECTIONS)
+        asked = {"collections": collections}
+        label = "collections " + ", ".join(collections)
     assistant = ctx.ws.assistant(collections[0]) if len(collections) == 1 else CollectionSettings("")
     st.title(assistant.display_title if assistant.name and assistant.title else "Ask your documents")
     if scope is not None:
@@ -64,7 +117,7 @@ def chat_page(ctx: AppContext) -> None:
     if not collections:
         st.warning("Pick at least one collection to ask.")
         return
-    history = turns()
+    history = turns_of(conversation)
     if not history and not any(ctx.ws.documents(n) for n in collections):
         st.info("No documents here yet. Add PDFs, Word files, text or Markdown on the **Upload** page, "
                 "then ask about them here. Answers cite the file and page they come from.")
@@ -72,25 +125,67 @@ def chat_page(ctx: AppContext) -> None:
         with st.chat_message("user"):
             st.text(turn.question)
         with st.chat_message("assistant"):
-            render_answer(ctx, turn, i)
+            render_turn(ctx, conversation, turn, i, last=i == len(history) - 1)
     if not history and assistant.starters:
         starters(assistant)
-    if history:
-        tools(ctx, history)
+    if history and conversation is not None:
+        tools(conversation, history)
     limits = ctx.ws.limits
     question = (st.chat_input("Ask a question about your documents", max_chars=limits.max_question_chars)
                 or st.session_state.pop(PENDING, None))
     if question:
-        with st.chat_message("user"):
-            st.text(question)
-        earlier = ([t.answer.asked_as or t.question for t in history][-limits.max_history_items:]
-                   if limits.max_history_items else [])  # a follow-up as it was understood, not as it was typed
-        with st.chat_message("assistant"):
-            answer = stream_answer(ctx.ws.stream_answer(question, collections, document_ids, earlier,
-                                                        assistant.instructions))
-        if answer is not None:  # the Workspace has audited it
-            history.append(Turn(question, answer, scope_label))
-            st.rerun()
+        ask(ctx, conversation, question, asked, label, assistant.instructions)
+
+
+def ask(ctx: AppContext, conversation: Conversation | None, question: str, scope: dict[str, Any], label: str,
+        instructions: str) -> None:
+    """Save the question in its conversation (a new one for the first question), stream the answer, keep it."""
+    with st.chat_message("user"):
+        st.text(question)
+    try:
+        if conversation is None:
+            conversation = ctx.ws.start_conversation(question, scope)
+            open_conversation(conversation.id)
+            st.session_state[RESTORED] = conversation.id
+    except (LimitExceeded, AccessDenied) as refused:
+        st.error(f"Could not answer: {refused}")
+        return
+    with st.chat_message("assistant"):
+        answer = stream_answer(ctx.ws.stream_answer_in(conversation.id, question, scope, instructions))
+    if answer is not None:  # kept in the conversation and audited by the Workspace
+        st.rerun()
+
+
+def conversations_sidebar(ctx: AppContext, current: Conversation | None) -> None:
+    """The caller's conversations, newest first: open, search, start a new one, rename or delete the open one."""
+    with st.sidebar:
+        st.divider()
+        st.markdown("**Conversations**")
+        st.button("New conversation", key="conversation-new", icon=":material/add:", on_click=open_conversation,
+                  args=(None,), width="stretch")
+        search = st.text_input("Search conversations", key="conversation-search", placeholder="Search conversations",
+                               label_visibility="collapsed", max_chars=200)
+        found = ctx.ws.conversations(search)
+        if not found:
+            st.caption("No conversation matches." if search else "Your conversations will be listed here.")
+        for c in found[:50]:
+            st.button(c.title, key=f"conversation-open-{c.id}", on_click=open_conversation, args=(c.id,), width="stretch",
+                      type="primary" if current is not None and c.id == current.id else "tertiary")
+        if current is not None:
+            with st.popover("Rename or delete this conversation", width="stretch"):
+                title = st.text_input("Title", value=current.title, key=f"conversation-title-{current.id}",
+                                      max_chars=200)
+                if st.button("Save title", key=f"conversation-rename-{current.id}"):
+                    try:
+                        ctx.ws.rename_conversation(current.id, title)
+                    except (ValueError, LimitExceeded) as refused:
+                        st.warning(str(refused))
+                    else:
+                        st.rerun()
+                if st.button("Delete this conversation", key=f"conversation-delete-{current.id}", type="primary"):
+                    ctx.ws.delete_conversation(current.id)
+                    open_conversation(None)
+                    st.rerun()
 
 
 def starters(assistant: CollectionSettings) -> None:
@@ -134,8 +229,11 @@ def stream_answer(events: Iterator[AnswerEvent]) -> Answer | None:
     return final[0] if final else None
 
 
-def render_answer(ctx: AppContext, turn: Turn, i: int) -> None:
+def render_turn(ctx: AppContext, conversation: Conversation | None, turn: Turn, i: int, last: bool) -> None:
     a = turn.answer
+    if a is None:
+        unanswered(turn)
+        return
     if a.asked_as:
         st.caption(f"Read as: “{a.asked_as}”")
     if a.declined:
@@ -152,17 +250,35 @@ def render_answer(ctx: AppContext, turn: Turn, i: int) -> None:
                    + " · ".join(f"“{s}”" for s in a.unsupported))
     secs = a.timings.get("total_ms", 0.0) / 1000
     st.caption(f"Model: {a.model} · {secs:.1f} s · asked {turn.scope}")
-    with st.expander("Sources" if a.citations else "Closest passages", expanded=i == len(turns()) - 1):
+    with st.expander("Sources" if a.citations else "Closest passages", expanded=last):
         sources_panel(ctx.ws, a, i)
-    feedback_form(ctx, turn, i)
+    feedback_form(ctx, conversation, turn)
 
 
-def feedback_form(ctx: AppContext, turn: Turn, i: int) -> None:
-    """Rate one answer (keyed by the answer, so a rating never carries over to another chat's answer)."""
+def unanswered(turn: Turn) -> None:
+    """A question without its answer: being written elsewhere, interrupted, or citing what the caller can't see."""
+    if turn.state == "withheld":
+        st.warning(UNANSWERED["withheld"])
+        return
+    if turn.state == "asking":
+        st.info(UNANSWERED["asking"] + " Reload to see it when it is done.")
+    else:
+        st.warning(UNANSWERED["interrupted"]
+                   + " (The page was left or reloaded, or the model stopped.)")
+    if turn.partial:
+        with st.expander("What the model had written so far (not checked against the documents)"):
+            st.text(turn.partial)
+    if turn.state == "interrupted":
+        st.button("Ask again", key=f"ask-again-{turn.id}", on_click=ask_later, args=(turn.question,))
+
+
+def feedback_form(ctx: AppContext, conversation: Conversation | None, turn: Turn) -> None:
+    """Rate one answer (kept with its turn, so a rating never carries over to another answer and survives a reload)."""
     done: set[str] = st.session_state.setdefault("feedback_sent", set())
-    if turn.id in done:
+    if turn.rating or turn.id in done:
         st.caption("Thank you for the feedback.")
         return
+    assert turn.answer is not None
     with st.popover("Rate this answer", key=f"rate-{turn.id}"), st.form(f"feedback-{turn.id}", border=False):
         rating = st.radio("Was this answer right?", ["👍 right", "👎 wrong"], index=None, horizontal=True,
                           key=f"rating-{turn.id}")
@@ -171,18 +287,19 @@ def feedback_form(ctx: AppContext, turn: Turn, i: int) -> None:
             if rating is None:
                 st.warning("Choose 👍 or 👎 first.")
                 return
-            ctx.ws.rate_answer(turn.question, turn.answer, "up" if rating.startswith("👍") else "down", comment)
+            ctx.ws.rate_answer(turn.question, turn.answer, "up" if rating.startswith("👍") else "down", comment,
+                               turn=(conversation.id, turn.id) if conversation is not None else None)
             done.add(turn.id)
             st.success("Saved.")
 
 
-def tools(ctx: AppContext, history: list[Turn]) -> None:
-    transcript = chat_markdown(history)
-    left, middle, right = st.columns(3)
-    left.download_button("Download chat (Markdown)", transcript, file_name="confidant-chat.md",
-                         mime="text/markdown", key="download-chat")
-    with middle.popover("Copy chat"):
+def tools(conversation: Conversation, history: list[Turn]) -> None:
+    transcript = chat_markdown(history, conversation.title)
+    markdown, pdf, copy, new = st.columns(4)
+    markdown.download_button("Download (Markdown)", transcript, file_name="confidant-chat.md",
+                             mime="text/markdown", key="download-chat")
+    pdf.download_button("Download (PDF)", lambda: chat_pdf(history, conversation.title),
+                        file_name="confidant-chat.pdf", mime="application/pdf", key="download-chat-pdf")
+    with copy.popover("Copy chat"):
         st.code(transcript, language="markdown")
-    if right.button("New chat", key="new-chat"):
-        st.session_state[TURNS] = []
-        st.rerun()
+    new.button("New conversation", key="new-chat", on_click=open_conversation, args=(None,))

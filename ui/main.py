@@ -62,6 +62,7 @@ def main(app: AppContext) -> None:
             st.caption(f"Signed in as **{caller.username}** ({caller.role.value})")
             st.button("Sign out", on_click=sign_out)
         page = st.radio("Go to", list(pages), key="page")
+    pages[page](ctx)  # a page may add to the sidebar (the chat's conversations), above the status
+    with st.sidebar:
         st.divider()
         status_panel(ctx)
-    pages[page](ctx)
