@@ -448,8 +448,8 @@ class Workspace:
         written. Follow-ups are read against the conversation's earlier questions as they were understood."""
         self.limits.question(question)
         collections = self._scope_collections(scope)
-        document = scope.get("document")
-        document_ids = [str(document["document_id"])] if isinstance(document, dict) else None
+        documents = scope.get("documents")
+        document_ids = [str(d) for d in documents.get("document_ids", [])] if isinstance(documents, dict) else None
         owner = self.caller.username
         store = self.parts.conversations()
         earlier = self.conversation(conversation_id).turns
@@ -478,10 +478,11 @@ class Workspace:
                 store.interrupt_turn(owner, conversation_id, turn_id, "".join(written))
 
     def _scope_collections(self, scope: Mapping[str, object]) -> list[str]:
-        """The collections a conversation scope asks (each must be visible to the caller)."""
-        document = scope.get("document")
-        if isinstance(document, dict):
-            return self.scope([str(document.get("collection", ""))])
+        """The collections a conversation scope asks (each must be visible to the caller). A scope is
+        {"collections": [names]} or {"documents": {"collection": name, "document_ids": [...], "file_names": [...]}}."""
+        documents = scope.get("documents")
+        if isinstance(documents, dict):
+            return self.scope([str(documents.get("collection", ""))])
         names = scope.get("collections")
         return self.scope([str(n) for n in names] if isinstance(names, list) else None)
 

@@ -97,3 +97,36 @@ def test_upload_ask_and_see_the_cited_page(server: str, tmp_path: Path) -> None:
         browser.close()
     assert shot.stat().st_size > 10_000
     assert elsewhere == []
+
+
+def test_drop_a_file_into_the_chat_ask_it_and_find_the_conversation_after_a_reload(server: str,
+                                                                                   tmp_path: Path) -> None:
+    """Upload from the chat box with a question: the answer comes from that document alone; a reload reopens the
+    conversation with its scope, and it is listed in the sidebar."""
+    from playwright.sync_api import expect, sync_playwright
+
+    pdf = make_pdf(tmp_path / "handbook.pdf", PAGES)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server)
+        chat = page.get_by_test_id("stChatInput")
+        expect(page.get_by_role("button", name="Upload documents")).to_be_visible(timeout=60_000)  # the empty state
+        chat.locator("input[type=file]").set_input_files(str(pdf))
+        box = page.get_by_test_id("stChatInputTextArea")
+        box.fill(QUESTION)
+        box.press("Enter")
+        expect(page.get_by_text("Asking only handbook.pdf in default")).to_be_visible(timeout=180_000)
+        expect(page.get_by_text("handbook.pdf — page 3").first).to_be_visible(timeout=600_000)
+        expect(page.get_by_text("sixteen weeks").first).to_be_visible()
+        page.wait_for_url("**/?c=*")
+        page.reload()
+        expect(page.get_by_text(QUESTION).first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Asking only handbook.pdf in default")).to_be_visible()
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_role("button", name=QUESTION[:40], exact=False)).to_be_visible()
+        expect(page.get_by_role("button", name="Download (PDF)")).to_be_visible()
+        shot = ARTIFACTS / "chat-upload-reload.png"
+        shot.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(shot))
+        browser.close()

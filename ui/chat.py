@@ -4,35 +4,56 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
 from confidant.access import AccessDenied
 from confidant.limits import LimitExceeded
+from ingest.uploads import Upload
 from rag.answering import Answer, AnswerEvent, Retrieved, Token
 from storage.collections import CollectionSettings
 from storage.conversations import Conversation
-from storage.records import ScoredChunk
+from storage.records import DocState, FileResult, ScoredChunk
 from ui.context import AppContext
 from ui.sources import link_markers, sources_panel
 from ui.transcript import UNANSWERED, Turn, chat_markdown, chat_pdf
+from ui.upload import run_with_progress
 
 PENDING = "chat_pending_question"
 SCOPE = "chat_document_scope"
 CURRENT = "chat_conversation"  # the id of the open conversation (also in the URL as ?c=…, so a reload keeps it)
 RESTORED = "chat_restored"  # the conversation whose collections were last put into the widgets
 COLLECTIONS = "chat_collections"
+ADDED = "chat_added"  # the report of the files last dropped into the chat box, and their scope
 
 
 @dataclass(frozen=True)
 class DocumentScope:
-    """The chat is limited to one document (set from the documents page)."""
+    """The chat is limited to some documents of one collection: one from the documents page, or those just added
+    from the chat."""
 
     collection: str
-    document_id: str
-    file_name: str
+    document_ids: tuple[str, ...]
+    file_names: tuple[str, ...]
+
+    @property
+    def names(self) -> str:
+        return ", ".join(self.file_names) if len(self.file_names) <= 3 else f"{len(self.file_names)} documents"
+
+    @property
+    def label(self) -> str:
+        return f"{'document' if len(self.file_names) == 1 else 'documents'} {self.names} ({self.collection})"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"collection": self.collection, "document_ids": list(self.document_ids),
+                "file_names": list(self.file_names)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DocumentScope:
+        return cls(str(data.get("collection", "")), tuple(data.get("document_ids", ())),
+                   tuple(data.get("file_names", ())))
 
 
 def ask_later(question: str) -> None:
@@ -57,9 +78,9 @@ def scope_to_document(scope: DocumentScope | None) -> None:
 
 
 def scope_label(scope: dict[str, Any]) -> str:
-    document = scope.get("document")
-    if isinstance(document, dict):
-        return f"document {document.get('file_name')} ({document.get('collection')})"
+    documents = scope.get("documents")
+    if isinstance(documents, dict):
+        return DocumentScope.from_json(documents).label
     return "collections " + ", ".join(scope.get("collections") or [])
 
 
@@ -77,9 +98,9 @@ def current_conversation(ctx: AppContext, names: list[str]) -> Conversation | No
     if st.session_state.get(CURRENT) != wanted:
         open_conversation(wanted)
     if st.session_state.get(RESTORED) != wanted:
-        document = conversation.scope.get("document")
-        st.session_state[SCOPE] = DocumentScope(**document) if isinstance(document, dict) else None
-        if not isinstance(document, dict):
+        documents = conversation.scope.get("documents")
+        st.session_state[SCOPE] = DocumentScope.from_json(documents) if isinstance(documents, dict) else None
+        if not isinstance(documents, dict):
             st.session_state[COLLECTIONS] = [n for n in conversation.scope.get("collections", []) if n in names]
         st.session_state[RESTORED] = wanted
     return conversation
@@ -100,8 +121,8 @@ def chat_page(ctx: AppContext) -> None:
     scope: DocumentScope | None = st.session_state.get(SCOPE)
     if scope is not None:
         collections = [scope.collection]
-        asked: dict[str, Any] = {"document": asdict(scope)}
-        label = f"document {scope.file_name} ({scope.collection})"
+        asked: dict[str, Any] = {"documents": scope.as_json()}
+        label = scope.label
     else:
         if COLLECTIONS not in st.session_state:
             st.session_state[COLLECTIONS] = [n for n in names if ctx.ws.documents(n)] or names[:1]
@@ -111,16 +132,20 @@ def chat_page(ctx: AppContext) -> None:
     assistant = ctx.ws.assistant(collections[0]) if len(collections) == 1 else CollectionSettings("")
     st.title(assistant.display_title if assistant.name and assistant.title else "Ask your documents")
     if scope is not None:
-        st.info(f"Asking only **{scope.file_name}** in {scope.collection}.")
+        st.info(f"Asking only **{scope.names}** in {scope.collection}.")
         st.button("Ask all documents again", on_click=scope_to_document, args=(None,))
     st.caption(f"Answers by **{ctx.ws.model_name()}**, from your documents only.")
     if not collections:
         st.warning("Pick at least one collection to ask.")
         return
     history = turns_of(conversation)
+    can_add = ctx.ws.caller.can_edit
     if not history and not any(ctx.ws.documents(n) for n in collections):
-        st.info("No documents here yet. Add PDFs, Word files, text or Markdown on the **Upload** page, "
-                "then ask about them here. Answers cite the file and page they come from.")
+        st.info("No documents here yet. Add PDFs, Word files, text or Markdown"
+                + (" — drop them into the box below, or use the Upload page —" if can_add else "")
+                + " then ask about them here. Answers cite the file and page they come from.")
+        if can_add:
+            st.button("Upload documents", key="empty-upload", icon=":material/upload:", on_click=go_to_upload)
     for i, turn in enumerate(history):
         with st.chat_message("user"):
             st.text(turn.question)
@@ -130,11 +155,68 @@ def chat_page(ctx: AppContext) -> None:
         starters(assistant)
     if history and conversation is not None:
         tools(conversation, history)
+    added = st.session_state.get(ADDED)
+    if added:
+        added_report(added)
     limits = ctx.ws.limits
-    question = (st.chat_input("Ask a question about your documents", max_chars=limits.max_question_chars)
-                or st.session_state.pop(PENDING, None))
+    types = list(ctx.settings.upload_types)
+    typed = st.chat_input("Ask a question about your documents" + (", or drop files here to add them" if can_add else ""),
+                          max_chars=limits.max_question_chars, accept_file="multiple" if can_add else False,
+                          file_type=types if can_add else None, key="chat_box")
+    question, files = (typed.text, list(typed.files)) if typed is not None and not isinstance(typed, str) else (
+        typed, [])
+    if files:
+        add_from_chat(ctx, files, scope.collection if scope is not None else collections[0], question or "")
+        return
+    question = question or st.session_state.pop(PENDING, None)
     if question:
         ask(ctx, conversation, question, asked, label, assistant.instructions)
+
+
+def go_to_upload() -> None:
+    st.session_state["page"] = "Upload"
+
+
+def add_from_chat(ctx: AppContext, files: list[Any], collection: str, question: str) -> None:
+    """Files dropped into the chat box: indexed into the collection asked (with progress), then asked about — the
+    question typed with them is asked of these documents alone; without one, 'Ask these documents' is offered."""
+    with st.chat_message("user"):
+        st.text(" · ".join(f.name for f in files) + (f"\n{question}" if question else ""))
+    try:
+        results = run_with_progress(ctx, [Upload(f.name, f.getvalue()) for f in files], collection)
+    except (AccessDenied, LimitExceeded) as refused:
+        st.error(f"Could not add the files: {refused}")
+        return
+    ready = [r for r in results if r.state in (DocState.INDEXED, DocState.DUPLICATE)]
+    added = DocumentScope(collection, tuple(r.id for r in ready), tuple(r.file for r in ready)) if ready else None
+    st.session_state[ADDED] = (results, added)
+    if question and added is not None:
+        scope_to_document(added)
+        st.session_state[PENDING] = question
+        st.session_state.pop(ADDED)
+    st.rerun()
+
+
+def added_report(added: tuple[list[FileResult], DocumentScope | None]) -> None:
+    """What the last files dropped into the chat became, and a button to ask them alone."""
+    results, scope = added
+    for r in results:
+        if r.state is DocState.INDEXED:
+            st.success(f"Added {r.file} to {r.collection}: {r.pages} page(s), {r.chunks} passage(s).")
+        elif r.state is DocState.DUPLICATE:
+            st.info(f"{r.file} was already in {r.collection} ({r.reason}).")
+        else:
+            st.error(f"{r.file}: {r.state.value} — {r.reason}")
+    left, right = st.columns(2)
+    if scope is not None:
+        left.button("Ask these documents" if len(scope.document_ids) > 1 else "Ask this document", key="ask-added",
+                    type="primary", on_click=ask_added, args=(scope,))
+    right.button("Dismiss", key="dismiss-added", on_click=lambda: st.session_state.pop(ADDED, None))
+
+
+def ask_added(scope: DocumentScope) -> None:
+    scope_to_document(scope)
+    st.session_state.pop(ADDED, None)
 
 
 def ask(ctx: AppContext, conversation: Conversation | None, question: str, scope: dict[str, Any], label: str,

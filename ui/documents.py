@@ -93,7 +93,7 @@ def forget_in_upload_report(doc: DocumentRecord) -> None:
 
 
 def open_chat(doc: DocumentRecord) -> None:
-    scope_to_document(DocumentScope(doc.collection, doc.id, doc.file_name))
+    scope_to_document(DocumentScope(doc.collection, (doc.id,), (doc.file_name,)))
     st.session_state["page"] = "Chat"
 
 
