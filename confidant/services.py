@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from confidant.access import LOCAL_CALLER, Caller
 from confidant.data_folder import loose_modes_warning, make_private
-from confidant.model_choice import choose_chat_model
+from confidant.model_choice import AnswerModelPool, choose_chat_model
 from confidant.offline import enforce_offline
 from confidant.settings import Settings
 from confidant.workspace import Gate, Workspace, WorkspaceParts
@@ -34,6 +34,7 @@ from storage.conversations import ConversationStore
 from storage.feedback import FeedbackStore
 from storage.keyword_index import NamingIndex, TantivyKeywordIndex
 from storage.pg_keyword_index import PostgresKeywordIndex
+from storage.preferences import PreferenceStore
 from storage.registry import SqlRegistry
 from storage.sql import open_records
 from storage.vector_store import ChromaStore
@@ -175,6 +176,15 @@ class Services:
         return choose_chat_model(self.settings)
 
     @cached_property
+    def answer_models(self) -> AnswerModelPool:
+        """Every answer model a person may pick (the default above, packaged ones, GGUF files, Ollama's)."""
+        return AnswerModelPool(self.settings, lambda: self.chat_model)
+
+    @cached_property
+    def preferences(self) -> PreferenceStore:
+        return PreferenceStore(self.records)
+
+    @cached_property
     def sentence_ranker(self) -> CrossEncoderReranker:
         """The cross-encoder that picks the passage sentence to quote when a model's answer fails the checks."""
         return CrossEncoderReranker(threads=self.settings.embedding_threads)
@@ -215,7 +225,8 @@ class Services:
             retriever=lambda: self.retriever, pipeline=lambda: self.pipeline, chat_model=lambda: self.chat_model,
             embedder=lambda: self.embedder, rank_sentences=self.rank_sentences, accounts=lambda: self.accounts,
             audit=lambda: self.audit, assistants=lambda: self.assistants, feedback=lambda: self.feedback,
-            conversations=lambda: self.conversations,
+            conversations=lambda: self.conversations, answer_models=lambda: self.answer_models,
+            preferences=lambda: self.preferences,
             answer_options=answer_options(self.settings), data_folder_warning=self.data_folder_warning or "")
 
     def gate(self) -> Gate:
@@ -228,8 +239,8 @@ class Services:
 
     def close(self) -> None:
         """Close what was opened (once: closing again does nothing)."""
-        for name in ("accounts", "assistants", "audit", "feedback", "keywords", "pages", "registry", "store",
-                     "worker"):
+        for name in ("accounts", "answer_models", "assistants", "audit", "feedback", "keywords", "pages", "registry",
+                     "store", "worker"):
             if name in self.__dict__:
                 self.__dict__.pop(name).close()
         model = self.__dict__.pop("chat_model", None)

@@ -27,6 +27,7 @@ from typing import TextIO, TypeVar
 
 from confidant.access import NOT_FOUND, AccessDenied, Caller
 from confidant.limits import ClientLimits
+from confidant.model_choice import DEFAULT, AnswerModel, AnswerModelPool
 from confidant.settings import Settings
 from ingest.pipeline import IngestPipeline, Progress, sha256_file
 from ingest.sync import SyncPlan, SyncReport, apply_sync, plan_sync
@@ -43,6 +44,7 @@ from storage.audit import AuditEvent, AuditLog
 from storage.collections import CollectionSettings, CollectionSettingsStore, valid_collection_name
 from storage.conversations import Conversation, ConversationNotFound, ConversationStore, ConversationTurn
 from storage.feedback import Feedback, FeedbackStore, Rating
+from storage.preferences import SITE, PreferenceStore
 from storage.records import Chunk, DocState, DocumentRecord, FileResult, ScoredChunk
 from storage.registry import Registry
 from storage.vector_store import VectorStore
@@ -68,6 +70,8 @@ class WorkspaceParts:
     assistants: Callable[[], CollectionSettingsStore]
     feedback: Callable[[], FeedbackStore]
     conversations: Callable[[], ConversationStore]
+    answer_models: Callable[[], AnswerModelPool]
+    preferences: Callable[[], PreferenceStore]
     answer_options: AnswerOptions
     data_folder_warning: str = ""
 
@@ -285,7 +289,81 @@ class Workspace:
         return Status(self.model_name(), str(self.settings.data_dir), self.parts.data_folder_warning)
 
     def model_name(self) -> str:
-        return self.parts.chat_model().name
+        return self._chat_model().name
+
+    # --- answer models --------------------------------------------------------------------------------------
+    def answer_models(self) -> list[AnswerModel]:
+        """The models this caller may answer with (the administrator may restrict them), each with its speed as
+        measured on this machine."""
+        prefs = self.parts.preferences()
+        allowed = set(prefs.get(SITE, "allowed_models", []))
+        found = []
+        for model in self.parts.answer_models().available():
+            if allowed and model.id not in allowed and model.id != DEFAULT:
+                continue
+            speed = prefs.get(SITE, f"speed:{model.id}", {})
+            found.append(replace(model, tokens_per_s=speed.get("tokens_per_s"),
+                                 first_token_s=speed.get("first_token_s"), answers=speed.get("answers", 0)))
+        return found
+
+    def answer_model(self) -> str:
+        """The id of the model that answers this caller: their choice while it is offered and ready, else the
+        administrator's default, else the configured one."""
+        prefs = self.parts.preferences()
+        offered = {m.id for m in self.answer_models() if m.ready}
+        for wanted in (prefs.get(self.caller.username, "answer_model"), prefs.get(SITE, "default_model")):
+            if wanted in offered:
+                return str(wanted)
+        return DEFAULT
+
+    def choose_answer_model(self, model_id: str) -> None:
+        """The caller's own choice of answer model (one of `answer_models`, ready), kept for their next visits."""
+        self.limits.question(model_id, "model")
+        if model_id not in {m.id for m in self.answer_models() if m.ready}:
+            raise self._denied("that model is not offered here", f"choose model {model_id[:100]!r}")
+        self.parts.preferences().put(self.caller.username, "answer_model", model_id)
+        self._record("model_chosen", (), model=model_id)
+
+    def model_policy(self) -> tuple[str, list[str]]:
+        """Administrators: the default answer model and the models that may be chosen (empty: every one)."""
+        self.require_admin("read the answer model policy")
+        prefs = self.parts.preferences()
+        return str(prefs.get(SITE, "default_model", DEFAULT)), list(prefs.get(SITE, "allowed_models", []))
+
+    def set_model_policy(self, default_id: str, allowed: Sequence[str] = ()) -> None:
+        """Administrators: the model everyone answers with unless they choose another, and which models may be
+        chosen (none listed: every model on the machine)."""
+        self.require_admin("set the answer models")
+        known = {m.id for m in self.parts.answer_models().available()}
+        unknown = [m for m in [default_id, *allowed] if m not in known]
+        if unknown:
+            raise ValueError(f"no such answer model: {', '.join(unknown)}")
+        if allowed and default_id not in allowed and default_id != DEFAULT:
+            raise ValueError("the default model must be one of the models that may be chosen")
+        prefs = self.parts.preferences()
+        prefs.put(SITE, "default_model", default_id)
+        prefs.put(SITE, "allowed_models", list(dict.fromkeys(allowed)))
+        self._record("model_policy_set", (), model=default_id, detail=", ".join(allowed) or "every model")
+
+    def _chat_model(self) -> ChatModel:
+        return self.parts.answer_models().get(self.answer_model())
+
+    def _note_speed(self, model_id: str, model: ChatModel | None, answer: Answer) -> None:
+        """Keep a running measure of the model's speed on this machine (what the model picker shows)."""
+        timings = getattr(model, "last_timings", None) or {}
+        per_s, first_ms = timings.get("predicted_per_second"), answer.timings.get("first_token_ms")
+        if not per_s or not first_ms:
+            return
+        prefs = self.parts.preferences()
+        key = f"speed:{model_id}"
+        old = prefs.get(SITE, key, {})
+        n = min(int(old.get("answers", 0)), 19)  # the mean of about the last 20 answers
+
+        def mean(name: str, value: float) -> float:
+            return round((float(old.get(name, value)) * n + value) / (n + 1), 2)
+
+        prefs.put(SITE, key, {"tokens_per_s": mean("tokens_per_s", float(per_s)),
+                              "first_token_s": mean("first_token_s", first_ms / 1000), "answers": n + 1})
 
     def assistant(self, collection: str) -> CollectionSettings:
         """How a collection presents itself on the chat page (title, instructions, starter questions)."""
@@ -311,14 +389,16 @@ class Workspace:
                          detail=f"mode {mode}" if mode else "")
         return hits
 
-    def _answerer(self, scope: list[str], document_ids: Sequence[str] | None = None) -> Answerer:
+    def _answerer(self, scope: list[str], document_ids: Sequence[str] | None = None,
+                  model_id: str | None = None) -> Answerer:
         """The one ask loop, retrieving only from `scope` (already checked)."""
         retriever = self.parts.retriever()
 
         def search(query: str, k: int) -> list[ScoredChunk]:
             return self.search(query, k, scope, document_ids, audit=False)
 
-        return Answerer(search, self.parts.chat_model(), self.parts.embedder(), self.parts.answer_options,
+        model = self.parts.answer_models().get(model_id or self.answer_model())
+        return Answerer(search, model, self.parts.embedder(), self.parts.answer_options,
                         searched_question=lambda q: retriever.searched_question(q, scope, document_ids),
                         rank_sentences=self.parts.rank_sentences)
 
@@ -334,8 +414,11 @@ class Workspace:
         if document_ids is None and not self.parts.registry().has_indexed(scope):
             yield from self._nothing_to_ask(question, scope)
             return
-        for event in self._answerer(scope, document_ids).stream(question, history, instructions):
+        model_id = self.answer_model()
+        answerer = self._answerer(scope, document_ids, model_id)
+        for event in answerer.stream(question, history, instructions):
             if isinstance(event, Answer):
+                self._note_speed(model_id, answerer.model, event)
                 cited = list(dict.fromkeys(c.chunk.file_name for c in event.citations))
                 self._record("ask", scope, question=event.question, documents=cited, model=event.model,
                              detail="declined" if event.declined else "")
@@ -361,7 +444,7 @@ class Workspace:
     def summarise(self, collection: str, document_id: str) -> Summary:
         """A cited summary of one document, its sentences checked against its passages."""
         record = self.document(collection, document_id)
-        summary = summarise(self.chunks(collection, document_id), self.parts.chat_model(), self.parts.embedder())
+        summary = summarise(self.chunks(collection, document_id), self._chat_model(), self.parts.embedder())
         self._record("summarise", [collection], documents=[record.file_name])
         return summary
 

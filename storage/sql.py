@@ -165,6 +165,15 @@ conversation_turns = Table(
     Index("conversation_turns_order", "conversation_id", "position"),
 )
 
+# settings kept per user ("answer_model") or for the whole site (owner ""): the model choice and its policy, and
+# each answer model's measured speed on this machine
+preferences = Table(
+    "preferences", metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 # keyword search shared by every node (storage/pg_keyword_index.py): PostgreSQL only, so kept apart from `metadata`
 postgres_only = MetaData()
 

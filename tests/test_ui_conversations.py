@@ -122,3 +122,17 @@ def test_an_interrupted_answer_keeps_its_question_and_offers_to_ask_again(ctx: A
     assert not at.exception, at.exception
     assert [t.state for t in ws.conversation(talk.id).turns] == ["interrupted", "answered"]
     assert "eight in the morning" in "\n".join(m.value for m in at.markdown)
+
+
+def test_the_model_picker_keeps_a_persons_choice(ctx: AppContext) -> None:
+    at = browser(ctx)
+    picker = at.sidebar.selectbox(key="answer-model")
+    assert picker.value == "default"
+    assert picker.options[0] == "fake extractive model (default) · as configured · speed not measured yet"
+    assert "smollm2-135m · packaged with Confidant · speed not measured yet" in picker.options
+    picker.set_value("packaged:smollm2-135m").run()
+    assert not at.exception, at.exception
+    assert ctx.ws.answer_model() == "packaged:smollm2-135m"
+    again = browser(ctx)  # a reload: the choice is kept on the server
+    assert again.sidebar.selectbox(key="answer-model").value == "packaged:smollm2-135m"
+    assert any("Answers by **embedded llama.cpp · smollm2-135m**" in c.value for c in again.caption)

@@ -91,6 +91,10 @@ REFUSED: dict[str, Call] = {
     "conversation": lambda ws, other, doc: ws.conversation(_roots_conversation(ws)),
     "rename_conversation": lambda ws, other, doc: ws.rename_conversation(_roots_conversation(ws), "taken"),
     "delete_conversation": lambda ws, other, doc: ws.delete_conversation(_roots_conversation(ws)),
+    # answer models: one the machine does not offer; the policy is the administrator's
+    "choose_answer_model": lambda ws, other, doc: ws.choose_answer_model("ollama:not-offered"),
+    "model_policy": lambda ws, other, doc: ws.model_policy(),
+    "set_model_policy": lambda ws, other, doc: ws.set_model_policy("default", []),
 }
 
 
@@ -147,6 +151,9 @@ FILTERED: dict[str, Check] = {
     "model_name": lambda ws, world, other, doc: None if ws.model_name() else pytest.fail("no model"),
     "rate_answer": _rating_is_the_callers,
     "conversations": _own_conversations_only,
+    "answer_models": lambda ws, world, other, doc: None if "default" in [m.id for m in ws.answer_models()]
+    else pytest.fail("no default model"),
+    "answer_model": lambda ws, world, other, doc: None if ws.answer_model() == "default" else pytest.fail("not default"),
 }
 
 

@@ -19,11 +19,37 @@ def admin_page(ctx: AppContext) -> None:
     st.title("Admin")
     if not allowed(ctx.ws.require_admin, "Admin"):
         return
-    users_tab, audit_tab = st.tabs(["Users", "Audit log"])
+    users_tab, models_tab, audit_tab = st.tabs(["Users", "Answer models", "Audit log"])
     with users_tab:
         users_section(ctx)
+    with models_tab:
+        models_section(ctx)
     with audit_tab:
         audit_section(ctx)
+
+
+def models_section(ctx: AppContext) -> None:
+    """The model everyone answers with unless they pick another, and which models people may pick."""
+    ws = ctx.ws
+    models = [m for m in ws.answer_models() if m.ready]
+    labels = {m.id: m.label for m in models}
+    st.dataframe([{"model": m.label, "from": m.source, "tokens/s": m.tokens_per_s, "first words (s)": m.first_token_s,
+                   "answers measured": m.answers} for m in models], hide_index=True, width="stretch")
+    saved_default, saved_allowed = ws.model_policy()
+    ids = list(labels)
+    with st.form("model_policy"):
+        default = st.selectbox("Default model", ids, index=ids.index(saved_default) if saved_default in ids else 0,
+                               format_func=labels.__getitem__, key="policy-default")
+        allowed_ids = st.multiselect("Models people may choose (none: every model)", ids,
+                                     default=[i for i in saved_allowed if i in ids],
+                                     format_func=labels.__getitem__, key="policy-allowed")
+        if st.form_submit_button("Save"):
+            try:
+                ws.set_model_policy(default, allowed_ids)
+            except (ValueError, AccessDenied) as refused:
+                st.error(str(refused))
+            else:
+                st.success("Saved.")
 
 
 def users_section(ctx: AppContext) -> None:

@@ -11,6 +11,7 @@ import streamlit as st
 
 from confidant.access import AccessDenied
 from confidant.limits import LimitExceeded
+from confidant.model_choice import AnswerModel
 from ingest.uploads import Upload
 from rag.answering import Answer, AnswerEvent, Retrieved, Token
 from storage.collections import CollectionSettings
@@ -134,7 +135,8 @@ def chat_page(ctx: AppContext) -> None:
     if scope is not None:
         st.info(f"Asking only **{scope.names}** in {scope.collection}.")
         st.button("Ask all documents again", on_click=scope_to_document, args=(None,))
-    st.caption(f"Answers by **{ctx.ws.model_name()}**, from your documents only.")
+    st.caption(f"Answers by **{ctx.ws.model_name()}**, from your documents only. Pick another model in the "
+               "sidebar.")
     if not collections:
         st.warning("Pick at least one collection to ask.")
         return
@@ -238,9 +240,37 @@ def ask(ctx: AppContext, conversation: Conversation | None, question: str, scope
         st.rerun()
 
 
+def model_label(model: AnswerModel) -> str:
+    if model.tokens_per_s:
+        return (f"{model.label} · {model.tokens_per_s:.0f} tokens/s, first words after {model.first_token_s:.0f} s "
+                f"(measured here over {model.answers} answer{'s' if model.answers != 1 else ''})")
+    return f"{model.label} · {model.source} · speed not measured yet"
+
+
+def model_picker(ctx: AppContext) -> None:
+    """Which model answers this person (kept for their next visits), with each model's speed on this machine."""
+    models = ctx.ws.answer_models()
+    ready = [m for m in models if m.ready]
+    chosen = ctx.ws.answer_model()
+    ids = [m.id for m in ready]
+    picked = st.selectbox("Answer model", ids, index=ids.index(chosen) if chosen in ids else 0, key="answer-model",
+                          format_func=lambda i: model_label(next(m for m in ready if m.id == i)),
+                          help="Larger models answer better and more slowly. Speeds are measured on this machine.")
+    if picked != chosen:
+        try:
+            ctx.ws.choose_answer_model(picked)
+        except AccessDenied as refused:
+            st.warning(str(refused))
+    missing = [m for m in models if not m.ready]
+    if missing:
+        st.caption("Not installed: " + "; ".join(f"{m.label} ({m.note})" for m in missing))
+
+
 def conversations_sidebar(ctx: AppContext, current: Conversation | None) -> None:
     """The caller's conversations, newest first: open, search, start a new one, rename or delete the open one."""
     with st.sidebar:
+        st.divider()
+        model_picker(ctx)
         st.divider()
         st.markdown("**Conversations**")
         st.button("New conversation", key="conversation-new", icon=":material/add:", on_click=open_conversation,

@@ -1,4 +1,5 @@
-"""Conversations kept per user on the server (the chat page's history), with their turns.
+"""Conversations kept per user on the server (the chat page's history), with their turns; preferences per user
+and for the whole site (the answer model chosen, which models may be chosen, their measured speed).
 
 Revision ID: 0003
 """
@@ -14,7 +15,7 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-TABLES = (sql.conversations, sql.conversation_turns)
+TABLES = (sql.conversations, sql.conversation_turns, sql.preferences)
 
 
 def upgrade() -> None:
