@@ -23,7 +23,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from confidant.access import NOT_FOUND, AccessDenied, Caller
 from confidant.limits import ClientLimits
@@ -35,10 +35,10 @@ from ingest.uploads import Upload, UploadRules, ingest_uploads
 from rag.answering import Answer, Answerer, AnswerEvent, AnswerOptions, Retrieved, Token
 from rag.chat import ChatModel
 from rag.embedders import Embedder
-from rag.evaluation import AnswerReport, EvalReport, Question, evaluate, evaluate_answers
+from rag.evaluation import AnswerReport, EvalReport, Evidence, Question, evaluate, evaluate_answers
 from rag.prompting import DECLINE_TEXT
 from rag.retriever import Mode, Retriever
-from rag.summary import Summary, summarise
+from rag.summary import OnProgress, Summary, summarise
 from storage.accounts import AccountError, Accounts, LoginRefused, Role, TokenInfo, User
 from storage.audit import AuditEvent, AuditLog
 from storage.collections import CollectionSettings, CollectionSettingsStore, valid_collection_name
@@ -110,6 +110,13 @@ def _content_id(path: Path) -> str:
             _CONTENT_IDS.clear()
         _CONTENT_IDS[key] = found
     return found
+
+
+def _question(item: dict[str, Any]) -> Question:
+    """An evaluation question as `add_to_eval_set` keeps it (the fields of ../shared/eval's question files)."""
+    evidence = tuple(Evidence(str(e["file"]), e.get("page")) for e in item.get("evidence") or [])
+    return Question(str(item["id"]), str(item["question"]), str(item.get("answer", "")), evidence,
+                    bool(item.get("answerable")))
 
 
 class Gate:
@@ -441,10 +448,12 @@ class Workspace:
                 return event
         raise AssertionError("stream ended without an answer")
 
-    def summarise(self, collection: str, document_id: str) -> Summary:
-        """A cited summary of one document, its sentences checked against its passages."""
+    def summarise(self, collection: str, document_id: str, on_progress: OnProgress | None = None) -> Summary:
+        """A cited summary of one document, its sentences checked against its passages (`on_progress`: see
+        rag.summary; raising from it stops the work)."""
         record = self.document(collection, document_id)
-        summary = summarise(self.chunks(collection, document_id), self._chat_model(), self.parts.embedder())
+        summary = summarise(self.chunks(collection, document_id), self._chat_model(), self.parts.embedder(),
+                            on_progress=on_progress)
         self._record("summarise", [collection], documents=[record.file_name])
         return summary
 
@@ -476,6 +485,30 @@ class Workspace:
         cited = list(dict.fromkeys(c.chunk.collection for c in answer.citations))
         self._record("feedback", [c for c in cited if self.may_see(c)], question=question, detail=rating)
 
+
+    # --- the caller's own evaluation set ---------------------------------------------------------------
+    EVAL_SET_MAX = 1000
+
+    def add_to_eval_set(self, question: str, answer: Answer) -> Question:
+        """Keep a question with the answer the caller checked as its reference and the cited pages as its evidence
+        (a declined answer: a question the documents do not answer), for evaluating later changes."""
+        self.limits.question(question)
+        prefs = self.parts.preferences()
+        kept = list(prefs.get(self.caller.username, "eval_set", []))
+        if len(kept) >= self.EVAL_SET_MAX:
+            raise ValueError(f"your evaluation set already holds {self.EVAL_SET_MAX} questions")
+        evidence = list(dict.fromkeys((c.chunk.file_name, c.chunk.page) for c in answer.citations))
+        item = {"id": f"mine-{len(kept) + 1}", "question": question, "answer": "" if answer.declined else answer.text,
+                "evidence": [{"file": f, "page": p} for f, p in evidence],
+                "answerable": bool(evidence) and not answer.declined}
+        prefs.put(self.caller.username, "eval_set", [*kept, item])
+        self._record("eval_set_added", list(dict.fromkeys(c.chunk.collection for c in answer.citations)),
+                     question=question)
+        return _question(item)
+
+    def eval_set(self) -> list[Question]:
+        """The caller's own evaluation set, in the order the questions were added."""
+        return [_question(item) for item in self.parts.preferences().get(self.caller.username, "eval_set", [])]
 
     # --- conversations ------------------------------------------------------------------------------------
     PARTIAL_EVERY_S = 0.75  # how often a streaming answer's text so far is saved with its turn

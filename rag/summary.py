@@ -5,7 +5,7 @@ Kept short for CPU models: at most `max_groups` model calls, each with a bounded
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rag.answering import Citation
@@ -58,16 +58,29 @@ def page_groups(chunks: Sequence[Chunk], max_groups: int, max_chars: int) -> lis
     return groups
 
 
+# progress: (parts done, parts in all, the summary so far, what the model is writing for the current part)
+OnProgress = Callable[[int, int, "Summary", str], None]
+
+
 def summarise(chunks: Sequence[Chunk], model: ChatModel, embedder: Embedder | None = None, *,
-              max_groups: int = 6, max_chars: int = 2400, max_tokens: int = 120) -> Summary:
+              max_groups: int = 6, max_chars: int = 2400, max_tokens: int = 120,
+              on_progress: OnProgress | None = None) -> Summary:
+    """Summarise a document part by part (groups of pages), each part's sentences checked against its passages.
+    `on_progress` is called as each token arrives and after each part; raising from it stops the work."""
     summary = Summary()
-    for group in page_groups(chunks, max_groups, max_chars):
+    groups = page_groups(chunks, max_groups, max_chars)
+    for done, group in enumerate(groups):
         passages = [ScoredChunk(c, 1.0) for c in group]
         user = (f"Passages:\n\n{passage_block(passages)}\n\n"
                 "Summarise these passages in one or two sentences and cite the passage numbers like [2].")
+        pieces: list[str] = []
         try:
-            raw = "".join(model.stream([ChatMessage("system", SYSTEM), ChatMessage("user", user)],
-                                       max_tokens=max_tokens))
+            for piece in model.stream([ChatMessage("system", SYSTEM), ChatMessage("user", user)],
+                                      max_tokens=max_tokens):
+                pieces.append(piece)
+                if on_progress is not None:
+                    on_progress(done, len(groups), summary, "".join(pieces))
+            raw = "".join(pieces)
         except (ModelUnavailable, ModelFailed) as exc:
             summary.notes.append(f"pages {group[0].page}–{group[-1].page}: {exc}")
             continue
@@ -86,4 +99,6 @@ def summarise(chunks: Sequence[Chunk], model: ChatModel, embedder: Embedder | No
                     summary.citations.append(known)
                 marks += f"[{known.n}]"
             summary.points.append(f"{sentence.text} {marks}")
+        if on_progress is not None:
+            on_progress(done + 1, len(groups), summary, "")
     return summary

@@ -136,3 +136,27 @@ def test_the_model_picker_keeps_a_persons_choice(ctx: AppContext) -> None:
     again = browser(ctx)  # a reload: the choice is kept on the server
     assert again.sidebar.selectbox(key="answer-model").value == "packaged:smollm2-135m"
     assert any("Answers by **embedded llama.cpp · smollm2-135m**" in c.value for c in again.caption)
+
+
+def test_answer_actions_copy_ask_again_and_keep_as_an_evaluation_question(ctx: AppContext) -> None:
+    at = browser(ctx)
+    at.chat_input[0].set_value(OFFICE).run()
+    [turn] = ctx.ws.conversation(ctx.ws.conversations()[0].id).turns
+    copied = "\n".join(c.value for c in at.code)
+    assert "## Q: When does the office open?" in copied and "handbook.pdf, page 1" in copied
+    at.button(key=f"eval-{turn.id}").click().run()
+    assert not at.exception, at.exception
+    assert at.button(key=f"eval-{turn.id}").disabled
+    [kept] = ctx.ws.eval_set()
+    assert (kept.question, [(e.file, e.page) for e in kept.evidence], kept.answerable) == (
+        OFFICE, [("handbook.pdf", 1)], True)
+    at.button(key=f"regenerate-{turn.id}").click().run()
+    assert shown_questions(at) == [OFFICE, OFFICE]
+    # the Evaluate page runs the kept question on a button, and shows the result until the next run
+    at.sidebar.radio(key="page").set_value("Evaluate").run()
+    assert at.radio(key="eval_source").value == "My evaluation set (1 questions)"
+    at.button(key="eval_run").click().run()
+    assert not at.exception, at.exception
+    assert [m.value for m in at.metric][:2] == ["1.00", "1.00"]  # recall@1 and recall@5 of the kept question
+    at.slider(key="eval_k").set_value(5).run()
+    assert [m.value for m in at.metric][:2] == ["1.00", "1.00"]  # a rerun does not search again or lose it

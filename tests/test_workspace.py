@@ -141,6 +141,13 @@ def _own_conversations_only(ws: Workspace, world: World, other: str, doc: str) -
     assert ws.conversations("supply contract") == []
 
 
+def _own_eval_set_only(ws: Workspace, world: World, other: str, doc: str) -> None:
+    root = world.workspace("root")
+    root.add_to_eval_set("Who signs the supply contract?", Answer("Who signs?", "Bob signs.", False, "m", []))
+    ws.add_to_eval_set("What is the dental deductible?", Answer("q", "It is $50.", False, "m", []))
+    assert {q.question for q in ws.eval_set()} == {"What is the dental deductible?"}
+
+
 FILTERED: dict[str, Check] = {
     "collections": lambda ws, world, other, doc: None if other not in ws.collections() else pytest.fail("leaked"),
     "may_see": lambda ws, world, other, doc: None if not ws.may_see(other) else pytest.fail("leaked"),
@@ -151,6 +158,8 @@ FILTERED: dict[str, Check] = {
     "model_name": lambda ws, world, other, doc: None if ws.model_name() else pytest.fail("no model"),
     "rate_answer": _rating_is_the_callers,
     "conversations": _own_conversations_only,
+    "add_to_eval_set": _own_eval_set_only,
+    "eval_set": _own_eval_set_only,
     "answer_models": lambda ws, world, other, doc: None if "default" in [m.id for m in ws.answer_models()]
     else pytest.fail("no default model"),
     "answer_model": lambda ws, world, other, doc: None if ws.answer_model() == "default" else pytest.fail("not default"),

@@ -364,7 +364,34 @@ def render_turn(ctx: AppContext, conversation: Conversation | None, turn: Turn, 
     st.caption(f"Model: {a.model} · {secs:.1f} s · asked {turn.scope}")
     with st.expander("Sources" if a.citations else "Closest passages", expanded=last):
         sources_panel(ctx.ws, a, i)
-    feedback_form(ctx, conversation, turn)
+    answer_actions(ctx, conversation, turn, last)
+
+
+def answer_actions(ctx: AppContext, conversation: Conversation | None, turn: Turn, last: bool) -> None:
+    """Under each answer: rate it, copy it with its sources, ask it again (the last one), keep it as an evaluation
+    question with its cited pages."""
+    rate, copy, again, keep = st.columns([1.2, 1, 1, 1.6], vertical_alignment="center")
+    with rate:
+        feedback_form(ctx, conversation, turn)
+    with copy.popover("Copy", icon=":material/content_copy:", key=f"copy-{turn.id}"):
+        st.code(chat_markdown([turn], "Answer from Confidant"), language="markdown", wrap_lines=True)
+    if last:
+        again.button("Ask again", key=f"regenerate-{turn.id}", icon=":material/refresh:", on_click=ask_later,
+                     args=(turn.question,), help="Ask the same question again in this conversation")
+    kept: set[str] = st.session_state.setdefault("eval_kept", set())
+    if keep.button("Add to my eval set", key=f"eval-{turn.id}", icon=":material/playlist_add:",
+                   disabled=turn.id in kept,
+                   help="Keep this question, with this answer as its reference and the cited pages as its evidence, "
+                        "to evaluate on the Evaluate page"):
+        assert turn.answer is not None
+        try:
+            ctx.ws.add_to_eval_set(turn.question, turn.answer)
+        except (ValueError, LimitExceeded) as refused:
+            st.warning(str(refused))
+        else:
+            kept.add(turn.id)
+            st.toast("Added to your evaluation set (Evaluate page).")
+            st.rerun()
 
 
 def unanswered(turn: Turn) -> None:

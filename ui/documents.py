@@ -57,9 +57,7 @@ def actions(ctx: AppContext, doc: DocumentRecord) -> None:
     indexed = doc.state is DocState.INDEXED
     cols[0].button("Ask this document", key="doc-ask", disabled=not indexed, on_click=open_chat, args=(doc,))
     if cols[1].button("Summarise", key="doc-summary", disabled=not indexed):
-        with st.spinner(f"Summarising {doc.file_name}…"):
-            summary = ws.summarise(doc.collection, doc.id)
-        st.session_state.setdefault(SUMMARIES, {})[(doc.collection, doc.id)] = summary
+        st.session_state.setdefault(SUMMARIES, {})[(doc.collection, doc.id)] = summarise_with_progress(ctx, doc)
     if cols[2].button("Re-index", key="doc-reindex", disabled=not ws.caller.can_edit):
         source = Path(doc.source_path)
         if not source.is_file():
@@ -83,6 +81,28 @@ def actions(ctx: AppContext, doc: DocumentRecord) -> None:
             forget_in_upload_report(doc)
             st.toast(f"Deleted {doc.file_name} from {doc.collection}.")
             st.rerun()
+
+
+def summarise_with_progress(ctx: AppContext, doc: DocumentRecord) -> Summary:
+    """Summarise part by part: the parts done and the words being written show as they come; Cancel (any click
+    reruns the page, which stops this run at its next token) keeps nothing."""
+    with st.status(f"Summarising {doc.file_name}…", expanded=True) as status:
+        st.button("Cancel", key="doc-summary-cancel", icon=":material/stop:")
+        bar = st.progress(0.0, text="Reading the first part…")
+        done_so_far, writing = st.empty(), st.empty()
+
+        def step(done: int, total: int, summary: Summary, text: str) -> None:
+            bar.progress(done / max(1, total), text=f"Part {min(done + 1, total)} of {total}"
+                         + (" — writing" if text else ""))
+            if text:
+                writing.caption(text)
+            else:
+                writing.empty()
+                done_so_far.markdown(summary.text)
+
+        summary = ctx.ws.summarise(doc.collection, doc.id, on_progress=step)
+        status.update(label=f"Summary of {doc.file_name}", state="complete", expanded=False)
+    return summary
 
 
 def forget_in_upload_report(doc: DocumentRecord) -> None:

@@ -2,56 +2,97 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
 import streamlit as st
 
-from rag.evaluation import AnswerReport, EvalReport, load_questions
+from rag.evaluation import AnswerReport, EvalReport, Question, load_questions
 from ui.context import AppContext
 
 FORMAT_HELP = ('One JSON object per line: {"id", "question", "answer", "evidence": [{"file", "page"}], '
                '"answerable"} — page may be null for file-level evidence.')
 
 
+RESULT = "evaluation_result"
+
+
 def evaluate_page(ctx: AppContext) -> None:
     st.header("Evaluate retrieval and answers on your own questions")
-    st.caption(FORMAT_HELP + " A page hit is a passage on the cited page or the page after it.")
     names = ctx.collection_names()
     chosen = st.multiselect("Collections to search", names, default=names, key="eval_collections")
     k = st.slider("Passages per question (k)", 1, 20, 10, key="eval_k")
     grade_answers = st.checkbox(
         "Also answer each question with the model and grade the answers against the reference answers "
         "(slow: about half a minute per question with the default model)", key="eval_answers")
-    upload = st.file_uploader("Question file (.jsonl)", type=["jsonl", "json"], key="eval_file")
+    mine = ctx.ws.eval_set()
+    source = st.radio("Questions", [f"My evaluation set ({len(mine)} questions)", "A question file (.jsonl)"],
+                      key="eval_source", horizontal=True,
+                      help="Add to your set with 'Add to my eval set' under any answer on the Chat page.")
+    if source.startswith("My"):
+        questions = mine
+        if mine:
+            st.download_button("Download my set (.jsonl)", questions_jsonl(mine), file_name="my-eval-set.jsonl",
+                               mime="application/jsonl", key="eval_download")
+        else:
+            st.info("Your set is empty: under an answer on the Chat page, press **Add to my eval set**.")
+    else:
+        st.caption(FORMAT_HELP + " A page hit is a passage on the cited page or the page after it.")
+        questions = uploaded_questions(st.file_uploader("Question file (.jsonl)", type=["jsonl", "json"],
+                                                        key="eval_file"))
+    if questions and st.button(f"Evaluate {len(questions)} question(s)", type="primary", key="eval_run"):
+        st.session_state[RESULT] = run(ctx, questions, k, chosen, grade_answers)
+    result = st.session_state.get(RESULT)
+    if result is not None:
+        report, answers = result
+        show_report(report)
+        if answers is not None:
+            show_answers(answers)
+
+
+def uploaded_questions(upload: object) -> list[Question]:
     if upload is None:
-        return
+        return []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "questions.jsonl"
-        path.write_bytes(upload.getvalue())
+        path.write_bytes(upload.getvalue())  # type: ignore[attr-defined]
         try:
             questions = load_questions(path)
         except (ValueError, UnicodeDecodeError) as exc:
             st.error(f"This file is not a question set: {exc}")
-            return
+            return []
     if not questions:
         st.warning("The file has no questions.")
-        return
-    progress = st.progress(0.0, text="Searching…")
-    def advance(i: int, n: int) -> None:
-        progress.progress(i / n, text=f"Searching… {i}/{n}")
+    return questions
 
-    report = ctx.ws.evaluate(questions, k, chosen, on_question=advance)
-    progress.empty()
-    show_report(report)
-    if grade_answers:
-        answering = st.progress(0.0, text="Answering…")
-        def answered(i: int, n: int) -> None:
-            answering.progress(i / n, text=f"Answering… {i}/{n}")
 
-        answers = ctx.ws.evaluate_answers(questions, chosen, on_question=answered)
-        answering.empty()
-        show_answers(answers)
+def questions_jsonl(questions: list[Question]) -> str:
+    return "".join(json.dumps({"id": q.id, "question": q.question, "answer": q.answer,
+                               "evidence": [{"file": e.file, "page": e.page} for e in q.evidence],
+                               "answerable": q.answerable}) + "\n" for q in questions)
+
+
+def run(ctx: AppContext, questions: list[Question], k: int, chosen: list[str],
+        grade_answers: bool) -> tuple[EvalReport, AnswerReport | None]:
+    """Search (and answer) every question with progress; Cancel stops it (any click reruns the page, which stops
+    this run at its next progress step; nothing is kept from a cancelled run)."""
+    with st.status(f"Evaluating {len(questions)} question(s)…", expanded=True) as status:
+        st.button("Cancel", key="eval_cancel", icon=":material/stop:")
+        progress = st.progress(0.0, text="Searching…")
+
+        def advance(i: int, n: int) -> None:
+            progress.progress(i / n, text=f"Searching… {i}/{n}")
+
+        report = ctx.ws.evaluate(questions, k, chosen, on_question=advance)
+        answers = None
+        if grade_answers:
+            def answered(i: int, n: int) -> None:
+                progress.progress(i / n, text=f"Answering and grading… {i}/{n}")
+
+            answers = ctx.ws.evaluate_answers(questions, chosen, on_question=answered)
+        status.update(label=f"Evaluated {len(questions)} question(s)", state="complete", expanded=False)
+    return report, answers
 
 
 def show_report(report: EvalReport) -> None:
