@@ -5,7 +5,6 @@ model at once. With the real embedded model."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
