@@ -48,3 +48,21 @@ def test_page_outside_the_file_is_an_error(pdf: Path) -> None:
 def test_pieces_of_one_line_merge() -> None:
     assert merge_lines([(10, 100, 50, 110), (52, 100.5, 90, 110), (10, 80, 40, 90)]) == [
         (10, 100, 90, 110), (10, 80, 40, 90)]
+
+
+def test_the_image_boxes_the_cited_sentence_not_the_whole_passage(pdf: Path) -> None:
+    """The page image marks the same sentences as the highlighted text (ui/sources.py passes them)."""
+    from ui.sources import cited_spans
+
+    spans = cited_spans(TEXT, ["Orthodontic treatment for children is covered at fifty percent."])
+    sentences = [TEXT[a:b] for a, b in spans]
+    assert sentences == [TEXT[TEXT.index("Orthodontic"):]]
+    whole, _ = highlighted_page(pdf, 2, TEXT)
+    sentence, found = highlighted_page(pdf, 2, sentences)
+    plain, _ = highlighted_page(pdf, 2, "no such words anywhere")
+    assert found
+
+    def shaded(image: object) -> int:  # pixels that differ from the plain page
+        return sum(a != b for a, b in zip(image.tobytes(), plain.tobytes(), strict=True))  # type: ignore[attr-defined]
+
+    assert 0 < shaded(sentence) < shaded(whole)

@@ -120,3 +120,11 @@ def test_summary_maps_over_page_groups_with_citations() -> None:
     assert len(model.calls) == 4
     assert len(summary.points) == 4 and summary.points[0].endswith("[1]")
     assert [c.chunk.page for c in summary.citations] == [1, 6, 11, 16]
+
+
+def test_highlights_keep_numbers_whole_and_skip_headings_and_signature_lines() -> None:
+    passage = ("Parental leave. Employees receive 10.26 weeks of paid leave under Section 4.2 of the U.S. plan. "
+               "By: J. Smith.")
+    claims = ["Employees receive 10.26 weeks of paid parental leave [1]."]
+    marked = [passage[a:b] for a, b in cited_spans(passage, [cited_sentences(c, 1)[0] for c in claims])]
+    assert marked == ["Employees receive 10.26 weeks of paid leave under Section 4.2 of the U.S. plan."]

@@ -68,13 +68,17 @@ def merge_lines(rects: list[Rect]) -> list[Rect]:
     return merged
 
 
-def highlighted_page(path: Path, page_number: int, passage: str, scale: float = 1.5) -> tuple[Image.Image, bool]:
-    """The page as an image with the passage shaded; the flag says whether the passage was found."""
+def highlighted_page(path: Path, page_number: int, passage: str | list[str],
+                     scale: float = 1.5) -> tuple[Image.Image, bool]:
+    """The page as an image with the passage (or each of several sentences of it) shaded; the flag says whether
+    all of them were found."""
+    texts = [passage] if isinstance(passage, str) else passage
     pdf = pdfium.PdfDocument(str(path))
     try:
         if not 1 <= page_number <= len(pdf):
             raise ValueError(f"page {page_number} is not in this {len(pdf)}-page file")
-        rects = passage_rects(pdf, page_number, passage)
+        found = [passage_rects(pdf, page_number, text) for text in texts]
+        rects = [r for rs in found for r in rs]
         page = pdf[page_number - 1]
         height = page.get_height()
         image = page.render(scale=scale).to_pil().convert("RGBA")
@@ -85,4 +89,4 @@ def highlighted_page(path: Path, page_number: int, passage: str, scale: float = 
     for left, bottom, right, top in rects:
         box = (left * scale - 1, (height - top) * scale - 1, right * scale + 1, (height - bottom) * scale + 1)
         draw.rectangle(box, fill=(255, 214, 0, 96))
-    return Image.alpha_composite(image, overlay).convert("RGB"), bool(rects)
+    return Image.alpha_composite(image, overlay).convert("RGB"), bool(found) and all(found)

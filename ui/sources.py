@@ -11,11 +11,10 @@ import streamlit as st
 from confidant.access import AccessDenied
 from confidant.workspace import Workspace, provenance_label
 from rag.answering import Answer
-from rag.citations import lexical_support, split_sentences
+from rag.citations import content_words, lexical_support, split_sentences
 from storage.records import ScoredChunk
 from ui.page_image import highlighted_page
 
-_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 
 
@@ -28,16 +27,33 @@ def cited_sentences(answer_text: str, n: int) -> list[str]:
     return found
 
 
-def cited_spans(passage: str, claims: list[str], threshold: float = 0.5) -> list[tuple[int, int]]:
-    """Character spans of the passage's sentences that support one of the claims (else the closest one)."""
-    scored = []
-    for m in _SENTENCE.finditer(passage):
-        sentence = m.group(0)
-        if not sentence.strip():
+MIN_SENTENCE_WORDS = 4  # a heading or a signature line ("Parental leave.", "By: J. Smith") is not marked by itself
+
+
+def passage_sentences(passage: str) -> list[tuple[int, int]]:
+    """Character spans of the passage's sentences, split as answers are (rag.citations.split_sentences): a period in
+    "10.26", "Dr. Murray" or "U.S." ends no sentence."""
+    spans, at = [], 0
+    for sentence in split_sentences(passage):
+        start = passage.find(sentence, at)
+        if start < 0:
             continue
-        score = max((max(lexical_support(c, sentence), lexical_support(sentence, c)) for c in claims), default=0.0)
-        lead = len(sentence) - len(sentence.lstrip())
-        scored.append((score, m.start() + lead, m.end()))
+        spans.append((start, start + len(sentence)))
+        at = start + len(sentence)
+    return spans
+
+
+def cited_spans(passage: str, claims: list[str], threshold: float = 0.5) -> list[tuple[int, int]]:
+    """Character spans of the passage's sentences that support one of the claims (else the closest one). A
+    sentence is marked when it holds most of a claim, or when a claim holds most of it and it is more than a
+    heading; so the highlighted text and the box on the page image are the same sentences."""
+    scored = []
+    for start, end in passage_sentences(passage):
+        sentence = passage[start:end]
+        holds = max((lexical_support(c, sentence) for c in claims), default=0.0)
+        held = max((lexical_support(sentence, c) for c in claims), default=0.0)
+        long_enough = len(content_words(sentence)) >= MIN_SENTENCE_WORDS
+        scored.append((max(holds, held if long_enough else 0.0), start, end))
     spans = [(start, end) for score, start, end in scored if score >= threshold]
     if not spans and scored:
         best = max(scored)
@@ -80,6 +96,8 @@ def sources_panel(ws: Workspace, answer: Answer, turn: int) -> None:
 
 
 def source_card(ws: Workspace, hit: ScoredChunk, n: int, turn: int, claims: list[str], cited: bool) -> None:
+    """One passage: file, page, the cited sentences highlighted; beside it, on demand, the page image with the same
+    sentences boxed."""
     c = hit.chunk
     with st.container(border=True):
         mark = "cited" if cited else "not cited"
@@ -87,9 +105,13 @@ def source_card(ws: Workspace, hit: ScoredChunk, n: int, turn: int, claims: list
         st.markdown(f'<a id="{anchor(turn, n)}"></a>**[{n}] {html.escape(c.file_name)} — page {c.page}**{extra} '
                     f'<small>({mark})</small>', unsafe_allow_html=True)
         spans = cited_spans(c.text, claims) if claims else []
-        st.markdown(f"<div class='passage'>{highlighted_html(c.text, spans)}</div>", unsafe_allow_html=True)
-        if st.toggle("Show on the page", key=f"page-{turn}-{n}"):
-            show_page(ws, hit, f"{turn}-{n}")
+        showing = st.session_state.get(f"page-{turn}-{n}", False)
+        text, page = st.columns(2) if showing else (st.container(), None)
+        text.markdown(f"<div class='passage'>{highlighted_html(c.text, spans)}</div>", unsafe_allow_html=True)
+        text.toggle("Show on the page", key=f"page-{turn}-{n}")
+        if page is not None:
+            with page:
+                show_page(ws, hit, f"{turn}-{n}", [c.text[a:b] for a, b in spans])
 
 
 def source_path(ws: Workspace, hit: ScoredChunk) -> Path | None:
@@ -100,7 +122,8 @@ def source_path(ws: Workspace, hit: ScoredChunk) -> Path | None:
         return None
 
 
-def show_page(ws: Workspace, hit: ScoredChunk, key: str) -> None:
+def show_page(ws: Workspace, hit: ScoredChunk, key: str, marked: list[str] | None = None) -> None:
+    """The page image with the cited sentences boxed (the whole passage when none is cited)."""
     c = hit.chunk
     path = source_path(ws, hit)
     if path is None:
@@ -108,7 +131,7 @@ def show_page(ws: Workspace, hit: ScoredChunk, key: str) -> None:
         return
     if path.suffix.lower() == ".pdf":
         try:
-            image, found = highlighted_page(path, c.page, c.text)
+            image, found = highlighted_page(path, c.page, marked or [c.text])
         except (OSError, ValueError, RuntimeError) as exc:  # a damaged page must not break the chat
             st.caption(f"This page cannot be shown: {exc}")
         else:
