@@ -287,7 +287,8 @@ class IngestPipeline:
                 self.pages.add(passages, [document_title(name)] * len(passages))
         except BaseException as exc:
             self._remove_chunks(collection, doc_id)
-            reason = f"indexing failed: {type(exc).__name__}: {exc}"[:300]
+            reason = (f"indexing failed: {type(exc).__name__}: {exc}"[:300] if isinstance(exc, Exception)
+                      else "cancelled while it was being indexed; nothing of it was kept (add it again)")
             self.registry.finish(collection, doc_id, DocState.FAILED, reason)
             if not isinstance(exc, Exception):
                 raise  # KeyboardInterrupt / SystemExit: cleaned up, now stop

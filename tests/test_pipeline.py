@@ -124,3 +124,33 @@ def test_the_parse_worker_reads_when_the_process_has_over_1024_open_files(tmp_pa
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert "approval" in doc.pages[0]
+
+
+def test_cancelling_mid_file_keeps_the_files_before_and_nothing_of_the_one_being_indexed(
+        services: Services, tmp_path: Path) -> None:
+    """What the app's Cancel does: the page's run is stopped from the progress callback (Streamlit raises a
+    BaseException there). The file being indexed ends failed with 'cancelled' and no passage of it anywhere."""
+    import pytest
+
+    from ingest.pipeline import Progress
+
+    first = make_pdf(tmp_path / "a.pdf", ["Parking is free for all staff in the north garage."])
+    second = make_pdf(tmp_path / "b.pdf", [f"Section {i}. Travel rules number {i} apply abroad. " * 30
+                                           for i in range(6)])
+
+    class Stopped(BaseException):
+        pass
+
+    def stop_in_b(p: Progress) -> None:
+        if p.file.name == "b.pdf" and p.pages:
+            raise Stopped
+
+    with pytest.raises(Stopped):
+        services.pipeline.ingest([first, second], "c1", stop_in_b)
+    [a, b] = sorted(services.registry.documents("c1"), key=lambda d: d.file_name)
+    assert a.state is DocState.INDEXED
+    assert b.state is DocState.FAILED and "cancelled" in b.reason
+    assert services.store.count(document_id=b.id) == 0
+    assert not [h for h in services.keywords.search("travel rules abroad", 5, ["c1"]) if h.chunk.document_id == b.id]
+    [again] = services.pipeline.ingest([second], "c1")  # added again: indexed in full
+    assert again.state is DocState.INDEXED and services.store.count(document_id=b.id) == again.chunks

@@ -77,3 +77,4 @@ def test_report_shows_metrics_and_misses(ctx: AppContext) -> None:
     assert metrics["recall@5"] == "0.50"
     assert "Misses (1)" in at.subheader[0].value
     assert at.expander[0].label.startswith("q2")
+    assert list(at.dataframe[0].proto.column_order)[:3] == ["id", "page rank", "file rank"]  # visible first

@@ -106,7 +106,8 @@ def show_report(report: EvalReport) -> None:
              "evidence": ", ".join(f"{e.file} p.{e.page}" if e.page else e.file for e in r.question.evidence),
              "page rank": r.page_rank or "miss", "file rank": r.file_rank or "miss"}
             for r in report.answerable]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(rows, hide_index=True, width="stretch",  # the ranks first: long questions push them off-screen
+                 column_order=("id", "page rank", "file rank", "question", "evidence"))
     misses = [r for r in report.answerable if r.page_rank is None]
     st.subheader(f"Misses ({len(misses)})")
     for r in misses[:50]:

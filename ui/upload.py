@@ -56,7 +56,11 @@ def upload_page(ctx: AppContext) -> None:
 
 
 def run_with_progress(ctx: AppContext, uploads: list[Upload], collection: str) -> list[FileResult]:
+    """Index the files with a progress bar per page and a Cancel button: a click reruns the page, which stops this
+    run at its next progress step; files already indexed stay, the one being indexed ends `failed` with the reason
+    'cancelled' and nothing of it stored, the rest are not started."""
     with st.status(f"Indexing {len(uploads)} file(s) into {collection}…", expanded=True) as status:
+        st.button("Cancel", key="upload-cancel", icon=":material/stop:")
         bar = st.progress(0.0)
 
         def on_progress(p: Progress) -> None:
