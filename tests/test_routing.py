@@ -112,3 +112,41 @@ def test_the_question_asked_of_named_documents_is_the_question_without_their_nam
             "often, and who pays for them, and within how many days are the invoices payable?")
     assert route(legal, long) is not None
     assert legal.retriever.searched_question(long, ["legal"]) == long
+
+
+COVER_TEXT = ("Indicate by check mark whether the registrant has filed all reports required to be filed by Section 13 "
+              "or 15(d) of the Securities Exchange Act during the preceding twelve months, and whether it has been "
+              "subject to such filing requirements for the past ninety days. Indicate by check mark whether the "
+              "registrant is a large accelerated filer, an accelerated filer, a non-accelerated filer, a smaller "
+              "reporting company or an emerging growth company. ")
+
+
+@pytest.fixture(scope="module")
+def filings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Services]:
+    """Two filings of one company: the annual report's long cover gives its name once, the quarterly report's
+    short cover five times; and two other companies' filings."""
+    folder = tmp_path_factory.mktemp("filings")
+    make_pdf(folder / "annual-report.pdf", ["ANNUAL REPORT\nKestrel Outfitters\n" + COVER_TEXT * 5,
+                                            "Revenues rose to 4.1 billion dollars, led by footwear.", BOILERPLATE])
+    make_pdf(folder / "quarterly-report.pdf", ["QUARTERLY REPORT of Kestrel Outfitters. Kestrel Outfitters, "
+                                               "Kestrel Outfitters and Kestrel Outfitters, Kestrel Outfitters.",
+                                               "Quarterly revenues were 1.2 billion dollars.", BOILERPLATE])
+    for name, company in (("lumen.pdf", "Lumen Harbour Shipping"), ("orchid.pdf", "Orchid Valley Mills")):
+        make_pdf(folder / name, [f"ANNUAL REPORT\n{company}\n" + COVER_TEXT,
+                                 "Revenues fell to 800 million dollars.", BOILERPLATE])
+    services = make_services(tmp_path_factory.mktemp("filings-home"), embedder)
+    results = services.pipeline.ingest([folder], "filings")
+    assert [r.state for r in results] == [DocState.INDEXED] * 4, results
+    yield services
+    services.close()
+
+
+def test_a_document_that_names_the_company_once_is_as_named_as_one_that_repeats_it(filings: Services) -> None:
+    """Word counts say how much a page is about a name, not whether it names it: the long annual-report cover
+    that gives the company's name once is one of the company's documents all the same."""
+    records = filings.registry.documents("filings")
+    assert filings.retriever.router is not None
+    found = filings.retriever.router.route("What were Kestrel Outfitters' revenues?", records)
+    assert found is not None
+    names = {r.id: r.file_name for r in records}
+    assert sorted(names[d] for d in found.document_ids) == ["annual-report.pdf", "quarterly-report.pdf"]
