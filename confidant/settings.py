@@ -134,6 +134,12 @@ class Settings(BaseSettings):
         "to the question, or the cross-encoder that also picks the quoted sentence. Measured side by side "
         "(bench/answer.py --variant): the same grades on 24 contracts questions, one fewer right of 20 HR ones.",
     )
+    answer_count_term_end: bool = Field(
+        default=True, description="Answer 'when does the (initial) term end?' by counting from the contract's own "
+        "words (a length such as 'five (5) years from the Effective Date' and the date that start is given), both "
+        "sentences cited, instead of asking the model, which does not count dates; when the words do not fix the "
+        "date the model answers as usual (rag/term_end.py).",
+    )
     min_relevance: float | None = Field(
         default=None,
         description="Decline without asking the model when no passage's cosine similarity reaches this; "

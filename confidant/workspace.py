@@ -396,6 +396,12 @@ class Workspace:
                          detail=f"mode {mode}" if mode else "")
         return hits
 
+    def _opening(self, chunk: Chunk) -> list[Chunk]:
+        """The passages of the first page of a passage's document (an answer may cite them: the reader may see it)."""
+        chunks = self.parts.store().get_document_chunks(chunk.collection, chunk.document_id)
+        first = min((c.page for c in chunks), default=0)
+        return sorted((c for c in chunks if c.page == first), key=lambda c: c.start)
+
     def _answerer(self, scope: list[str], document_ids: Sequence[str] | None = None,
                   model_id: str | None = None) -> Answerer:
         """The one ask loop, retrieving only from `scope` (already checked)."""
@@ -407,7 +413,7 @@ class Workspace:
         model = self.parts.answer_models().get(model_id or self.answer_model())
         return Answerer(search, model, self.parts.embedder(), self.parts.answer_options,
                         searched_question=lambda q: retriever.searched_question(q, scope, document_ids),
-                        rank_sentences=self.parts.rank_sentences)
+                        rank_sentences=self.parts.rank_sentences, opening=self._opening)
 
     def stream_answer(self, question: str, collections: Sequence[str] | None = None,
                       document_ids: Sequence[str] | None = None, history: Sequence[str] = (),

@@ -15,6 +15,7 @@ from rag.embedders import Embedder
 from rag.follow_up import is_follow_up, retrieval_query, standalone_question
 from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer
 from rag.routing import without_names
+from rag.term_end import OpenEnded, count_term_end
 from storage.records import Chunk, ScoredChunk
 
 Search = Callable[[str, int], list[ScoredChunk]]
@@ -116,13 +117,16 @@ class AnswerOptions:
     max_tokens: int  # most tokens the model writes for one answer
     passage_chars: int  # >0: each passage in the prompt cut to about this many characters around its best sentences
     cut_with_ranker: bool  # cut around the sentence ranker's best sentence rather than the embedding's
+    count_term_end: bool = True  # "when does the term end?" counted from the contract's length and start date
 
 
 class Answerer:
     def __init__(self, search: Search, model: ChatModel | None, embedder: Embedder | None, options: AnswerOptions, *,
                  searched_question: Callable[[str], str] | None = None, quote_fallback: bool = True,
-                 rank_sentences: Callable[[str, list[str]], Sequence[float]] | None = None) -> None:
+                 rank_sentences: Callable[[str, list[str]], Sequence[float]] | None = None,
+                 opening: Callable[[Chunk], list[Chunk]] | None = None) -> None:
         self.search = search
+        self.opening = opening  # the first page's passages of a passage's document (where its date is written)
         # the question as the search read it (without the names of the documents it was narrowed to): what the
         # prompt's passages are cut around, so a contract's own clause is kept rather than its title line
         self.searched_question = searched_question
@@ -213,6 +217,13 @@ class Answerer:
             yield Answer(question, DECLINE_TEXT, True, model_name, passages, asked_as=as_asked, timings=timings,
                          message="No passage in the documents is relevant to this question.")
             return
+        counted = self.counted_term_end(question, asked, passages, model_name) if self.options.count_term_end else None
+        if counted is not None:
+            timings["total_ms"] = (time.perf_counter() - started) * 1000
+            counted.timings, counted.asked_as = timings, as_asked
+            yield Token(counted.text)
+            yield counted
+            return
         if self.model is None:
             timings["total_ms"] = (time.perf_counter() - started) * 1000
             yield Answer(question, "", False, model_name, passages, timings=timings,
@@ -241,6 +252,38 @@ class Answerer:
         answer = self._finish(question, "".join(pieces), passages, model_name, message, timings, focus, asked)
         answer.asked_as = as_asked
         yield answer
+
+    def counted_term_end(self, question: str, asked: str, passages: list[ScoredChunk], model: str) -> Answer | None:
+        """"When does the initial term end?" answered by counting (rag/term_end.py), both sentences cited; None
+        when the contract's words do not fix the date (the model is asked as usual)."""
+        openings: dict[int, list[Chunk]] = {}
+
+        def opening(i: int) -> list[str]:
+            openings[i] = self.opening(passages[i].chunk) if self.opening is not None else []
+            return [c.text for c in openings[i]]
+
+        found = count_term_end(asked, [(f"{p.chunk.collection}/{p.chunk.document_id}", p.chunk.text)
+                                       for p in passages], opening)
+        if found is None:
+            return None
+        if isinstance(found, OpenEnded):
+            text = f"{found.answer().removesuffix('.')} [{found.at + 1}]."
+            return Answer(question, text, False, model, passages, [Citation(found.at + 1, passages[found.at].chunk)],
+                          message="Taken from the contract's own words, not written by the model: "
+                          f"“{found.sentence}” [{found.at + 1}]", raw_text=text)
+        shown = list(passages)
+        start_n = found.start_at + 1
+        if found.start_at >= len(passages):
+            shown.append(ScoredChunk(openings[found.length_at][found.start_at - len(passages)], 0.0))
+            start_n = len(shown)
+        cited = list(dict.fromkeys([found.length_at + 1, start_n]))
+        text = f"{found.answer().removesuffix('.')} {''.join(f'[{n}]' for n in cited)}."
+        quotes = [f"“{found.length_sentence}” [{found.length_at + 1}]"]
+        if start_n != found.length_at + 1:
+            quotes.append(f"“{found.start_sentence}” [{start_n}]")
+        return Answer(question, text, False, model, shown, [Citation(n, shown[n - 1].chunk) for n in cited],
+                      message="Counted from the contract's own words, not written by the model: "
+                      + " and ".join(quotes), raw_text=text)
 
     def _finish(self, question: str, raw: str, passages: list[ScoredChunk], model: str, message: str,
                 timings: dict[str, float], focus: str = "", asked: str = "") -> Answer:

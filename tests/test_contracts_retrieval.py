@@ -84,3 +84,15 @@ def test_no_answer_from_the_real_model_is_wrong_with_a_citation(contracts: Servi
                              checked=bool(answer.citations), quoted=answer.quoted).grade, answer.text)
     assert not [g for g in grades.values() if g[0] == "wrong"], grades
     assert sum(g[0] == "right" for g in grades.values()) >= 3, grades
+
+
+def test_when_a_term_ends_is_counted_from_the_contracts_own_words(contracts: Services) -> None:
+    """con-049: the license runs "for an initial period of five (5) years" from the Effective Date, which the first
+    page sets as December 13, 1999. The 1.5B model gave the start date as the end, or declined; the count cites both
+    sentences, in this contract only (seven other contracts share the collection, each with its own dates)."""
+    answer = contracts.workspace().ask("When does the initial term of the License and Hosting Agreement between "
+                                       "Corio Inc. and Changepoint, Inc. end?", ["legal"])
+    assert not answer.declined and "December 13, 2004" in answer.text, answer.text
+    pages = {(c.chunk.file_name, c.chunk.page) for c in answer.citations}
+    assert pages == {(FILES[0], 10), (FILES[0], 1)}, pages
+    assert "initial period of five (5) years" in answer.message and "December 13, 1999" in answer.message

@@ -1,0 +1,259 @@
+"""When does a contract's term end? Counted from its own words, not guessed by the model.
+
+"When does the initial term of the … Agreement end?" is one of the first questions asked of any contract, and most
+contracts do not write the answer down: they give a length and a start ("shall continue for a period of five (5)
+years from the Effective Date") and the start elsewhere, usually in the opening lines ("effective June 30, 1996
+(\"Effective Date\")"). A 1.5B model does not count dates: it gave the start date as the end, or declined. This
+module finds the two sentences and counts: the answer is the end date with both sentences cited, word for word.
+
+A term with no end ("shall continue in effect until terminated in accordance with Article 9", "continues in
+perpetuity") is said to have none, with that sentence cited, when no passage of the documents gives a length.
+
+Only what the words fix is counted: a length from the Effective Date, the date of the agreement ("the date first
+written above", "the date hereof", "the date of execution") or an explicit commencement date. A term that runs from
+an event the contract does not date ("twelve months after the Launch") is not counted, nor is a term with no length;
+those questions go to the model as before. A date left blank in the contract ("as of ____, 2020") gives the end as
+far as it is known ("in 2025").
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from rag.citations import split_sentences
+
+_MONTHS = [m.lower() for m in calendar.month_name[1:]]
+_MONTH = r"(?P<month>" + "|".join(m.capitalize() + "|" + m.upper() + "|" + m for m in _MONTHS) + r")"
+_DAY = r"(?P<day>\d{1,2}|_{2,}|\s)"
+_YEAR = r"(?P<year>(?:19|20)\d{2})"
+_ORDINAL_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th|ST|ND|RD|TH)?"
+# "June 30, 1996" / "June 30 1996" / "30 June 1996" / "the 20th day of March 2002" / "____ day of ______, 2004" /
+# ", 2020" (day and month left blank)
+_DATES = [
+    re.compile(_MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+" + _YEAR),
+    re.compile(r"(?<!\d)" + _ORDINAL_DAY + r"\s+(?:day\s+of\s+)?" + _MONTH + r",?\s+" + _YEAR),
+    re.compile(r"(?P<blank>_{2,}\s+day\s+of\s+_{2,}|_{2,}|\bas\s+of\s*),\s*" + _YEAR),
+]
+_WORDS = {w: n for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_ORDINALS = {w: n for n, w in enumerate(
+    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+    "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split())}
+_NUMBER = r"(?P<n>\d{1,2}|" + "|".join(_WORDS) + r")(?:\s*\((?:\d{1,2})\))?"
+_ORDINAL = r"(?P<n>\d{1,2}(?:st|nd|rd|th)|" + "|".join(_ORDINALS) + r")(?:\s*\(\d{1,2}(?:st|nd|rd|th)\))?"
+
+ASKS_END = re.compile(r"\bwhen\b[^?]*\b(?:term|agreement|contract)\b[^?]*\b(?:end|expire|run\s+out)s?\b"
+                      r"|\b(?:expiration|expiry|end)\s+date\b|\buntil\s+when\b", re.IGNORECASE)
+_START_NAMES = {
+    "effective": r"(?:the\s+)?effective\s+date",
+    "signed": r"(?:the\s+)?(?:date\s+(?:first\s+)?(?:written|set\s+forth|stated)\s+above|date\s+hereof|date\s+of\s+"
+              r"(?:this\s+agreement|execution|signing|signature)|execution\s+(?:date|of\s+this\s+agreement))",
+}
+_START = r"(?P<start>" + "|".join(f"(?P<{k}>{v})" for k, v in _START_NAMES.items()) + r")"
+_UNIT = r"(?P<unit>year|month)s?"
+# "(for|of) [a period of|an initial period of|a term of] five (5) years [thereafter|from|after|commencing on] <start>",
+# "five (5) years from <start>", "until/on the fifth (5th) anniversary of <start>"
+_LENGTHS = [
+    re.compile(r"\b" + _ORDINAL + r"\s+anniversary\s+(?:date\s+)?of\s+" + _START, re.IGNORECASE),
+    re.compile(r"\b" + _NUMBER + r"[\s-]+" + _UNIT + r"\b[^.;]{0,40}?\b(?:from|after|following|commencing\s+(?:on|with)"
+               r"|beginning\s+(?:on|with)|starting\s+(?:on|with))\s+" + _START, re.IGNORECASE),
+    re.compile(_START + r"[^.;]{0,120}?\b(?:for|of)\s+(?:a\s+|an\s+)?(?:initial\s+)?(?:period|term)?\s*(?:of\s+)?"
+               + _NUMBER + r"[\s-]+" + _UNIT + r"\b", re.IGNORECASE),
+    re.compile(r"\bterm\b[^.;]{0,60}?\b(?:shall|will)\s+be\s+" + _NUMBER + r"[\s-]+" + _UNIT
+               + r"\b[^.;]{0,40}?\b(?:commencing|beginning|starting|from)\s+(?:on\s+)?" + _START, re.IGNORECASE),
+]
+_TERM_WORDS = re.compile(r"\b(?:term|continue|remain\s+in|in\s+(?:full\s+)?force|expire|expiring|duration)\b",
+                         re.IGNORECASE)
+# the length runs from something the contract does not date: not counted
+_OTHER_EVENT = re.compile(r"\b(?:launch|first\s+(?:commercial\s+)?sale|closing|completion|acceptance|delivery|"
+                          r"opening|approval|installation)\b", re.IGNORECASE)
+_EFFECTIVE_DEFINED = [
+    # June 30, 1996 ("Effective Date") / as of <date> (the "Effective Date")
+    re.compile(r"(?P<date>.{0,40}?)\s*\(\s*(?:the\s+|this\s+)?[\"“”']*\s*effective\s+date\s*[\"“”']*\s*\)",
+               re.IGNORECASE),
+    re.compile(r"[\"“”']effective\s+date[\"“”']\s+(?:means|shall\s+mean|is)\s+(?P<date>.{0,40})", re.IGNORECASE),
+    re.compile(r"\beffective\s+(?:as\s+of\s+|on\s+)?(?P<date>.{0,40})", re.IGNORECASE),
+]
+_SIGNED = re.compile(r"\b(?:made|entered\s+into|executed|dated|signed|is\s+effective|made\s+and\s+effective)"
+                     r"(?:\s+and\s+entered\s+into)?(?:\s+(?:as\s+of|on|this|effective))*\s*(?:the\s+)?(?P<date>.{0,40})",
+                     re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class KnownDate:
+    """A date as far as the contract gives it: a blank day or month stays unknown."""
+
+    year: int
+    month: int | None = None
+    day: int | None = None
+
+    def plus(self, years: int, months: int) -> KnownDate | None:
+        """This date moved on; None when a blank month makes the year unknown (six months from "____, 2004")."""
+        if self.month is None and months % 12:
+            return None
+        total = (self.month or 1) - 1 + months
+        year = self.year + years + total // 12
+        if self.month is None:
+            return KnownDate(year)
+        month = total % 12 + 1
+        if self.day is None:
+            return KnownDate(year, month)
+        return KnownDate(year, month, min(self.day, calendar.monthrange(year, month)[1]))
+
+    def words(self) -> str:
+        if self.month is None:
+            return f"in {self.year}"
+        if self.day is None:
+            return f"in {calendar.month_name[self.month]} {self.year}"
+        return f"on {date(self.year, self.month, self.day):%B} {self.day}, {self.year}"
+
+
+@dataclass(frozen=True)
+class TermEnd:
+    """The end of the term, counted: `length_sentence` (in passage `length_at`) gives the length and what it runs
+    from; `start_sentence` (in `start_at`) gives that start's date."""
+
+    end: KnownDate
+    start: KnownDate
+    years: int
+    months: int
+    start_name: str  # "the Effective Date", "the date of the agreement"
+    length_at: int
+    length_sentence: str
+    start_at: int
+    start_sentence: str
+
+    def answer(self) -> str:
+        length = (f"{self.years} year{'s' * (self.years != 1)}" if self.years else
+                  f"{self.months} month{'s' * (self.months != 1)}")
+        start = self.start.words().removeprefix("on ").removeprefix("in ")
+        return (f"The initial term ends {self.end.words()}: it runs {length} from {self.start_name} "
+                f"({start}).")
+
+
+@dataclass(frozen=True)
+class OpenEnded:
+    """The term has no fixed end: `sentence` (in passage `at`) says it runs until terminated or in perpetuity."""
+
+    at: int
+    sentence: str
+
+    def answer(self) -> str:
+        return "The agreement has no fixed end date: its term continues until it is terminated."
+
+
+_SUBJECT = r"\b(?:this\s+agreement|the\s+term|this\s+term|the\s+agreement|employment)\b"
+_OPEN_ENDED = re.compile(
+    _SUBJECT + r"[^.;]{0,160}?\b(?:continues?|remains?|shall\s+be\s+in\s+effect)\b[^.;]{0,60}?"
+    r"\b(?:in\s+perpetuity|perpetually|indefinitely|until\s+(?:it\s+is\s+)?terminat\w*"
+    r"|until\s+(?:either|a|one)\s+party\s+terminates)", re.IGNORECASE)
+
+
+def open_ended(sentence: str) -> bool:
+    """The sentence says the agreement's term runs until terminated, or in perpetuity."""
+    m = _OPEN_ENDED.search(sentence)
+    return m is not None and not re.search(r"\b(?:renew|extend|successive|survive)", m.group(), re.IGNORECASE)
+
+
+def parse_date(text: str) -> KnownDate | None:
+    """The first date written in `text` ("June 30, 1996", "the 20th day of March 2002", "____, 2004")."""
+    found = [(m.start(), m) for pattern in _DATES for m in [pattern.search(text)] if m]
+    if not found:
+        return None
+    _, m = min(found, key=lambda f: f[0])
+    groups = m.groupdict()
+    year = int(groups["year"])
+    if groups.get("blank") is not None or groups.get("month") is None:
+        return KnownDate(year)
+    month = _MONTHS.index(groups["month"].lower()) + 1
+    day = groups.get("day")
+    return KnownDate(year, month, int(day) if day and day.strip().isdigit() else None)
+
+
+def _count(word: str) -> int:
+    word = word.lower()
+    digits = re.match(r"\d+", word)
+    if digits:
+        return int(digits.group())
+    return _WORDS.get(word, _ORDINALS.get(word, 0))
+
+
+def term_length(sentence: str) -> tuple[int, int, str] | None:
+    """(years, months, "effective" | "signed") when the sentence gives the term's length from a start the contract
+    dates; None otherwise."""
+    if not _TERM_WORDS.search(sentence):
+        return None
+    for i, pattern in enumerate(_LENGTHS):
+        m = pattern.search(sentence)
+        if m is None:
+            continue
+        # what the length runs from, and the words right after it ("… for three years from the Launch Date")
+        between = sentence[min(m.start(), m.start("start")): m.end() + 40]
+        if _OTHER_EVENT.search(between) or re.search(r"\b(?:renew|extend|successive)", between, re.IGNORECASE):
+            continue
+        n = _count(m.group("n"))
+        if n <= 0:
+            continue
+        unit = "year" if i == 0 else m.group("unit").lower()
+        kind = "effective" if m.group("effective") else "signed"
+        return (n, 0, kind) if unit == "year" else (0, n, kind)
+    return None
+
+
+def effective_date(text: str) -> KnownDate | None:
+    """The date the text defines as the Effective Date."""
+    for pattern in _EFFECTIVE_DEFINED:
+        for m in pattern.finditer(text):
+            found = parse_date(m.group("date"))
+            if found is not None:
+                return found
+    return None
+
+
+def signed_date(text: str) -> KnownDate | None:
+    """The date the agreement was made ("made and entered into as of the 1st day of January, 1997", "dated …")."""
+    for m in _SIGNED.finditer(text):
+        found = parse_date(m.group("date"))
+        if found is not None:
+            return found
+    return None
+
+
+def count_term_end(question: str, passages: Sequence[tuple[str, str]],
+                   opening: Callable[[int], list[str]] | None = None) -> TermEnd | OpenEnded | None:
+    """The end of the term the question asks about, counted from the passages ((document, text), their order is
+    their rank) and, for the start, the passages of the same document, then that document's opening passages
+    (`opening(i)` for passage i; numbered on after `passages`); None when the words do not fix it."""
+    if not ASKS_END.search(question):
+        return None
+    for at, (document, text) in enumerate(passages):
+        for sentence in split_sentences(" ".join(text.split())):
+            length = term_length(sentence)
+            if length is None:
+                continue
+            years, months, kind = length
+            find = effective_date if kind == "effective" else signed_date
+            # the start: in the passages first (best ranked first), then the document's opening
+            sources = [(j, t) for j, (d, t) in enumerate(passages) if d == document]
+            sources += [(len(passages) + j, t) for j, t in enumerate(opening(at) if opening is not None else [])]
+            for start_at, source in sources:
+                for start_sentence in split_sentences(" ".join(source.split())):
+                    start = find(start_sentence)
+                    if start is None:
+                        continue
+                    end = start.plus(years, months)
+                    if end is None:
+                        return None
+                    name = "the Effective Date" if kind == "effective" else "the date of the agreement"
+                    return TermEnd(end, start, years, months, name, at, sentence, start_at, start_sentence)
+            return None  # the clause that gives the length runs from a start no text here dates
+    for at, (_, text) in enumerate(passages):  # no passage gives a length: one may say there is none
+        for sentence in split_sentences(" ".join(text.split())):
+            if open_ended(sentence):
+                return OpenEnded(at, sentence)
+    return None
