@@ -227,11 +227,15 @@ def signed_date(text: str) -> KnownDate | None:
 def count_term_end(question: str, passages: Sequence[tuple[str, str]],
                    opening: Callable[[int], list[str]] | None = None) -> TermEnd | OpenEnded | None:
     """The end of the term the question asks about, counted from the passages ((document, text), their order is
-    their rank) and, for the start, the passages of the same document, then that document's opening passages
-    (`opening(i)` for passage i; numbered on after `passages`); None when the words do not fix it."""
-    if not ASKS_END.search(question):
+    their rank) of the first-ranked document and, for the start, the passages of that document, then its opening
+    passages (`opening(i)` for passage i; numbered on after `passages`); None when the words do not fix it."""
+    if not ASKS_END.search(question) or not passages:
         return None
+    asked_of = passages[0][0]  # the document the search ranks first is the one asked about: another contract's
+    # term clause among the passages (a question that names no document, in a collection of contracts) is not it
     for at, (document, text) in enumerate(passages):
+        if document != asked_of:
+            continue
         for sentence in split_sentences(" ".join(text.split())):
             length = term_length(sentence)
             if length is None:
@@ -252,7 +256,9 @@ def count_term_end(question: str, passages: Sequence[tuple[str, str]],
                     name = "the Effective Date" if kind == "effective" else "the date of the agreement"
                     return TermEnd(end, start, years, months, name, at, sentence, start_at, start_sentence)
             return None  # the clause that gives the length runs from a start no text here dates
-    for at, (_, text) in enumerate(passages):  # no passage gives a length: one may say there is none
+    for at, (document, text) in enumerate(passages):  # no passage gives a length: one may say there is none
+        if document != asked_of:
+            continue
         for sentence in split_sentences(" ".join(text.split())):
             if open_ended(sentence):
                 return OpenEnded(at, sentence)

@@ -77,8 +77,11 @@ def test_the_start_comes_from_the_same_contract_as_the_length() -> None:
                            "initial period of five (5) years."),
                 ("hosting", 'This Hosting Agreement is made as of December 13, 1999 ("Effective Date").')]
     assert count_term_end(ASK, passages) is None
-    found = count_term_end(ASK, passages, lambda i: ['This Supply Agreement is made as of May 2, 2003 ("Effective '
-                                                     'Date").'])
+    # nor is another contract's term clause, ranked below the contract asked about
+    supply_opening = ['This Supply Agreement is made as of May 2, 2003 ("Effective Date").']
+    assert count_term_end(ASK, [("hosting", "The Customer pays monthly."), *passages],
+                          lambda i: supply_opening) is None
+    found = count_term_end(ASK, passages, lambda i: supply_opening)
     assert found is not None and found.end == KnownDate(2008, 5, 2) and found.start_at == 2
 
 
