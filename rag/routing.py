@@ -15,8 +15,9 @@ So, before ranking passages:
    the naming words with letters its first page or title (the file name) holds; the documents scoring at least
    `NAMED_SHARE` of the best. Held, not how often: BM25 of the same words ranked a short cover that repeats the
    company's name five times far above a long annual-report cover that gives it once, so the annual report of the
-   company asked about was left out (financebench-dev recall@5 0.535 with BM25, 0.558 with this, bench/quality.py). A year or number in
-   the question then picks among them (those whose first page holds the most of them); alone it names nothing.
+   company asked about was left out (financebench-dev recall@5 0.535 with BM25, 0.558 with this, bench/quality.py).
+   A year or number in the question then picks among them (those whose first page holds the most of them); alone
+   it names nothing.
 3. Route only when at least one naming word is concentrated in the candidates across the whole text (at least
    `CONCENTRATION` of the passages that hold it are theirs): a company name used in every document, like an
    employer's name in its HR booklets, names none. (A limit on the candidates' share of the pages searched for
