@@ -15,7 +15,7 @@ from rag.embedders import Embedder
 from rag.follow_up import is_follow_up, retrieval_query, standalone_question
 from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer
 from rag.routing import without_names
-from rag.term_end import OpenEnded, count_term_end
+from rag.term_end import OpenEnded, StatedEnd, count_term_end
 from storage.records import Chunk, ScoredChunk
 
 Search = Callable[[str, int], list[ScoredChunk]]
@@ -266,7 +266,7 @@ class Answerer:
                                        for p in passages], opening)
         if found is None:
             return None
-        if isinstance(found, OpenEnded):
+        if isinstance(found, StatedEnd | OpenEnded):
             text = f"{found.answer().removesuffix('.')} [{found.at + 1}]."
             return Answer(question, text, False, model, passages, [Citation(found.at + 1, passages[found.at].chunk)],
                           message="Taken from the contract's own words, not written by the model: "

@@ -137,6 +137,37 @@ class TermEnd:
 
 
 @dataclass(frozen=True)
+class StatedEnd:
+    """The contract writes the end date down: `sentence` (in passage `at`) says the term runs through `end`."""
+
+    at: int
+    sentence: str
+    end: KnownDate
+
+    def answer(self) -> str:
+        return f"The initial term ends {self.end.words()}."
+
+
+_ENDS_ON = re.compile(r"\b(?:through|until|to|ending\s+on|ends?\s+on|expir(?:e|es|ing)\s+on|terminat(?:e|es|ing)\s+on)"
+                      r"\s+(?:and\s+including\s+)?(?:the\s+)?(?P<date>[^.;]{0,30})", re.IGNORECASE)
+_ABOUT_TERM = re.compile(r"\bterm\b|\bthis\s+agreement\b", re.IGNORECASE)
+
+
+def stated_end(sentence: str) -> KnownDate | None:
+    """The end date a sentence about the term writes down ("Term shall mean the Effective Date through June 15,
+    2001 and any Renewal Term"); not a renewal's (one spoken of before the date)."""
+    if not _ABOUT_TERM.search(sentence):
+        return None
+    for m in _ENDS_ON.finditer(sentence):
+        if re.search(r"\b(?:renew|extend|successive)", sentence[: m.start()], re.IGNORECASE):
+            return None  # a renewal's end ("… renews for one year, until December 31, 2003")
+        found = parse_date(m.group("date"))
+        if found is not None and re.match(r"\s*(?:the\s+)?(?:\d|_|" + _MONTH + r")", m.group("date")):
+            return found
+    return None
+
+
+@dataclass(frozen=True)
 class OpenEnded:
     """The term has no fixed end: `sentence` (in passage `at`) says it runs until terminated or in perpetuity."""
 
@@ -225,7 +256,7 @@ def signed_date(text: str) -> KnownDate | None:
 
 
 def count_term_end(question: str, passages: Sequence[tuple[str, str]],
-                   opening: Callable[[int], list[str]] | None = None) -> TermEnd | OpenEnded | None:
+                   opening: Callable[[int], list[str]] | None = None) -> StatedEnd | TermEnd | OpenEnded | None:
     """The end of the term the question asks about, counted from the passages ((document, text), their order is
     their rank) of the first-ranked document and, for the start, the passages of that document, then its opening
     passages (`opening(i)` for passage i; numbered on after `passages`); None when the words do not fix it."""
@@ -233,6 +264,12 @@ def count_term_end(question: str, passages: Sequence[tuple[str, str]],
         return None
     asked_of = passages[0][0]  # the document the search ranks first is the one asked about: another contract's
     # term clause among the passages (a question that names no document, in a collection of contracts) is not it
+    ours = [(at, text) for at, (document, text) in enumerate(passages) if document == asked_of]
+    for at, text in ours:  # the end date written down
+        for sentence in split_sentences(" ".join(text.split())):
+            end = stated_end(sentence)
+            if end is not None:
+                return StatedEnd(at, sentence, end)
     for at, (document, text) in enumerate(passages):
         if document != asked_of:
             continue

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from rag.term_end import KnownDate, OpenEnded, TermEnd, count_term_end, parse_date, term_length
+from rag.term_end import KnownDate, OpenEnded, StatedEnd, TermEnd, count_term_end, parse_date, term_length
 
 ASK = "When does the initial term of the Sponsorship Agreement between NPC and NCB end?"
 
@@ -111,3 +111,17 @@ def test_a_term_that_runs_until_terminated_has_no_end_date() -> None:
     assert count_term_end(ASK, [("a", "This Agreement shall survive and continue until terminated obligations are "
                                       "met.")]) is None
     assert count_term_end(ASK, [("a", "The Trust shall remain obligated to pay the fee until the shares are sold.")]) is None
+
+
+def test_an_end_date_the_contract_writes_down_is_taken_as_written() -> None:
+    found = count_term_end(ASK, [("a", '1.20. "Term" shall mean the Effective Date through June 15, 2001 and any '
+                                       "Renewal Term.")])
+    assert isinstance(found, StatedEnd) and found.end == KnownDate(2001, 6, 15)
+    # a renewal's end is not the initial term's
+    assert count_term_end(ASK, [("a", "This Agreement renews for one further year, through June 15, 2002.")]) is None
+    found = count_term_end(ASK, [("a", "The term of this Agreement shall commence on January 1, 1997 and end on "
+                                       "December 31, 2000."), ("a", "It renews for successive one-year terms.")])
+    assert isinstance(found, StatedEnd) and found.end == KnownDate(2000, 12, 31) and found.at == 0
+    assert found.answer() == "The initial term ends on December 31, 2000."
+    # a date after "to" that is no end: the agreement it refers to
+    assert count_term_end(ASK, [("a", "This Agreement is an amendment to the Agreement dated March 1, 2001.")]) is None
