@@ -1,0 +1,50 @@
+"""Contract term ends answered without the model (rag/term_end.py), graded against contracts-dev's references.
+
+For every "When does the initial term of … end?" question of the set: the passages the answer would get (the
+default search), then `Answerer.counted_term_end`; each counted answer graded by rag/grading.py. Questions it does
+not count go to the model in the app (bench/answer.py measures those). No model is started.
+
+    python -m bench.term_end [--work bench/work] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.quality_sets import DEFAULT_WORK, eval_set, opened
+from bench.report import console, machine, save
+from rag.grading import grade
+from rag.term_end import ASKS_END
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.term_end", description=__doc__)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    out = console(args.json)
+    s = eval_set("contracts")
+    rows = []
+    with opened(s, args.work) as (services, _):
+        answerer = services.workspace()._answerer([s.name])
+        for q in s.questions():
+            if not ASKS_END.search(q.question):
+                continue
+            passages = answerer.search(q.question, answerer.k)
+            answer = answerer.counted_term_end(q.question, q.question, passages, "counted")
+            graded = (grade(answer.text, q.answer, declined=False, answerable=True, question=q.question).grade
+                      if answer is not None else "to the model")
+            rows.append({"id": q.id, "grade": graded, "answer": answer.text if answer else "", "reference": q.answer})
+            out.print(f"{q.id}: {graded:12} {rows[-1]['answer'][:110]} | reference {q.answer}")
+    counted = [r for r in rows if r["grade"] != "to the model"]
+    summary = {"questions": len(rows), "counted": len(counted), "right": sum(r["grade"] == "right" for r in counted),
+               "wrong": sum(r["grade"] == "wrong" for r in counted)}
+    out.print(f"term questions {summary['questions']}: counted {summary['counted']}, right {summary['right']}, "
+              f"wrong {summary['wrong']}; the rest go to the model")
+    save("term-end", out, {"benchmark": "term_end", "machine": machine(), "summary": summary, "rows": rows},
+         args.json)
+
+
+if __name__ == "__main__":
+    main()
