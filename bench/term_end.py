@@ -1,7 +1,9 @@
-"""Contract term ends answered without the model (rag/term_end.py), graded against contracts-dev's references.
+"""Contract term ends, renewals and renewal notice answered without the model (rag/term_end.py), graded against
+contracts-dev's references.
 
-For every "When does the initial term of … end?" question of the set: the passages the answer would get (the
-default search), then `Answerer.counted_term_end`; each counted answer graded by rag/grading.py. Questions it does
+For every "When does the initial term of … end?", "For how long does … renew?" and "How much notice is needed to
+stop … from renewing?" question of the set: the passages the answer would get (the
+default search), then `Answerer.read_term_clause`; each counted answer graded by rag/grading.py. Questions it does
 not count go to the model in the app (bench/answer.py measures those). No model is started.
 
     python -m bench.term_end [--work bench/work] [--json]
@@ -15,7 +17,7 @@ from pathlib import Path
 from bench.quality_sets import DEFAULT_WORK, eval_set, opened
 from bench.report import console, machine, save
 from rag.grading import grade
-from rag.term_end import ASKS_END
+from rag.term_end import ASKS_END, ASKS_RENEWAL_LENGTH, ASKS_RENEWAL_NOTICE
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,10 +31,10 @@ def main(argv: list[str] | None = None) -> None:
     with opened(s, args.work) as (services, _):
         answerer = services.workspace()._answerer([s.name])
         for q in s.questions():
-            if not ASKS_END.search(q.question):
+            if not any(p.search(q.question) for p in (ASKS_END, ASKS_RENEWAL_LENGTH, ASKS_RENEWAL_NOTICE)):
                 continue
             passages = answerer.search(q.question, answerer.k)
-            answer = answerer.counted_term_end(q.question, q.question, passages, "counted")
+            answer = answerer.read_term_clause(q.question, q.question, passages, "counted")
             graded = (grade(answer.text, q.answer, declined=False, answerable=True, question=q.question).grade
                       if answer is not None else "to the model")
             rows.append({"id": q.id, "grade": graded, "answer": answer.text if answer else "", "reference": q.answer})
@@ -40,8 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     counted = [r for r in rows if r["grade"] != "to the model"]
     summary = {"questions": len(rows), "counted": len(counted), "right": sum(r["grade"] == "right" for r in counted),
                "wrong": sum(r["grade"] == "wrong" for r in counted)}
-    out.print(f"term questions {summary['questions']}: counted {summary['counted']}, right {summary['right']}, "
-              f"wrong {summary['wrong']}; the rest go to the model")
+    out.print(f"term, renewal and notice questions {summary['questions']}: counted {summary['counted']}, "
+              f"right {summary['right']}, wrong {summary['wrong']}; the rest go to the model")
     save("term-end", out, {"benchmark": "term_end", "machine": machine(), "summary": summary, "rows": rows},
          args.json)
 

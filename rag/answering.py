@@ -15,7 +15,7 @@ from rag.embedders import Embedder
 from rag.follow_up import is_follow_up, retrieval_query, standalone_question
 from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer
 from rag.routing import without_names
-from rag.term_end import OpenEnded, StatedEnd, count_term_end
+from rag.term_end import ClauseAnswer, OpenEnded, StatedEnd, count_term_end, read_renewal
 from storage.records import Chunk, ScoredChunk
 
 Search = Callable[[str, int], list[ScoredChunk]]
@@ -217,7 +217,7 @@ class Answerer:
             yield Answer(question, DECLINE_TEXT, True, model_name, passages, asked_as=as_asked, timings=timings,
                          message="No passage in the documents is relevant to this question.")
             return
-        counted = self.counted_term_end(question, asked, passages, model_name) if self.options.count_term_end else None
+        counted = self.read_term_clause(question, asked, passages, model_name) if self.options.count_term_end else None
         if counted is not None:
             timings["total_ms"] = (time.perf_counter() - started) * 1000
             counted.timings, counted.asked_as = timings, as_asked
@@ -253,20 +253,21 @@ class Answerer:
         answer.asked_as = as_asked
         yield answer
 
-    def counted_term_end(self, question: str, asked: str, passages: list[ScoredChunk], model: str) -> Answer | None:
-        """"When does the initial term end?" answered by counting (rag/term_end.py), both sentences cited; None
-        when the contract's words do not fix the date (the model is asked as usual)."""
+    def read_term_clause(self, question: str, asked: str, passages: list[ScoredChunk], model: str) -> Answer | None:
+        """"When does the initial term end?" answered by counting (rag/term_end.py), both sentences cited, and "for
+        how long does it renew?" / "how much notice stops the renewal?" read from the renewal clause; None when the
+        contract's words do not fix the answer (the model is asked as usual)."""
         openings: dict[int, list[Chunk]] = {}
 
         def opening(i: int) -> list[str]:
             openings[i] = self.opening(passages[i].chunk) if self.opening is not None else []
             return [c.text for c in openings[i]]
 
-        found = count_term_end(asked, [(f"{p.chunk.collection}/{p.chunk.document_id}", p.chunk.text)
-                                       for p in passages], opening)
+        documents = [(f"{p.chunk.collection}/{p.chunk.document_id}", p.chunk.text) for p in passages]
+        found = count_term_end(asked, documents, opening) or read_renewal(asked, documents)
         if found is None:
             return None
-        if isinstance(found, StatedEnd | OpenEnded):
+        if isinstance(found, StatedEnd | OpenEnded | ClauseAnswer):
             text = f"{found.answer().removesuffix('.')} [{found.at + 1}]."
             return Answer(question, text, False, model, passages, [Citation(found.at + 1, passages[found.at].chunk)],
                           message="Taken from the contract's own words, not written by the model: "

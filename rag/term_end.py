@@ -1,4 +1,4 @@
-"""When does a contract's term end? Counted from its own words, not guessed by the model.
+"""When does a contract's term end, for how long does it renew, how much notice stops it? From its own words.
 
 "When does the initial term of the … Agreement end?" is one of the first questions asked of any contract, and most
 contracts do not write the answer down: they give a length and a start ("shall continue for a period of five (5)
@@ -8,6 +8,10 @@ module finds the two sentences and counts: the answer is the end date with both 
 
 A term with no end ("shall continue in effect until terminated in accordance with Article 9", "continues in
 perpetuity") is said to have none, with that sentence cited, when no passage of the documents gives a length.
+
+How long a renewal runs ("shall automatically renew for successive one (1) year periods") and how much notice
+stops it ("unless either party gives written notice … at least ninety (90) days prior to the expiration") are read
+from the renewal clause of the contract asked about the same way, the clause cited.
 
 Only what the words fix is counted: a length from the Effective Date, the date of the agreement ("the date first
 written above", "the date hereof", "the date of execution") or an explicit commencement date. A term that runs from
@@ -299,4 +303,94 @@ def count_term_end(question: str, passages: Sequence[tuple[str, str]],
         for sentence in split_sentences(" ".join(text.split())):
             if open_ended(sentence):
                 return OpenEnded(at, sentence)
+    return None
+
+
+ASKS_RENEWAL_LENGTH = re.compile(r"\bhow\s+long\b[^?]*\b(?:renew|extend)", re.IGNORECASE)
+ASKS_RENEWAL_NOTICE = re.compile(r"\bnotice\b[^?]*\b(?:renew|renewal|renewing)\b|\b(?:renew|renewal)\b[^?]*\bnotice\b",
+                                 re.IGNORECASE)
+_SPELLED_DIGITS = re.compile(  # "one hundred eighty (180)", "thirty (30)": the digits say it
+    r"\b(?:(?:" + "|".join([*_WORDS, "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred",
+                           "thousand", "and"]) + r")[\s-]*)+\((\d{1,4})\)", re.IGNORECASE)
+_PERIOD_NUMBER = (r"(?P<n>\d{1,4}|" + "|".join(_WORDS) + r"|thirty|sixty|ninety)(?:\s*\((?:\d{1,4}|[IVXl]{1,4})\))?")
+_RENEWS_FOR = re.compile(
+    r"\b(?:renew(?:ed|s|al)?|extend(?:ed|s)?)\b[^.;]{0,80}?\bfor\s+(?:an?\s+|the\s+)?"
+    r"(?P<kind>successive|subsequent|additional|further|consecutive)?\s*(?:additional\s+|further\s+)?"
+    r"(?:(?:renewal\s+)?(?:term|period)s?\s+of\s+)?" + _PERIOD_NUMBER + r"[\s-]*(?P<unit>year|month)s?\b",
+    re.IGNORECASE)
+_NOTICE_BEFORE = re.compile(
+    r"\b(?:at\s+least|not\s+(?:less|fewer)\s+than|no\s+(?:less|fewer)\s+than|minimum\s+of)\s+" + _PERIOD_NUMBER
+    + r"[\s-]*(?P<unit>day|month|year)s?(?:['’]s?)?\s+(?:\w+\s+){0,3}?(?:prior|before|in\s+advance|preceding)"
+    r"|\b" + _PERIOD_NUMBER.replace("?P<n>", "?P<n2>") + r"[\s-]*(?P<unit2>day|month)s?['’]?\s+(?:prior\s+)?"
+    r"(?:written\s+)?notice", re.IGNORECASE)
+
+
+# the agreement or its term renews (not an insurance policy, a licence key, a purchase order)
+_RENEWS_AGREEMENT = re.compile(r"\b(?:agreement|term)\b[^.;]{0,80}?\b(?:renew|extend)|\b(?:renew|extend)\w*\b[^.;]{0,40}?"
+                               r"\b(?:this\s+agreement|the\s+agreement|the\s+(?:initial\s+)?term)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ClauseAnswer:
+    """An answer read from one sentence of the contract: `sentence` in passage `at`."""
+
+    at: int
+    sentence: str
+    text: str
+
+    def answer(self) -> str:
+        return self.text
+
+
+def _plain(sentence: str) -> str:
+    return _SPELLED_DIGITS.sub(lambda m: m.group(1), sentence)
+
+
+def _period(n: str, unit: str) -> str:
+    count = _count(n)
+    return f"{count} {unit.lower()}{'s' * (count != 1)}"
+
+
+def renewal_length(sentence: str) -> str | None:
+    """How long one renewal runs, as the sentence says ("successive 1-year terms", "an additional 12 months")."""
+    m = _RENEWS_FOR.search(_plain(sentence))
+    if m is None or _count(m.group("n")) <= 0 or not _RENEWS_AGREEMENT.search(sentence):
+        return None
+    period = _period(m.group("n"), m.group("unit"))
+    kind = (m.group("kind") or "").lower()
+    if kind in ("successive", "subsequent", "consecutive"):
+        return f"successive periods of {period}"
+    return f"a further {period}"
+
+
+def renewal_notice(sentence: str) -> str | None:
+    """The notice the sentence requires to stop a renewal ("at least six (6) months prior to the expiration")."""
+    if not _RENEWS_AGREEMENT.search(sentence):
+        return None  # "notice … of cancellation, non-renewal, or material change in coverage" is an insurer's
+    m = _NOTICE_BEFORE.search(_plain(sentence))
+    if m is None:
+        return None
+    n, unit = (m.group("n"), m.group("unit")) if m.group("n") else (m.group("n2"), m.group("unit2"))
+    return _period(n, unit) if _count(n) > 0 else None
+
+
+def read_renewal(question: str, passages: Sequence[tuple[str, str]]) -> ClauseAnswer | None:
+    """For how long the contract renews, or how much notice stops it, from the first-ranked document's passages."""
+    asks_notice = bool(ASKS_RENEWAL_NOTICE.search(question))
+    if not passages or not (asks_notice or ASKS_RENEWAL_LENGTH.search(question)):
+        return None
+    asked_of = passages[0][0]
+    for at, (document, text) in enumerate(passages):
+        if document != asked_of:
+            continue
+        for sentence in split_sentences(" ".join(text.split())):
+            if asks_notice:
+                notice = renewal_notice(sentence)
+                if notice is not None:
+                    return ClauseAnswer(at, sentence, f"Notice of at least {notice} before the end of the term is "
+                                                      "needed to stop it from renewing.")
+            else:
+                length = renewal_length(sentence)
+                if length is not None:
+                    return ClauseAnswer(at, sentence, f"The agreement renews for {length}.")
     return None

@@ -96,3 +96,13 @@ def test_when_a_term_ends_is_counted_from_the_contracts_own_words(contracts: Ser
     pages = {(c.chunk.file_name, c.chunk.page) for c in answer.citations}
     assert pages == {(FILES[0], 10), (FILES[0], 1)}, pages
     assert "initial period of five (5) years" in answer.message and "December 13, 1999" in answer.message
+
+
+def test_the_notice_that_stops_a_renewal_is_read_from_the_renewal_clause(contracts: Services) -> None:
+    """con-050: "… automatically renew for subsequent one (1) year periods unless either party provides the other
+    party with written notification at least thirty (30) days prior to the expiration …"."""
+    answer = contracts.workspace().ask("How much notice is needed to stop the License and Hosting Agreement between "
+                                       "Corio Inc. and Changepoint, Inc. from renewing?", ["legal"])
+    assert "at least 30 days" in answer.text and not answer.declined, answer.text
+    assert [(c.chunk.file_name, c.chunk.page) for c in answer.citations] == [(FILES[0], 10)]
+    assert "thirty (30) days prior to the expiration" in answer.message

@@ -3,7 +3,18 @@
 
 from __future__ import annotations
 
-from rag.term_end import KnownDate, OpenEnded, StatedEnd, TermEnd, count_term_end, parse_date, term_length
+from rag.term_end import (
+    KnownDate,
+    OpenEnded,
+    StatedEnd,
+    TermEnd,
+    count_term_end,
+    parse_date,
+    read_renewal,
+    renewal_length,
+    renewal_notice,
+    term_length,
+)
 
 ASK = "When does the initial term of the Sponsorship Agreement between NPC and NCB end?"
 
@@ -125,3 +136,37 @@ def test_an_end_date_the_contract_writes_down_is_taken_as_written() -> None:
     assert found.answer() == "The initial term ends on December 31, 2000."
     # a date after "to" that is no end: the agreement it refers to
     assert count_term_end(ASK, [("a", "This Agreement is an amendment to the Agreement dated March 1, 2001.")]) is None
+
+
+AUTO_RENEW = ("Thereafter, this Agreement shall automatically renew for subsequent one (1) year periods unless either "
+              "party provides the other party with written notification at least thirty (30) days prior to the "
+              "expiration of the initial five (5) year term or any one (1) year renewal term.")
+
+
+def test_how_long_a_renewal_runs_and_the_notice_that_stops_it_are_read_from_the_renewal_clause() -> None:
+    asks_length = "For how long does the License and Hosting Agreement between Corio and Changepoint renew?"
+    asks_notice = "How much notice is needed to stop the License and Hosting Agreement from renewing?"
+    found = read_renewal(asks_length, [("a", "The Customer pays monthly."), ("a", AUTO_RENEW)])
+    assert found is not None and found.at == 1 and found.sentence == AUTO_RENEW
+    assert found.answer() == "The agreement renews for successive periods of 1 year."
+    found = read_renewal(asks_notice, [("a", AUTO_RENEW)])
+    assert found is not None
+    assert found.answer() == "Notice of at least 30 days before the end of the term is needed to stop it from renewing."
+    assert renewal_notice('This Agreement shall automatically renew beyond the Initial Term for successive one (I) '
+                          'year terms, unless a Party provides the other with written notice of termination at least '
+                          'one hundred eighty (180) days prior to the expiration') == "180 days"
+    assert renewal_length("7.2 This Agreement may be renewed for an additional term of ten (10) years by notice in "
+                          "writing given by XFN to CEIS at the expiry of the Term.") == "a further 10 years"
+    assert read_renewal("Which state's law governs it?", [("a", AUTO_RENEW)]) is None
+
+
+def test_notice_about_something_else_is_not_the_notice_that_stops_a_renewal() -> None:
+    """contracts-dev con-003: an insurer's notice of non-renewal of a policy was read as the agreement's (30 days;
+    the agreement needs 180)."""
+    insurance = ("Eutectix shall give thirty (30) days' prior written notice to Liquidmetal of cancellation, "
+                 "non-renewal, or material change in coverage.")
+    assert read_renewal("How much notice is needed to stop the Business Development Agreement from renewing?",
+                        [("a", insurance)]) is None
+    # another contract's renewal clause, ranked below the one asked about
+    assert read_renewal("How much notice is needed to stop it from renewing?",
+                        [("b", "The Customer pays monthly."), ("a", AUTO_RENEW)]) is None
