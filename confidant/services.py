@@ -45,7 +45,7 @@ def answer_options(s: Settings) -> AnswerOptions:
     return AnswerOptions(k=s.answer_k, min_relevance=s.relevance_floor, max_tokens=s.llm_max_tokens,
                          passage_chars=s.prompt_passage_chars,
                          cut_with_ranker=s.prompt_sentence_ranker == "cross-encoder",
-                         count_term_end=s.answer_count_term_end)
+                         from_clauses=s.answer_from_clauses)
 
 
 def retriever_options(s: Settings) -> RetrieverOptions:

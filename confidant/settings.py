@@ -134,11 +134,12 @@ class Settings(BaseSettings):
         "to the question, or the cross-encoder that also picks the quoted sentence. Measured side by side "
         "(bench/answer.py --variant): the same grades on 24 contracts questions, one fewer right of 20 HR ones.",
     )
-    answer_count_term_end: bool = Field(
-        default=True, description="Answer 'when does the (initial) term end?' by counting from the contract's own "
-        "words (a length such as 'five (5) years from the Effective Date' and the date that start is given), both "
-        "sentences cited, instead of asking the model, which does not count dates; when the words do not fix the "
-        "date the model answers as usual (rag/term_end.py).",
+    answer_from_clauses: bool = Field(
+        default=True, description="Answer the standard contract questions from the contract's own clauses instead "
+        "of asking the model: when the (initial) term ends (counted from a length such as 'five (5) years from the "
+        "Effective Date' and the date that start is given, or an end date written down), for how long it renews, how "
+        "much notice stops the renewal, which law governs it; the sentences cited and quoted. When the words do not "
+        "fix the answer the model answers as usual (rag/contract_clauses.py).",
     )
     min_relevance: float | None = Field(
         default=None,

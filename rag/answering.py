@@ -11,11 +11,18 @@ import numpy as np
 
 from rag.chat import ChatModel, ModelFailed, ModelUnavailable
 from rag.citations import answers_place_question, asks_for_place, check_answer, content_words, split_sentences
+from rag.contract_clauses import (
+    ClauseAnswer,
+    OpenEnded,
+    StatedEnd,
+    count_term_end,
+    read_governing_law,
+    read_renewal,
+)
 from rag.embedders import Embedder
 from rag.follow_up import is_follow_up, retrieval_query, standalone_question
 from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer
 from rag.routing import without_names
-from rag.term_end import ClauseAnswer, OpenEnded, StatedEnd, count_term_end, read_renewal
 from storage.records import Chunk, ScoredChunk
 
 Search = Callable[[str, int], list[ScoredChunk]]
@@ -117,7 +124,7 @@ class AnswerOptions:
     max_tokens: int  # most tokens the model writes for one answer
     passage_chars: int  # >0: each passage in the prompt cut to about this many characters around its best sentences
     cut_with_ranker: bool  # cut around the sentence ranker's best sentence rather than the embedding's
-    count_term_end: bool = True  # "when does the term end?" counted from the contract's length and start date
+    from_clauses: bool = True  # "when does the term end?" counted from the contract's length and start date
 
 
 class Answerer:
@@ -217,7 +224,7 @@ class Answerer:
             yield Answer(question, DECLINE_TEXT, True, model_name, passages, asked_as=as_asked, timings=timings,
                          message="No passage in the documents is relevant to this question.")
             return
-        counted = self.read_term_clause(question, asked, passages, model_name) if self.options.count_term_end else None
+        counted = self.read_contract_clause(question, asked, passages, model_name) if self.options.from_clauses else None
         if counted is not None:
             timings["total_ms"] = (time.perf_counter() - started) * 1000
             counted.timings, counted.asked_as = timings, as_asked
@@ -253,8 +260,8 @@ class Answerer:
         answer.asked_as = as_asked
         yield answer
 
-    def read_term_clause(self, question: str, asked: str, passages: list[ScoredChunk], model: str) -> Answer | None:
-        """"When does the initial term end?" answered by counting (rag/term_end.py), both sentences cited, and "for
+    def read_contract_clause(self, question: str, asked: str, passages: list[ScoredChunk], model: str) -> Answer | None:
+        """"When does the initial term end?" answered by counting (rag/contract_clauses.py), both sentences cited, and "for
         how long does it renew?" / "how much notice stops the renewal?" read from the renewal clause; None when the
         contract's words do not fix the answer (the model is asked as usual)."""
         openings: dict[int, list[Chunk]] = {}
@@ -264,7 +271,8 @@ class Answerer:
             return [c.text for c in openings[i]]
 
         documents = [(f"{p.chunk.collection}/{p.chunk.document_id}", p.chunk.text) for p in passages]
-        found = count_term_end(asked, documents, opening) or read_renewal(asked, documents)
+        found = (count_term_end(asked, documents, opening) or read_renewal(asked, documents)
+                 or read_governing_law(asked, documents))
         if found is None:
             return None
         if isinstance(found, StatedEnd | OpenEnded | ClauseAnswer):

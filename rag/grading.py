@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-from rag.citations import content_words, key_facts, places
+from rag.citations import asks_for_place, content_words, key_facts, places
 from rag.embedders import Embedder
 
 Grade = Literal["right", "wrong", "declined", "unsupported"]
@@ -134,6 +134,9 @@ def grade_facts(answer: str, reference: str, question: str = "") -> tuple[bool, 
     answer = _MARKERS.sub("", answer)
     ref, ans = normalise(reference), normalise(answer)
     given_facts, given_places = key_facts(normalise(question)), places(question)
+    if asks_for_place(question):
+        given_places = set()  # asked which law governs, the place is what is asked, even where a party's name
+        # holds it ("… and National City Bank of Kentucky": Kentucky law)
     checks: list[tuple[bool, str]] = []
     ref_periods = periods(reference) - periods(question)
     if ref_periods:

@@ -21,7 +21,9 @@ PASSAGES = [
 ]
 
 # the answerer as the unit tests drive it: whole passages, a low relevance floor (no embedder scores the fakes)
-PLAIN = AnswerOptions(k=4, min_relevance=0.2, max_tokens=320, passage_chars=0, cut_with_ranker=False)
+# the model's answers and their checks; the clause readers (rag/contract_clauses.py) are tested on their own
+PLAIN = AnswerOptions(k=4, min_relevance=0.2, max_tokens=320, passage_chars=0, cut_with_ranker=False,
+                      from_clauses=False)
 
 
 def opts(**changes: object) -> AnswerOptions:
@@ -296,6 +298,21 @@ def test_the_prompt_can_be_cut_around_the_sentence_the_ranker_picks() -> None:
     by_words = ScriptedModel("The agreement is governed by the laws of the State of Nevada [1].")
     Answerer(lambda q, k: hits([clause])[:k], by_words, None, opts(passage_chars=80), rank_sentences=rank).ask(question)
     assert "Vitalibis Inc. and Votocast" in by_words.calls[0][1].content  # shared words pick the title line
+
+
+def test_a_standard_contract_question_is_answered_from_the_clause_without_the_model() -> None:
+    """Which law governs: the governing-law sentence is read and cited; the model is never asked."""
+    clause = ("Notices go to Vitalibis Inc. at 5348 Vegas Drive, Las Vegas, Nevada. This Agreement shall be governed "
+              "by the laws of the State of California, without regard to conflicts of law.")
+    model = ScriptedModel("The agreement is governed by the laws of Nevada [1].")
+    answer = Answerer(lambda q, k: hits([clause])[:k], model, None, opts(from_clauses=True)).ask(
+        "Which state's law governs the Hosting Agreement between Vitalibis Inc. and Votocast Inc.?")
+    assert model.calls == []
+    assert answer.text == "The agreement is governed by the laws of California [1]." and not answer.declined
+    assert [c.n for c in answer.citations] == [1]
+    assert answer.message == ("Taken from the contract's own words, not written by the model: “This Agreement shall be "
+                              "governed by the laws of the State of California, without regard to conflicts of law.” "
+                              "[1]")
 
 
 def test_a_citation_never_splits_a_name_with_a_period() -> None:

@@ -66,6 +66,15 @@ def test_a_fact_the_question_gives_is_not_asked_for() -> None:
     assert grade_facts("It prepares the report for 12 clients [1].", reference, question)[0] is False  # type: ignore[index]
 
 
+def test_the_place_a_governing_law_question_asks_for_is_asked_even_where_a_party_is_named_after_it() -> None:
+    """contracts-dev con-045: "… National City Bank of Kentucky?" asks which law governs; Kentucky is the answer."""
+    question = ("Which jurisdiction's law governs the Sponsorship Agreement between National Processing Company and "
+                "National City Bank of Kentucky?")
+    assert grade_facts("The agreement is governed by the laws of Kentucky [1].", "Kentucky", question) == (
+        True, "facts match")
+    assert grade_facts("The agreement is governed by the laws of Ohio [1].", "Kentucky", question)[0] is False  # type: ignore[index]
+
+
 def test_an_ordinal_word_is_no_number_to_find() -> None:
     """hr-177 / hr-241: "by first submitting a written appeal", "Northwind Standard may pay first" were read as the
     number 1, which no answer repeats."""

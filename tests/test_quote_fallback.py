@@ -13,7 +13,9 @@ from tests.fakes import ScriptedModel
 def test_a_failed_answer_is_replaced_by_the_clause_that_answers(tmp_path: Path, embedder: Embedder) -> None:
     wrong = ScriptedModel("The Consulting Agreement between Acme Widgets Inc. and Beta Analytics LLC is governed by "
                           "the laws of the State of Delaware [1].")
-    services = build_services(Settings(home=tmp_path / "home"), embedder=embedder, chat_model=wrong)
+    # the model's wrong answer and its fallback (the governing-law reader would answer without the model)
+    services = build_services(Settings(home=tmp_path / "home", answer_from_clauses=False), embedder=embedder,
+                              chat_model=wrong)
     try:
         make_pdf(tmp_path / "consulting.pdf", [
             "CONSULTING AGREEMENT. This Consulting Agreement is entered into as of January 1, 2020 by and between "

@@ -1,15 +1,17 @@
-"""Counting when a contract's term ends (rag/term_end.py), on clauses and opening lines of real contracts
+"""Counting when a contract's term ends (rag/contract_clauses.py), on clauses and opening lines of real contracts
 (../shared/eval/contracts-dev), and what must not be counted."""
 
 from __future__ import annotations
 
-from rag.term_end import (
+from rag.contract_clauses import (
     KnownDate,
     OpenEnded,
     StatedEnd,
     TermEnd,
     count_term_end,
+    governing_law,
     parse_date,
+    read_governing_law,
     read_renewal,
     renewal_length,
     renewal_notice,
@@ -170,3 +172,29 @@ def test_notice_about_something_else_is_not_the_notice_that_stops_a_renewal() ->
     # another contract's renewal clause, ranked below the one asked about
     assert read_renewal("How much notice is needed to stop it from renewing?",
                         [("b", "The Customer pays monthly."), ("a", AUTO_RENEW)]) is None
+
+
+def test_the_governing_law_is_the_place_named_after_the_laws_of() -> None:
+    assert governing_law("THIS AGREEMENT SHALL BE GOVERNED BY, AND CONSTRUED AND INTERPRETED IN ACCORDANCE WITH, THE "
+                         "LAW OF THE STATE OF NEW YORK.") == "New York"
+    assert governing_law("This Agreement is governed by and construed in accordance with English law, save where "
+                         "provided otherwise herein.") == "England"
+    assert governing_law("This Agreement and its interpretation shall be governed by the laws of the United States "
+                         "and, to the extent not inconsistent therewith, by the laws of the Commonwealth of Kentucky "
+                         "without regard to conflicts of laws rules.") == "Kentucky"
+    assert governing_law("This Agreement shall be construed and enforced in accordance with the laws of the State of "
+                         "California, without regard to the conflict of law principles.") == "California"
+    assert governing_law("The Agreement is governed by the laws in force in the Province of Ontario and the federal "
+                         "laws of Canada applicable therein.") == "Ontario"
+    # a party's state of incorporation, or laws that govern something else, name no governing law
+    assert governing_law("Seller, a company governed by its board and organized under the laws of the State of "
+                         "Delaware, agrees to sell.") is None
+    assert governing_law("Distribution shall be subject to all United States laws and regulations governing the "
+                         "export of technology.") is None
+    found = read_governing_law("Which state's law governs the Hosting Agreement?",
+                               [("a", "Notices go to the Seller at 1 Main Street, Austin, Texas."),
+                                ("a", "This Agreement shall be governed by the laws of the State of California.")])
+    assert found is not None and found.at == 1
+    assert found.answer() == "The agreement is governed by the laws of California."
+    assert read_governing_law("When does the term end?",
+                              [("a", "This Agreement shall be governed by the laws of the State of California.")]) is None

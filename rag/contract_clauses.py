@@ -1,4 +1,5 @@
-"""When does a contract's term end, for how long does it renew, how much notice stops it? From its own words.
+"""Answers read from a contract's own clauses: when its term ends, for how long it renews, how much notice stops
+the renewal, which law governs it.
 
 "When does the initial term of the … Agreement end?" is one of the first questions asked of any contract, and most
 contracts do not write the answer down: they give a length and a start ("shall continue for a period of five (5)
@@ -8,6 +9,9 @@ module finds the two sentences and counts: the answer is the end date with both 
 
 A term with no end ("shall continue in effect until terminated in accordance with Article 9", "continues in
 perpetuity") is said to have none, with that sentence cited, when no passage of the documents gives a length.
+
+Which state's or country's law governs the agreement is read from its governing-law sentence ("shall be governed
+by and construed in accordance with the laws of the State of Texas"), the place named right after "the laws of".
 
 How long a renewal runs ("shall automatically renew for successive one (1) year periods") and how much notice
 stops it ("unless either party gives written notice … at least ninety (90) days prior to the expiration") are read
@@ -28,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from rag.citations import split_sentences
+from rag.citations import asks_for_place, places, split_sentences
 
 _MONTHS = [m.lower() for m in calendar.month_name[1:]]
 _MONTH = r"(?P<month>" + "|".join(m.capitalize() + "|" + m.upper() + "|" + m for m in _MONTHS) + r")"
@@ -393,4 +397,50 @@ def read_renewal(question: str, passages: Sequence[tuple[str, str]]) -> ClauseAn
                 length = renewal_length(sentence)
                 if length is not None:
                     return ClauseAnswer(at, sentence, f"The agreement renews for {length}.")
+    return None
+
+
+_LAWS_OF = re.compile(r"(?i:\blaws?\s+(?:in\s+force\s+in\s+|of\s+)(?:the\s+)?(?:(?:state|commonwealth|province|republic|"
+                      r"kingdom)\s+of\s+)?)(?P<place>[A-Za-z][A-Za-z ]{2,30})")
+_GOVERNS_BEFORE = re.compile(r"\b(?:governed|construed|interpreted|enforced|subject)\b[^.;]{0,100}$", re.IGNORECASE)
+_INCORPORATED = re.compile(r"\b(?:organi[sz]ed|incorporated|existing|formed)\b[^.;]{0,20}$", re.IGNORECASE)
+_PLACE_LAW = re.compile(r"(?i:\b(?:governed|construed|interpreted)\b[^.;]{0,80}?\b)(?P<place>[A-Z][A-Za-z ]{2,30}?)"
+                        r"\s+(?i:law)\b")
+_ADJECTIVES = {"english": "England", "scottish": "Scotland", "scots": "Scotland", "irish": "Ireland",
+               "german": "Germany", "french": "France", "swiss": "Switzerland", "dutch": "Netherlands",
+               "japanese": "Japan", "chinese": "China", "indian": "India", "israeli": "Israel"}
+
+
+def governing_law(sentence: str) -> str | None:
+    """The place whose law the sentence says governs the agreement ("… governed by … the laws of the State of
+    Texas" → "Texas", "… in accordance with English law" → "England"); the first place named, so "the laws of the
+    United States and … the laws of the Commonwealth of Kentucky" gives Kentucky."""
+    if not re.search(r"\bgovern|\bconstrued\b", sentence, re.IGNORECASE):
+        return None
+    laws_of = [m for m in _LAWS_OF.finditer(sentence) if _GOVERNS_BEFORE.search(sentence[: m.start()])
+               and not _INCORPORATED.search(sentence[: m.start()])]
+    for m in [*laws_of, *_PLACE_LAW.finditer(sentence)]:
+        words = m.group("place").strip()
+        last = words.split()[-1].lower() if words.split() else ""
+        if last in _ADJECTIVES and m.re is _PLACE_LAW:
+            return _ADJECTIVES[last]
+        named = [p for p in places(words.title()) if words.title().lower().startswith(p)
+                 or (m.re is _PLACE_LAW and words.title().lower().endswith(p))]
+        if named:
+            return max(named, key=len).title()
+    return None
+
+
+def read_governing_law(question: str, passages: Sequence[tuple[str, str]]) -> ClauseAnswer | None:
+    """Which law governs the contract, from the governing-law sentence of the first-ranked document's passages."""
+    if not passages or not asks_for_place(question) or not re.search(r"\blaws?\b|\bgovern", question, re.IGNORECASE):
+        return None
+    asked_of = passages[0][0]
+    for at, (document, text) in enumerate(passages):
+        if document != asked_of:
+            continue
+        for sentence in split_sentences(" ".join(text.split())):
+            place = governing_law(sentence)
+            if place is not None:
+                return ClauseAnswer(at, sentence, f"The agreement is governed by the laws of {place}.")
     return None
