@@ -15,6 +15,7 @@ from rag.contract_clauses import (
     ClauseAnswer,
     OpenEnded,
     StatedEnd,
+    clause_query,
     count_term_end,
     read_governing_law,
     read_renewal,
@@ -131,8 +132,10 @@ class Answerer:
     def __init__(self, search: Search, model: ChatModel | None, embedder: Embedder | None, options: AnswerOptions, *,
                  searched_question: Callable[[str], str] | None = None, quote_fallback: bool = True,
                  rank_sentences: Callable[[str, list[str]], Sequence[float]] | None = None,
-                 opening: Callable[[Chunk], list[Chunk]] | None = None) -> None:
+                 opening: Callable[[Chunk], list[Chunk]] | None = None,
+                 search_document: Callable[[Chunk, str, int], list[ScoredChunk]] | None = None) -> None:
         self.search = search
+        self.search_document = search_document  # search one passage's document only (a clause by its wording)
         self.opening = opening  # the first page's passages of a passage's document (where its date is written)
         # the question as the search read it (without the names of the documents it was narrowed to): what the
         # prompt's passages are cut around, so a contract's own clause is kept rather than its title line
@@ -261,9 +264,22 @@ class Answerer:
         yield answer
 
     def read_contract_clause(self, question: str, asked: str, passages: list[ScoredChunk], model: str) -> Answer | None:
-        """"When does the initial term end?" answered by counting (rag/contract_clauses.py), both sentences cited, and "for
-        how long does it renew?" / "how much notice stops the renewal?" read from the renewal clause; None when the
-        contract's words do not fix the answer (the model is asked as usual)."""
+        """The standard contract questions answered from the contract's own clauses (rag/contract_clauses.py): when
+        the initial term ends (counted, both sentences cited), for how long it renews, how much notice stops the
+        renewal, which law governs. When the passages found for the question do not hold the clause, the clause is
+        looked up by its usual wording in the first-ranked contract (a question full of the parties' names finds
+        their preamble and signature pages first). None when the contract's words do not fix the answer (the model
+        is asked as usual)."""
+        found = self._read_clause(question, asked, passages, model)
+        query = clause_query(asked)
+        if found is not None or query is None or not passages or self.search_document is None:
+            return found
+        seen = {(p.chunk.document_id, p.chunk.index) for p in passages}
+        more = [h for h in self.search_document(passages[0].chunk, query, self.k)
+                if (h.chunk.document_id, h.chunk.index) not in seen]
+        return self._read_clause(question, asked, [*passages, *more], model) if more else None
+
+    def _read_clause(self, question: str, asked: str, passages: list[ScoredChunk], model: str) -> Answer | None:
         openings: dict[int, list[Chunk]] = {}
 
         def opening(i: int) -> list[str]:

@@ -444,3 +444,25 @@ def read_governing_law(question: str, passages: Sequence[tuple[str, str]]) -> Cl
             if place is not None:
                 return ClauseAnswer(at, sentence, f"The agreement is governed by the laws of {place}.")
     return None
+
+
+# the usual wording of each clause, to look it up in the contract asked about when the question's own words found
+# other pages (the parties' names find the preamble and the signature pages)
+CLAUSE_WORDING = {
+    "term": "The term of this Agreement shall commence on the Effective Date and shall continue for a period of "
+            "years, and shall expire on the anniversary of the Effective Date, unless terminated earlier.",
+    "renewal": "This Agreement shall automatically renew for successive renewal terms of one year unless either "
+               "party gives written notice of non-renewal at least days prior to the expiration of the term.",
+    "law": "This Agreement shall be governed by and construed in accordance with the laws of the State of",
+}
+
+
+def clause_query(question: str) -> str | None:
+    """The usual wording of the clause that answers the question, or None for a question no reader answers."""
+    if ASKS_END.search(question):
+        return CLAUSE_WORDING["term"]
+    if ASKS_RENEWAL_NOTICE.search(question) or ASKS_RENEWAL_LENGTH.search(question):
+        return CLAUSE_WORDING["renewal"]
+    if asks_for_place(question) and re.search(r"\blaws?\b|\bgovern", question, re.IGNORECASE):
+        return CLAUSE_WORDING["law"]
+    return None

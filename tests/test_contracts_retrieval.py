@@ -119,3 +119,27 @@ def test_the_governing_law_is_read_from_the_contracts_own_clause(contracts: Serv
     assert answer.text.startswith("The agreement is governed by the laws of California"), answer.text
     assert {c.chunk.file_name for c in answer.citations} == {FILES[3]}
     assert "laws of the State of California" in answer.message
+
+
+@pytest.fixture(scope="module")
+def two_contracts(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Services]:
+    """A collection of just two contracts, as a person uploads them."""
+    folder = tmp_path_factory.mktemp("two-contracts")
+    for name in (FILES[0], FILES[3]):
+        shutil.copy(CONTRACTS / "docs" / name, folder / name)
+    services = make_services(tmp_path_factory.mktemp("two-contracts-home"), embedder)
+    results = services.pipeline.ingest([folder], "mine")
+    assert [r.state for r in results] == [DocState.INDEXED] * 2, results
+    yield services
+    services.close()
+
+
+def test_a_clause_the_question_does_not_find_is_looked_up_by_its_wording(two_contracts: Services) -> None:
+    """Seen in the app with these two contracts uploaded: the question's names (Corio, Changepoint) found the
+    preamble, an exhibit and two pages about a distribution agreement, not the term clause on page 10, so the model
+    answered "sixty (60) days following the Effective Date" and that sentence was quoted. The term clause is now
+    looked up by its usual wording in the contract asked about."""
+    answer = two_contracts.workspace().ask("When does the initial term of the License and Hosting Agreement between "
+                                           "Corio Inc. and Changepoint, Inc. end?", ["mine"])
+    assert "December 13, 2004" in answer.text, answer.text
+    assert {(c.chunk.file_name, c.chunk.page) for c in answer.citations} == {(FILES[0], 10), (FILES[0], 1)}
