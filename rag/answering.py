@@ -17,6 +17,7 @@ from rag.contract_clauses import (
     StatedEnd,
     clause_query,
     count_term_end,
+    on_the_clause,
     read_governing_law,
     read_renewal,
 )
@@ -170,12 +171,14 @@ class Answerer:
     def quote(self, question: str, passages: Sequence[ScoredChunk]) -> tuple[int, str] | None:
         """The passage sentence closest to the question (passage number, sentence), verbatim; sentences of fewer than
         QUOTE_MIN_WORDS content words (headings, signature lines) are never quoted. Asked which state's law
-        governs, only a sentence naming a state or country and speaking of law is quoted."""
+        governs, only a sentence naming a state or country and speaking of law is quoted; asked when a term ends or
+        how it renews, only a sentence about the term or the renewal."""
         candidates = [(n, s) for n, p in enumerate(passages, start=1)
                       for s in split_sentences(" ".join(p.chunk.text.split()))
                       if len(content_words(s)) >= QUOTE_MIN_WORDS]
         if asks_for_place(question):
             candidates = [(n, s) for n, s in candidates if answers_place_question(question, s)]
+        candidates = [(n, s) for n, s in candidates if on_the_clause(question, s)]
         if not candidates:
             return None
         sentences = [s for _, s in candidates]

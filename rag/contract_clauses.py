@@ -466,3 +466,14 @@ def clause_query(question: str) -> str | None:
     if asks_for_place(question) and re.search(r"\blaws?\b|\bgovern", question, re.IGNORECASE):
         return CLAUSE_WORDING["law"]
     return None
+
+
+def on_the_clause(question: str, sentence: str) -> bool:
+    """For a standard contract question, whether a sentence is about the clause asked (quoted when the model's
+    answer fails: "… enter into a Distribution Agreement within sixty (60) days following the Effective Date" is no
+    answer to when the term ends); any sentence for other questions."""
+    if ASKS_END.search(question):
+        return bool(re.search(r"\bterm\b|\bexpir|\bduration\b|\bperpetu", sentence, re.IGNORECASE))
+    if ASKS_RENEWAL_NOTICE.search(question) or ASKS_RENEWAL_LENGTH.search(question):
+        return bool(re.search(r"\brenew|\bextend|\bextension\b", sentence, re.IGNORECASE))
+    return True

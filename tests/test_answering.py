@@ -315,6 +315,22 @@ def test_a_standard_contract_question_is_answered_from_the_clause_without_the_mo
                               "[1]")
 
 
+def test_asked_when_a_term_ends_only_a_sentence_about_the_term_is_quoted() -> None:
+    """Seen in the app: the model's "ends sixty (60) days following the Effective Date" failed the checks, and the
+    sentence it came from, about entering into a distribution agreement, was quoted as if it answered."""
+    question = "When does the initial term of the License and Hosting Agreement between Corio Inc. and Changepoint end?"
+    distribution = ("Corio and Changepoint shall enter into Changepoint's Distribution Agreement within sixty (60) "
+                    "days following the Effective Date, the terms of which shall be in substantial accordance with "
+                    "the copy provided to Corio.")
+    servers = "Corio shall make the Software on the Corio Servers remotely accessible to its Customers."
+    wrong = "The initial term ends sixty (60) days following the Effective Date, which is December 13, 1999 [1]."
+    answer = Answerer(lambda q, k: hits([distribution, servers])[:k], ScriptedModel(wrong), None, PLAIN).ask(question)
+    assert answer.declined and not answer.quoted, answer.text
+    term = "The initial term of this Agreement shall continue until the Launch of the Software by Corio."
+    answer = Answerer(lambda q, k: hits([distribution, term])[:k], ScriptedModel(wrong), None, PLAIN).ask(question)
+    assert answer.quoted and answer.text == f"The documents say: “{term}” [2]", answer.text
+
+
 def test_a_citation_never_splits_a_name_with_a_period() -> None:
     """The 1.5B model's answer about a contract was shown as "… and Dr [1]. Murray …": the period of "Dr." was taken
     for a sentence end and the marker put before it. Abbreviations and initials end no sentence."""
