@@ -31,6 +31,7 @@ Search = Callable[[str, int], list[ScoredChunk]]
 
 QUOTE_MIN_WORDS = 4
 OFF_THE_QUESTION = "The model's answer does not say which state's or country's law or courts apply, so it is not shown."
+FROM_CLAUSES = "read from the contract's clauses, no model"  # what answered, for an answer the readers gave
 QUOTED = ("The model's answer did not hold up against the passages, so it is not shown; this is the sentence of the "
           "passages closest to your question, word for word.")
 
@@ -230,7 +231,7 @@ class Answerer:
             yield Answer(question, DECLINE_TEXT, True, model_name, passages, asked_as=as_asked, timings=timings,
                          message="No passage in the documents is relevant to this question.")
             return
-        counted = self.read_contract_clause(question, asked, passages, model_name) if self.options.from_clauses else None
+        counted = self.read_contract_clause(question, asked, passages, FROM_CLAUSES) if self.options.from_clauses else None
         if counted is not None:
             timings["total_ms"] = (time.perf_counter() - started) * 1000
             counted.timings, counted.asked_as = timings, as_asked

@@ -307,7 +307,7 @@ def test_a_standard_contract_question_is_answered_from_the_clause_without_the_mo
     model = ScriptedModel("The agreement is governed by the laws of Nevada [1].")
     answer = Answerer(lambda q, k: hits([clause])[:k], model, None, opts(from_clauses=True)).ask(
         "Which state's law governs the Hosting Agreement between Vitalibis Inc. and Votocast Inc.?")
-    assert model.calls == []
+    assert model.calls == [] and answer.model == "read from the contract's clauses, no model"
     assert answer.text == "The agreement is governed by the laws of California [1]." and not answer.declined
     assert [c.n for c in answer.citations] == [1]
     assert answer.message == ("Taken from the contract's own words, not written by the model: “This Agreement shall be "
