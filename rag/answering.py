@@ -127,7 +127,7 @@ class AnswerOptions:
     max_tokens: int  # most tokens the model writes for one answer
     passage_chars: int  # >0: each passage in the prompt cut to about this many characters around its best sentences
     cut_with_ranker: bool  # cut around the sentence ranker's best sentence rather than the embedding's
-    from_clauses: bool = True  # "when does the term end?" counted from the contract's length and start date
+    from_clauses: bool  # standard contract questions read from the contract's clauses (rag/contract_clauses.py)
 
 
 class Answerer:
