@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -263,6 +263,22 @@ def signed_date(text: str) -> KnownDate | None:
     return None
 
 
+def sentences_of(text: str) -> list[str]:
+    """A passage's sentences, its line wraps undone."""
+    return split_sentences(" ".join(text.split()))
+
+
+def first_document_sentences(passages: Sequence[tuple[str, str]]) -> Iterator[tuple[int, str]]:
+    """(passage number from 0, sentence) of the passages of the first-ranked document, in rank order: the document
+    the search ranks first is the one asked about; another contract's clause among the passages (a question that
+    names no document, in a collection of contracts) is not it."""
+    asked_of = passages[0][0] if passages else None
+    for at, (document, text) in enumerate(passages):
+        if document == asked_of:
+            for sentence in sentences_of(text):
+                yield at, sentence
+
+
 def count_term_end(question: str, passages: Sequence[tuple[str, str]],
                    opening: Callable[[int], list[str]] | None = None) -> StatedEnd | TermEnd | OpenEnded | None:
     """The end of the term the question asks about, counted from the passages ((document, text), their order is
@@ -270,43 +286,33 @@ def count_term_end(question: str, passages: Sequence[tuple[str, str]],
     passages (`opening(i)` for passage i; numbered on after `passages`); None when the words do not fix it."""
     if not ASKS_END.search(question) or not passages:
         return None
-    asked_of = passages[0][0]  # the document the search ranks first is the one asked about: another contract's
-    # term clause among the passages (a question that names no document, in a collection of contracts) is not it
-    ours = [(at, text) for at, (document, text) in enumerate(passages) if document == asked_of]
-    for at, text in ours:  # the end date written down
-        for sentence in split_sentences(" ".join(text.split())):
-            end = stated_end(sentence)
-            if end is not None:
-                return StatedEnd(at, sentence, end)
-    for at, (document, text) in enumerate(passages):
-        if document != asked_of:
+    for at, sentence in first_document_sentences(passages):  # the end date written down
+        end = stated_end(sentence)
+        if end is not None:
+            return StatedEnd(at, sentence, end)
+    for at, sentence in first_document_sentences(passages):
+        length = term_length(sentence)
+        if length is None:
             continue
-        for sentence in split_sentences(" ".join(text.split())):
-            length = term_length(sentence)
-            if length is None:
+        years, months, kind = length
+        find = effective_date if kind == "effective" else signed_date
+        # the start: in the passages first (best ranked first), then the document's opening
+        sources = list(first_document_sentences(passages))
+        sources += [(len(passages) + j, t) for j, text in enumerate(opening(at) if opening is not None else [])
+                    for t in sentences_of(text)]
+        for start_at, start_sentence in sources:
+            start = find(start_sentence)
+            if start is None:
                 continue
-            years, months, kind = length
-            find = effective_date if kind == "effective" else signed_date
-            # the start: in the passages first (best ranked first), then the document's opening
-            sources = [(j, t) for j, (d, t) in enumerate(passages) if d == document]
-            sources += [(len(passages) + j, t) for j, t in enumerate(opening(at) if opening is not None else [])]
-            for start_at, source in sources:
-                for start_sentence in split_sentences(" ".join(source.split())):
-                    start = find(start_sentence)
-                    if start is None:
-                        continue
-                    end = start.plus(years, months)
-                    if end is None:
-                        return None
-                    name = "the Effective Date" if kind == "effective" else "the date of the agreement"
-                    return TermEnd(end, start, years, months, name, at, sentence, start_at, start_sentence)
-            return None  # the clause that gives the length runs from a start no text here dates
-    for at, (document, text) in enumerate(passages):  # no passage gives a length: one may say there is none
-        if document != asked_of:
-            continue
-        for sentence in split_sentences(" ".join(text.split())):
-            if open_ended(sentence):
-                return OpenEnded(at, sentence)
+            end = start.plus(years, months)
+            if end is None:
+                return None
+            name = "the Effective Date" if kind == "effective" else "the date of the agreement"
+            return TermEnd(end, start, years, months, name, at, sentence, start_at, start_sentence)
+        return None  # the clause that gives the length runs from a start no text here dates
+    for at, sentence in first_document_sentences(passages):  # no passage gives a length: one may say there is none
+        if open_ended(sentence):
+            return OpenEnded(at, sentence)
     return None
 
 
@@ -383,20 +389,16 @@ def read_renewal(question: str, passages: Sequence[tuple[str, str]]) -> ClauseAn
     asks_notice = bool(ASKS_RENEWAL_NOTICE.search(question))
     if not passages or not (asks_notice or ASKS_RENEWAL_LENGTH.search(question)):
         return None
-    asked_of = passages[0][0]
-    for at, (document, text) in enumerate(passages):
-        if document != asked_of:
-            continue
-        for sentence in split_sentences(" ".join(text.split())):
-            if asks_notice:
-                notice = renewal_notice(sentence)
-                if notice is not None:
-                    return ClauseAnswer(at, sentence, f"Notice of at least {notice} before the end of the term is "
-                                                      "needed to stop it from renewing.")
-            else:
-                length = renewal_length(sentence)
-                if length is not None:
-                    return ClauseAnswer(at, sentence, f"The agreement renews for {length}.")
+    for at, sentence in first_document_sentences(passages):
+        if asks_notice:
+            notice = renewal_notice(sentence)
+            if notice is not None:
+                return ClauseAnswer(at, sentence, f"Notice of at least {notice} before the end of the term is "
+                                                  "needed to stop it from renewing.")
+        else:
+            length = renewal_length(sentence)
+            if length is not None:
+                return ClauseAnswer(at, sentence, f"The agreement renews for {length}.")
     return None
 
 
@@ -435,14 +437,10 @@ def read_governing_law(question: str, passages: Sequence[tuple[str, str]]) -> Cl
     """Which law governs the contract, from the governing-law sentence of the first-ranked document's passages."""
     if not passages or not asks_for_place(question) or not re.search(r"\blaws?\b|\bgovern", question, re.IGNORECASE):
         return None
-    asked_of = passages[0][0]
-    for at, (document, text) in enumerate(passages):
-        if document != asked_of:
-            continue
-        for sentence in split_sentences(" ".join(text.split())):
-            place = governing_law(sentence)
-            if place is not None:
-                return ClauseAnswer(at, sentence, f"The agreement is governed by the laws of {place}.")
+    for at, sentence in first_document_sentences(passages):
+        place = governing_law(sentence)
+        if place is not None:
+            return ClauseAnswer(at, sentence, f"The agreement is governed by the laws of {place}.")
     return None
 
 
