@@ -86,11 +86,13 @@ def test_upload_ask_and_see_the_cited_page(server: str, tmp_path: Path) -> None:
         page.goto(server)
         sidebar = page.get_by_test_id("stSidebar")
         sidebar.get_by_text("Upload", exact=True).click()
-        # the chat page's own file input (files dropped into the chat box) must be gone first, or the file lands
-        # there while the page changes
+        # the Upload page's own uploader, not the chat box's file input (files dropped into the chat), which stays
+        # on screen while the page changes
+        uploader = page.get_by_test_id("stFileUploader").locator("input[type=file]")
         expect(page.get_by_role("heading", name="Add documents")).to_be_visible(timeout=60_000)
-        expect(page.locator("input[type=file]")).to_have_count(1, timeout=60_000)
-        page.locator("input[type=file]").set_input_files(str(pdf))
+        expect(uploader).to_have_count(1, timeout=60_000)
+        expect(page.get_by_test_id("stChatInput")).to_have_count(0, timeout=60_000)
+        uploader.set_input_files(str(pdf))
         page.get_by_role("button", name="Add to collection").click()
         expect(page.get_by_text("1 of 1 file(s) ready")).to_be_visible(timeout=180_000)
         sidebar.get_by_text("Chat", exact=True).click()

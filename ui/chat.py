@@ -379,7 +379,8 @@ def answer_actions(ctx: AppContext, conversation: Conversation | None, turn: Tur
         again.button("Ask again", key=f"regenerate-{turn.id}", icon=":material/refresh:", on_click=ask_later,
                      args=(turn.question,), help="Ask the same question again in this conversation")
     kept: set[str] = st.session_state.setdefault("eval_kept", set())
-    if keep.button("Add to my eval set", key=f"eval-{turn.id}", icon=":material/playlist_add:",
+    label = "In my eval set" if turn.id in kept else "Add to my eval set"  # a toast before st.rerun() is dropped
+    if keep.button(label, key=f"eval-{turn.id}", icon=":material/playlist_add:",
                    disabled=turn.id in kept,
                    help="Keep this question, with this answer as its reference and the cited pages as its evidence, "
                         "to evaluate on the Evaluate page"):
@@ -390,7 +391,6 @@ def answer_actions(ctx: AppContext, conversation: Conversation | None, turn: Tur
             st.warning(str(refused))
         else:
             kept.add(turn.id)
-            st.toast("Added to your evaluation set (Evaluate page).")
             st.rerun()
 
 

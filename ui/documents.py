@@ -16,6 +16,7 @@ from ui.upload import REPORT
 ALL = "All"
 SUMMARIES = "document_summaries"
 CHOSEN = "documents_chosen"
+DELETED = "documents_deleted_message"
 
 
 def table_rows(docs: list[DocumentRecord]) -> list[dict[str, object]]:
@@ -28,6 +29,9 @@ def table_rows(docs: list[DocumentRecord]) -> list[dict[str, object]]:
 
 def documents_page(ctx: AppContext) -> None:
     st.title("Documents")
+    deleted = st.session_state.pop(DELETED, None)
+    if deleted:
+        st.success(deleted)
     left, middle, right = st.columns(3)
     collection = left.selectbox("Collection", [ALL, *ctx.collection_names()], key="docs_collection")
     state = middle.selectbox("State", [ALL, *[s.value for s in DocState]], key="docs_state")
@@ -79,7 +83,8 @@ def actions(ctx: AppContext, doc: DocumentRecord) -> None:
         else:
             st.session_state.get(SUMMARIES, {}).pop((doc.collection, doc.id), None)
             forget_in_upload_report(doc)
-            st.toast(f"Deleted {doc.file_name} from {doc.collection}.")
+            # kept for the page's next run: a toast sent just before st.rerun() is dropped with the run's other output
+            st.session_state[DELETED] = f"Deleted {doc.file_name} from {doc.collection}."
             st.rerun()
 
 
