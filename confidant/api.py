@@ -71,7 +71,7 @@ def json_body_cap(limits: ClientLimits) -> int:
 
 def document_json(d: DocumentRecord) -> dict[str, Any]:
     return {"id": d.id, "collection": d.collection, "file": d.file_name, "state": d.state.value,
-            "reason": d.reason, "pages": d.pages, "chunks": d.chunks, "bytes": d.bytes,
+            "reason": d.reason, "pages": d.pages, "chunks": d.chunks, "embedded": d.embedded, "bytes": d.bytes,
             "created_at": d.created_at, "updated_at": d.updated_at}
 
 
@@ -168,13 +168,24 @@ def create_api(gate: Gate) -> FastAPI:
     def documents(space: Space, collection: CollectionName | None = None) -> list[dict[str, Any]]:
         return [document_json(d) for d in space.documents(collection)]
 
+    @api.get("/api/indexing")
+    def indexing(space: Space) -> dict[str, Any]:
+        """Documents of the caller's collections still searched by keywords only, and about how long until their
+        vectors are in."""
+        queue = space.indexing_queue()
+        return {"documents": queue.documents, "chunks": queue.chunks, "seconds_left": queue.seconds_left,
+                "message": queue.describe()}
+
     @api.post("/api/documents", openapi_extra=_UPLOAD_BODY)
     async def upload(space: Space, request: Request,
-                     collection: Annotated[CollectionName | None, Query()] = None) -> list[dict[str, object]]:
+                     collection: Annotated[CollectionName | None, Query()] = None,
+                     wait: Annotated[bool, Query()] = True) -> list[dict[str, object]]:
         """Add files (multipart field `files`) to the collection named by `?collection=` (editors and admins).
 
         The token, the role and Content-Length are checked before the body is read, and reading stops at the
-        upload limit. Each file ends in a clear state with a reason."""
+        upload limit. Each file ends in a clear state with a reason. With `?wait=false` the call returns once the
+        files are keyword-searchable; their vectors follow in the background (`GET /api/indexing` says what is
+        left)."""
         target = collection
         if target is not None:
             space.require_editor(target)
@@ -192,7 +203,7 @@ def create_api(gate: Gate) -> FastAPI:
         _, files = await read_uploads(request.stream(), request.headers.get("content-type", ""), upload_limits,
                                       before_files)
         assert target is not None  # before_files has run
-        results = await run_in_threadpool(space.ingest_uploads, files, target)
+        results = await run_in_threadpool(lambda: space.ingest_uploads(files, target, wait=wait))
         return [r.as_json() for r in results]
 
     @api.delete("/api/documents/{collection}/{document_id}")
@@ -225,6 +236,7 @@ def api_server(gate: Gate, host: str, port: int, log_level: str = "info") -> "uv
     uvicorn would otherwise replace it with the X-Forwarded-For value any loopback client chooses to send."""
     import uvicorn
 
+    gate.start_background_indexing()
     return uvicorn.Server(uvicorn.Config(create_api(gate), host=host, port=port, log_level=log_level,
                                          server_header=False, proxy_headers=False))
 

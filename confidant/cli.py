@@ -41,6 +41,8 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders (folders are read recursively).")],
     collection: CollectionOpt = None,
     as_json: JsonOpt = False,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once the files are keyword-searchable; their "
+                                          "vectors follow in the app's or the API's background queue.")] = False,
 ) -> None:
     """Index files and folders. Every file ends in a clear state with a reason."""
     missing = [p for p in paths if not p.exists()]
@@ -49,7 +51,7 @@ def ingest(
     with open_workspace() as ws:
         name = collection or ws.settings.default_collection
         try:
-            results = ingest_with_progress(ws, [p for p in paths if p.exists()], name)
+            results = ingest_with_progress(ws, [p for p in paths if p.exists()], name, wait=not no_wait)
         except KeyboardInterrupt:
             err.print("[yellow]Interrupted.[/] Finished files are kept; run the same command again to resume.")
             raise typer.Exit(130) from None

@@ -58,30 +58,45 @@ def print_json(value: Any) -> None:
 
 
 def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
-                         keyed: list[tuple[Path, str]] | None = None) -> list[FileResult]:
-    """Run an ingest under a progress bar: files done, pages, pages/s, and an ETA estimated from the bytes still to
-    read at the rate of the files actually indexed so far (skipped duplicates do not inflate it)."""
+                         keyed: list[tuple[Path, str]] | None = None, *, wait: bool = True) -> list[FileResult]:
+    """Run an ingest under two progress bars. Reading: files done, pages, pages/s, and an ETA estimated from the
+    bytes still to read at the rate of the files actually read so far (skipped duplicates do not inflate it); each
+    file is keyword-searchable once read. Vectors (with `wait`): passages embedded of those queued, and the time
+    left at the rate so far."""
+    import time
+
     from confidant.progress_estimate import Estimate
-    from ingest.pipeline import discover
+    from ingest.pipeline import VectorProgress, discover
 
     files = [p for p, _ in keyed] if keyed is not None else discover(paths)
     estimate = Estimate({str(p): _size(p) for p in files})
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[files]}"),
-               TextColumn("{task.fields[pages]} pages · {task.fields[rate]}"), TimeElapsedColumn(),
-               TextColumn("{task.fields[eta]}"))
+               TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), TextColumn("{task.fields[eta]}"))
     with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task("Loading model", total=None, files="", pages=0, rate="", eta="")
+        task = bar.add_task("Loading model", total=None, files="", detail="", eta="")
         ws.ready_to_ingest()  # the embedding model loads before the clock starts
         estimate.start()
+        vectors = bar.add_task("Vectors", total=None, files="", detail="", eta="", visible=wait)
+        started = time.monotonic()
 
         def on_progress(step: IngestProgress) -> None:
             estimate.update(str(step.file), step.pages, step.file_pages, step.result)
             bar.update(task, total=estimate.total_bytes, completed=estimate.done_bytes,
                        description=step.file.name[:40], files=f"{step.index + (1 if step.result else 0)}/{step.total}",
-                       pages=estimate.pages, rate=estimate.rate_text(), eta=estimate.eta_text())
+                       detail=f"{estimate.pages} pages · {estimate.rate_text()}", eta=estimate.eta_text())
 
-        results = ws.ingest_files(paths, collection, on_progress, keyed)
-        bar.update(task, description="Done", eta="")
+        def on_vectors(step: VectorProgress) -> None:
+            total = step.chunks_done + step.chunks_left
+            rate = step.chunks_done / max(1e-6, time.monotonic() - started)
+            bar.update(vectors, total=total, completed=step.chunks_done, files=f"{step.chunks_done}/{total}",
+                       detail=f"passages · {rate:.0f}/s", eta=f"ETA {step.chunks_left / rate:.0f} s" if rate else "")
+
+        results = ws.ingest_files(paths, collection, on_progress, keyed, wait=wait, on_vectors=on_vectors)
+        bar.update(task, description="Read", eta="")
+        bar.update(vectors, eta="")
+    if not wait:
+        err.print("Keyword search finds these files now; their vectors are embedded by the app or the API in the "
+                  "background, or by the next `confidant ingest`.")
     return results
 
 

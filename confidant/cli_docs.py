@@ -36,7 +36,7 @@ _ACTION_STYLE = {"add": "green", "change": "cyan", "remove": "red", "unchanged":
 
 def record_json(r: DocumentRecord) -> dict[str, object]:
     return {"id": r.id, "file": r.file_name, "collection": r.collection, "state": r.state.value, "reason": r.reason,
-            "pages": r.pages, "chunks": r.chunks, "characters": r.characters, "bytes": r.bytes,
+            "pages": r.pages, "chunks": r.chunks, "embedded": r.embedded, "characters": r.characters, "bytes": r.bytes,
             "source": r.source_key, "version": r.version, "current": r.current, "effective_date": r.effective_date,
             "ocr_pages": list(r.ocr_pages), "added": r.created_at, "updated": r.updated_at}
 
@@ -54,8 +54,11 @@ def docs_list(collection: CollectionOpt = None, as_json: JsonOpt = False) -> Non
         table.add_column(col)
     for r in records:
         version = f"{r.version}" + ("" if r.current or r.state is not DocState.INDEXED else " (older)")
-        table.add_row(r.id[:12], r.collection, r.file_name, version, str(r.pages), str(r.chunks),
-                      f"[{STATE_STYLE.get(r.state, '')}]{r.state.value}[/]", r.created_at.replace("T", " ")[:16])
+        state = f"[{STATE_STYLE.get(r.state, '')}]{r.state.value}[/]"
+        if r.vectors_pending:
+            state += f" (keywords only; vectors {r.embedded}/{r.chunks})"
+        table.add_row(r.id[:12], r.collection, r.file_name, version, str(r.pages), str(r.chunks), state,
+                      r.created_at.replace("T", " ")[:16])
     out.print(table)
 
 

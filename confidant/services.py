@@ -17,6 +17,7 @@ from confidant.workspace import Gate, Workspace, WorkspaceParts
 from ingest.pipeline import IngestPipeline, fill_page_index, fill_passage_index
 from ingest.reading import ReadLimits
 from ingest.splitter import TokenSplitter
+from ingest.vector_filler import VectorFiller
 from ingest.worker import ParseWorker, WorkerLimits
 from rag.answering import AnswerOptions
 from rag.chat import ChatModel
@@ -123,6 +124,12 @@ class Services:
                               pages=self.pages)
 
     @cached_property
+    def vector_filler(self) -> VectorFiller:
+        """Embeds, in the background, what was indexed without waiting for its vectors (app and API uploads, and
+        what a crashed or `--no-wait` run left): started by Gate.start_background_indexing."""
+        return VectorFiller(lambda: self.pipeline, self.registry)
+
+    @cached_property
     def keywords(self) -> NamingIndex:
         """Passages for BM25: Tantivy in the data folder, or, with the records in PostgreSQL, there, shared by every
         node (documents indexed while it was kept per node are filled in from the vector store)."""
@@ -223,7 +230,9 @@ class Services:
         """The parts the use cases are made of, each loaded on first use."""
         return WorkspaceParts(
             settings=self.settings, registry=lambda: self.registry, store=lambda: self.store,
+            keywords=lambda: self.keywords,
             retriever=lambda: self.retriever, pipeline=lambda: self.pipeline, chat_model=lambda: self.chat_model,
+            vector_filler=lambda: self.vector_filler,
             embedder=lambda: self.embedder, rank_sentences=self.rank_sentences, accounts=lambda: self.accounts,
             audit=lambda: self.audit, assistants=lambda: self.assistants, feedback=lambda: self.feedback,
             conversations=lambda: self.conversations, answer_models=lambda: self.answer_models,
@@ -240,6 +249,9 @@ class Services:
 
     def close(self) -> None:
         """Close what was opened (once: closing again does nothing)."""
+        filler = self.__dict__.pop("vector_filler", None)
+        if filler is not None:
+            filler.stop()  # after the batch being stored; the rest waits in the registry for the next start
         for name in ("accounts", "answer_models", "assistants", "audit", "feedback", "keywords", "pages", "registry",
                      "store", "worker"):
             if name in self.__dict__:

@@ -29,9 +29,10 @@ from confidant.access import NOT_FOUND, AccessDenied, Caller
 from confidant.limits import ClientLimits
 from confidant.model_choice import DEFAULT, AnswerModel, AnswerModelPool
 from confidant.settings import Settings
-from ingest.pipeline import IngestPipeline, Progress, sha256_file
+from ingest.pipeline import IngestPipeline, Progress, VectorCallback, discover_with_keys, sha256_file
 from ingest.sync import SyncPlan, SyncReport, apply_sync, plan_sync
 from ingest.uploads import Upload, UploadRules, ingest_uploads
+from ingest.vector_filler import VectorFiller, VectorQueue
 from rag.answering import Answer, Answerer, AnswerEvent, AnswerOptions, Retrieved, Token
 from rag.chat import ChatModel
 from rag.embedders import Embedder
@@ -44,6 +45,7 @@ from storage.audit import AuditEvent, AuditLog
 from storage.collections import CollectionSettings, CollectionSettingsStore, valid_collection_name
 from storage.conversations import Conversation, ConversationNotFound, ConversationStore, ConversationTurn
 from storage.feedback import Feedback, FeedbackStore, Rating
+from storage.keyword_index import KeywordIndex
 from storage.preferences import SITE, PreferenceStore
 from storage.records import Chunk, DocState, DocumentRecord, FileResult, ScoredChunk
 from storage.registry import Registry
@@ -60,8 +62,10 @@ class WorkspaceParts:
     settings: Settings
     registry: Callable[[], Registry]
     store: Callable[[], VectorStore]
+    keywords: Callable[[], KeywordIndex]  # every passage, from the moment a document is read (its vectors follow)
     retriever: Callable[[], Retriever]
     pipeline: Callable[[], IngestPipeline]
+    vector_filler: Callable[[], VectorFiller]
     chat_model: Callable[[], ChatModel]
     embedder: Callable[[], Embedder]
     rank_sentences: Callable[[str, list[str]], list[float]]
@@ -124,6 +128,11 @@ class Gate:
 
     def __init__(self, parts: WorkspaceParts) -> None:
         self.parts = parts
+
+    def start_background_indexing(self) -> None:
+        """Embed, behind the scenes, every document still without its vectors, now and as uploads come (the app
+        and the API call this when they start: a restart resumes what was left)."""
+        self.parts.vector_filler().start()
 
     @property
     def settings(self) -> Settings:
@@ -288,7 +297,7 @@ class Workspace:
 
     def chunks(self, collection: str, document_id: str) -> list[Chunk]:
         self.document(collection, document_id)
-        return self.parts.store().get_document_chunks(collection, document_id)
+        return self.parts.keywords().document_chunks(collection, document_id)
 
     def status(self) -> Status:
         if not self.caller.is_admin:
@@ -398,7 +407,7 @@ class Workspace:
 
     def _opening(self, chunk: Chunk) -> list[Chunk]:
         """The passages of the first page of a passage's document (an answer may cite them: the reader may see it)."""
-        chunks = self.parts.store().get_document_chunks(chunk.collection, chunk.document_id)
+        chunks = self.parts.keywords().document_chunks(chunk.collection, chunk.document_id)
         first = min((c.page for c in chunks), default=0)
         return sorted((c for c in chunks if c.page == first), key=lambda c: c.start)
 
@@ -433,11 +442,33 @@ class Workspace:
         answerer = self._answerer(scope, document_ids, model_id)
         for event in answerer.stream(question, history, instructions):
             if isinstance(event, Answer):
+                event = self._with_queue_note(event, scope, document_ids)
                 self._note_speed(model_id, answerer.model, event)
                 cited = list(dict.fromkeys(c.chunk.file_name for c in event.citations))
                 self._record("ask", scope, question=event.question, documents=cited, model=event.model,
                              detail="declined" if event.declined else "")
             yield event
+
+    def indexing_queue(self, collections: Sequence[str] | None = None) -> VectorQueue:
+        """Documents of these collections (default: all the caller may see) still searched by keywords only, and
+        about how long until their vectors are all in, at the speed this process's filler measured."""
+        scope = set(self.scope(collections))
+        waiting = [r for r in self.parts.registry().awaiting_vectors() if r.collection in scope]
+        chunks = sum(r.vectors_pending for r in waiting)
+        rate = self.parts.vector_filler().chunks_per_s if waiting else None
+        return VectorQueue(len(waiting), chunks, chunks / rate if rate else None)
+
+    def _with_queue_note(self, answer: Answer, scope: list[str], document_ids: Sequence[str] | None) -> Answer:
+        """An answer from collections whose newest documents are not fully embedded says so."""
+        queue = self.indexing_queue(scope)
+        if document_ids is not None and queue.documents:
+            waiting = {r.id for r in self.parts.registry().awaiting_vectors()}
+            queue = queue if waiting & set(document_ids) else VectorQueue(0, 0, None)
+        if not queue.documents:
+            return answer
+        note = f"Still being indexed: {queue.describe()}."
+        answer.message = f"{answer.message} {note}".strip() if answer.message else note
+        return answer
 
     def _nothing_to_ask(self, question: str, scope: list[str]) -> Iterator[AnswerEvent]:
         """The answer when the collections asked hold no document yet: said plainly, without asking the model."""
@@ -639,28 +670,35 @@ class Workspace:
         self.parts.pipeline()
 
     def ingest_uploads(self, uploads: Sequence[Upload], collection: str,
-                       on_progress: Callable[[Progress], None] | None = None) -> list[FileResult]:
+                       on_progress: Callable[[Progress], None] | None = None, *,
+                       wait: bool = True) -> list[FileResult]:
+        """Check, save and index uploaded files. Without `wait`, it returns once they are keyword-searchable and
+        the background filler embeds them (see indexing_queue)."""
         self.require_editor(collection)
         self.limits.collections([collection])
         s = self.settings
         rules = UploadRules(s.files_dir, s.upload_max_mb, tuple(s.upload_types))
-        results = ingest_uploads(self.parts.pipeline(), rules, uploads, collection, on_progress)
+        results = ingest_uploads(self.parts.pipeline(), rules, uploads, collection, on_progress, wait=wait)
+        if not wait:
+            self.parts.vector_filler().start()
         self._record("ingest", [collection], documents=[r.file for r in results],
                      detail="; ".join(f"{r.file}: {r.state.value}" for r in results)[:1000])
         return results
 
     def ingest_files(self, paths: Sequence[Path], collection: str,
                      on_progress: Callable[[Progress], None] | None = None,
-                     keyed: Sequence[tuple[Path, str]] | None = None) -> list[FileResult]:
-        """Index files and folders of this machine (the CLI); `keyed` gives each file its source key (sync)."""
+                     keyed: Sequence[tuple[Path, str]] | None = None, *, wait: bool = True,
+                     on_vectors: VectorCallback | None = None) -> list[FileResult]:
+        """Index files and folders of this machine (the CLI); `keyed` gives each file its source key (sync).
+        Without `wait`, it returns once they are keyword-searchable; their vectors are left to the next process
+        that runs the background filler (the app, the API) or waits (the next ingest)."""
         self.require_editor(collection)
         self.limits.collections([collection])
         pipeline = self.parts.pipeline()
         try:
-            if keyed is not None:
-                results = pipeline.ingest_keyed(list(keyed), collection, on_progress)
-            else:
-                results = pipeline.ingest(list(paths), collection, on_progress)
+            if keyed is None:
+                keyed = discover_with_keys(paths)
+            results = pipeline.ingest_keyed(list(keyed), collection, on_progress, wait=wait, on_vectors=on_vectors)
         except KeyboardInterrupt:
             self._record("ingest", [collection], detail="interrupted; finished files are kept")
             raise

@@ -1,17 +1,27 @@
-"""Files in, indexed passages out: hash → registry (pending) → parse in the worker → split → embed → store → indexed.
+"""Files in, indexed passages out, in two stages, each atomic and crash-safe.
 
-A document is `indexed` only after all its chunks are stored. Any failure removes its chunks. A crash leaves it
-`pending`, and `recover()` (run before every ingest) removes its chunks and indexes it again.
+Stage 1 (reading): hash → registry (pending) → parse in the worker → split → keyword indexes → `indexed`. From then
+on the document is found by keyword search and the page stage, a second or so after it was read. A failure removes
+its chunks; a crash leaves it `pending`, and `recover()` (run before every ingest) removes its chunks and reads it
+again.
+
+Stage 2 (vectors): the chunks of `indexed` documents whose `embedded` count is short of their `chunks` are embedded
+batch by batch, oldest document first, and each batch's vectors are stored and counted under the ingest lock, so a
+delete or a new reading of the document in between drops them. A crash between storing and counting re-embeds that
+batch, and the vector store replaces vectors by chunk id: nothing is stored twice. Hybrid search uses the vectors as
+they land; the registry is the queue, so whichever process starts next (app, API, CLI) finishes the work.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +29,7 @@ from pathlib import Path
 from ingest.page_passages import page_passages, pages_from_chunks
 from ingest.reading import ParsedDocument, ReadFailure
 from ingest.splitter import TokenSplitter
+from ingest.vector_filler import VectorFiller
 from ingest.worker import ParseWorker
 from rag.embedders import Embedder, document_title, embedding_text
 from storage.keyword_index import KeywordIndex
@@ -27,6 +38,7 @@ from storage.registry import Registry
 from storage.vector_store import VectorStore
 
 EMBED_BATCH = 60  # chunks embedded and stored per step (5 model batches of 12): bounds memory on long documents
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,19 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class VectorProgress:
+    """One step of the vector stage: what is left in the whole queue after it."""
+
+    file_name: str  # the document whose chunks were just embedded
+    chunks_done: int  # chunks embedded by this run so far
+    chunks_left: int  # chunks of indexed documents still without vectors
+    documents_left: int  # documents with chunks still without vectors
+
+
+VectorCallback = Callable[[VectorProgress], None]
 
 
 def sha256_file(path: Path) -> str:
@@ -136,33 +161,59 @@ class IngestPipeline:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     # --- public -----------------------------------------------------------------------
-    def ingest(self, paths: Iterable[Path], collection: str,
-               on_progress: ProgressCallback | None = None) -> list[FileResult]:
-        """Ingest files and folders. Parsing of the next file overlaps embedding of the current one."""
-        return self.ingest_keyed(discover_with_keys(paths), collection, on_progress)
+    def ingest(self, paths: Iterable[Path], collection: str, on_progress: ProgressCallback | None = None, *,
+               wait: bool = True, on_vectors: VectorCallback | None = None) -> list[FileResult]:
+        """Ingest files and folders (see ingest_keyed)."""
+        return self.ingest_keyed(discover_with_keys(paths), collection, on_progress, wait=wait, on_vectors=on_vectors)
 
     def ingest_keyed(self, files: list[tuple[Path, str]], collection: str,
-                     on_progress: ProgressCallback | None = None) -> list[FileResult]:
-        """Ingest files with their source keys (see discover_with_keys)."""
+                     on_progress: ProgressCallback | None = None, *, wait: bool = True,
+                     on_vectors: VectorCallback | None = None) -> list[FileResult]:
+        """Ingest files with their source keys (see discover_with_keys). Each file is keyword-searchable as soon as
+        it is read; with `wait`, its vectors are embedded meanwhile on another thread (parsing the next file in the
+        worker process overlaps embedding this one) and the call returns when every indexed document has them;
+        without, the vectors are left to `embed_pending` (the app's and the API's background filler)."""
         with self._exclusive():
             self._recover()
-            return self._ingest(files, collection, on_progress)
+        if not wait:
+            return self._ingest(files, collection, on_progress, self._exclusive)
+        filler = VectorFiller(lambda: self, self.registry, on_vectors, poll_s=0.2)
+        filler.start()
+        try:
+            results = self._ingest(files, collection, on_progress, self._exclusive)
+        except BaseException:
+            filler.stop()
+            raise
+        filler.drain()
+        return [self._after_vectors(r) for r in results]
 
-    def _ingest(self, keyed: list[tuple[Path, str]], collection: str,
-                on_progress: ProgressCallback | None) -> list[FileResult]:
+    def _after_vectors(self, result: FileResult) -> FileResult:
+        """A file's result once its vectors are in: `failed`, with the reason, when embedding it failed."""
+        if result.state is not DocState.INDEXED or not result.id:
+            return result
+        record = self.registry.get(result.collection, result.id)
+        if record is None or record.state is DocState.INDEXED:
+            return result
+        return FileResult(result.file, result.id, result.collection, record.state, record.reason)
+
+    def _ingest(self, keyed: list[tuple[Path, str]], collection: str, on_progress: ProgressCallback | None,
+                hold: Callable[[], AbstractContextManager[None]]) -> list[FileResult]:
+        """Stage 1 for each file, the next one parsed while this one is stored; `hold` is taken per file."""
         results: list[FileResult] = []
         files = [path for path, _ in keyed]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="confidant-parse") as parser:
             for index, (path, job) in enumerate(self._prefetch(keyed, collection, parser)):
                 if on_progress:
                     on_progress(Progress(path, index, len(files)))
-                result = self._finish_file(path, collection, job, index, len(files), on_progress)
+                with hold():
+                    result = self._finish_file(path, collection, job, index, len(files), on_progress)
                 results.append(result)
                 if on_progress:
                     on_progress(Progress(path, index, len(files), pages=result.pages, result=result))
         return results
 
     def _recover(self) -> list[FileResult]:
+        """Read again each document a crash left `pending` (the caller holds the ingest lock)."""
         results = []
         for record in self.registry.documents(state=DocState.PENDING):
             self._remove_chunks(record.collection, record.id)
@@ -170,11 +221,69 @@ class IngestPipeline:
             if source.is_file() and sha256_file(source) == record.id:
                 self.registry.delete(record.collection, record.id)
                 results.append(self._ingest([(source, record.source_key or source.name)], record.collection,
-                                            None)[0])
+                                            None, nullcontext)[0])
             else:
                 self.registry.finish(record.collection, record.id, DocState.FAILED,
                                      "interrupted while indexing and the original file is no longer there")
         return results
+
+    def embed_pending(self, on_vectors: VectorCallback | None = None,
+                      stop: threading.Event | None = None) -> int:
+        """Stage 2: embed the chunks still without vectors, oldest document first, until none are left or `stop`
+        is set. Returns how many chunks it embedded."""
+        done = 0
+        while stop is None or not stop.is_set():
+            queue = self.registry.awaiting_vectors()
+            if not queue:
+                break
+            done += self._embed_document(queue[0], done, on_vectors, stop)
+        return done
+
+    def _embed_document(self, record: DocumentRecord, done: int, on_vectors: VectorCallback | None,
+                        stop: threading.Event | None) -> int:
+        chunks = self.keywords.document_chunks(record.collection, record.id)
+        if len(chunks) != record.chunks:  # the keyword entries are not the ones indexed: read the file again
+            log.warning("%s: %d keyword entries for %d chunks; indexing it again", record.file_name, len(chunks),
+                        record.chunks)
+            with self._exclusive():
+                current = self.registry.get(record.collection, record.id)
+                if current is not None and current.vectors_pending:
+                    self._remove_chunks(record.collection, record.id)
+                    self.registry.finish(record.collection, record.id, DocState.PENDING)
+                    self._recover()
+            return 0
+        embedded = 0
+        for lo in range(record.embedded, len(chunks), EMBED_BATCH):
+            if stop is not None and stop.is_set():
+                break
+            batch = chunks[lo : lo + EMBED_BATCH]
+            try:
+                vectors = self.embedder.embed_documents([embedding_text(c) for c in batch])
+            except Exception as exc:  # noqa: BLE001 - any model error ends the document failed, with its reason
+                self._vectors_failed(record, exc)
+                return embedded
+            with self._exclusive():  # a delete or a new reading in between: its vectors must not be kept
+                current = self.registry.get(record.collection, record.id)
+                if current is None or current.state is not DocState.INDEXED or current.chunks != record.chunks:
+                    return embedded
+                if current.embedded >= lo + len(batch):  # another process stored these meanwhile
+                    continue
+                self.store.add(batch, vectors)
+                self.registry.set_embedded(record.collection, record.id, lo + len(batch))
+            embedded += len(batch)
+            if on_vectors:
+                left = self.registry.awaiting_vectors()
+                on_vectors(VectorProgress(record.file_name, done + embedded, sum(r.vectors_pending for r in left),
+                                          len(left)))
+        return embedded
+
+    def _vectors_failed(self, record: DocumentRecord, exc: Exception) -> None:
+        """Embedding a document failed: it ends `failed` with the reason and nothing of it kept, as a reading would."""
+        reason = f"indexing failed: {type(exc).__name__}: {exc}"[:300]
+        log.warning("%s: %s", record.file_name, reason)
+        with self._exclusive():
+            self._remove_chunks(record.collection, record.id)
+            self.registry.finish(record.collection, record.id, DocState.FAILED, reason)
 
     def delete(self, collection: str, document_id: str) -> bool:
         """Remove a document's chunks, then its record. Returns False when it was not there."""
@@ -275,16 +384,12 @@ class IngestPipeline:
                                            source_key=key, effective_date=file_date(path)))
         try:
             chunks = self._chunks(doc_id, collection, name, parsed)
-            for lo in range(0, len(chunks), EMBED_BATCH):
-                batch = chunks[lo : lo + EMBED_BATCH]
-                vectors = self.embedder.embed_documents([embedding_text(c) for c in batch])
-                self.store.add(batch, vectors)
-                self.keywords.add(batch, [document_title(c.file_name) for c in batch])
-                if on_progress:
-                    on_progress(Progress(path, index, total, pages=batch[-1].page, file_pages=len(parsed.pages)))
+            self.keywords.add(chunks, [document_title(name)] * len(chunks))
             if self.pages is not None:
                 passages = page_passages(doc_id, collection, name, parsed.pages)
                 self.pages.add(passages, [document_title(name)] * len(passages))
+            if on_progress:
+                on_progress(Progress(path, index, total, pages=len(parsed.pages), file_pages=len(parsed.pages)))
         except BaseException as exc:
             self._remove_chunks(collection, doc_id)
             reason = (f"indexing failed: {type(exc).__name__}: {exc}"[:300] if isinstance(exc, Exception)

@@ -105,7 +105,7 @@ def _remove_empty(folder: Path) -> None:
 
 
 def ingest_uploads(pipeline: IngestPipeline, rules: UploadRules, uploads: Sequence[Upload], collection: str,
-                   on_progress: Callable[[Progress], None] | None = None) -> list[FileResult]:
+                   on_progress: Callable[[Progress], None] | None = None, *, wait: bool = True) -> list[FileResult]:
     """Check, save and index uploads; one result per upload, in order. Duplicates are not indexed again."""
     results: list[FileResult | None] = []
     accepted: list[tuple[int, Path, bool]] = []
@@ -116,7 +116,7 @@ def ingest_uploads(pipeline: IngestPipeline, rules: UploadRules, uploads: Sequen
             path, new = save_upload(rules.files_dir, upload)
             accepted.append((len(results) - 1, path, new))
     if accepted:
-        done = pipeline.ingest([p for _, p, _ in accepted], collection, on_progress)
+        done = pipeline.ingest([p for _, p, _ in accepted], collection, on_progress, wait=wait)
         for (slot, path, new), result in zip(accepted, done):
             results[slot] = result
             if new and result.state is not DocState.INDEXED:

@@ -48,6 +48,7 @@ class KeywordIndex(Protocol):
                exclude_document_ids: Sequence[str] | None = None) -> list[ScoredChunk]: ...
     def delete_document(self, collection: str, document_id: str) -> None: ...
     def count(self, collection: str | None = None, document_id: str | None = None) -> int: ...
+    def document_chunks(self, collection: str, document_id: str) -> list[Chunk]: ...
     def vocabulary(self, collections: Sequence[str] | None = None) -> Mapping[str, int]: ...
 
 
@@ -204,6 +205,16 @@ class TantivyKeywordIndex:
             clauses.append((tantivy.Occur.Must, self._q_terms("document_id", [document_id])))
         query = tantivy.Query.boolean_query(clauses) if clauses else tantivy.Query.all_query()
         return int(self._searcher().search(query, 1, count=True).count)
+
+    def document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
+        """Every chunk of one document, in order: the text that is searchable at once, before its vectors land."""
+        query = self._document_query(collection, document_id)
+        searcher = self._searcher()
+        total = int(searcher.search(query, 1, count=True).count)
+        if not total:
+            return []
+        chunks = [_chunk(searcher.doc(address)) for _, address in searcher.search(query, total, count=False).hits]
+        return sorted(chunks, key=lambda c: c.index)
 
     def vocabulary(self, collections: Sequence[str] | None = None) -> Mapping[str, int]:
         """Word → number of chunks holding it, over these collections only (so no other collection's words leak

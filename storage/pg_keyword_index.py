@@ -185,6 +185,14 @@ class PostgresKeywordIndex:
         with reading(self.engine) as conn:
             return int(conn.execute(select(func.count()).where(*where)).scalar_one())
 
+    def document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
+        """Every chunk of one document, in order: the text that is searchable at once, before its vectors land."""
+        with reading(self.engine) as conn:
+            rows = conn.execute(select(K.document_id, K.collection, K.file_name, K.page, K.start, K.end, K.text, K.idx)
+                                .where(K.index_name == self.name, K.collection == collection,
+                                       K.document_id == document_id).order_by(K.idx)).all()
+        return [Chunk(*row) for row in rows]
+
     def vocabulary(self, collections: Sequence[str] | None = None) -> Mapping[str, int]:
         """Word → number of entries holding it, over these collections only; cached until any node writes."""
         if not self._count_words:

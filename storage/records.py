@@ -73,6 +73,12 @@ class DocumentRecord:
     current: bool = True  # False once a newer version of the same source is indexed
     effective_date: str = ""  # YYYY-MM-DD: the file's date, or one set by the user
     ocr_pages: tuple[int, ...] = ()  # pages whose text came from OCR
+    embedded: int = 0  # chunks whose vectors are stored (all of them once equal to `chunks`)
+
+    @property
+    def vectors_pending(self) -> int:
+        """Chunks of an indexed document still waiting for their vectors (keyword search finds them already)."""
+        return max(0, self.chunks - self.embedded) if self.state is DocState.INDEXED else 0
 
 
 @dataclass

@@ -33,6 +33,8 @@ class Registry(Protocol):
     def finish(self, collection: str, document_id: str, state: DocState, reason: str = "", *,
                pages: int = 0, chunks: int = 0, characters: int = 0, ocr_pages: Sequence[int] = ()) -> None: ...
     def make_current(self, collection: str, document_id: str) -> None: ...
+    def set_embedded(self, collection: str, document_id: str, embedded: int) -> bool: ...
+    def awaiting_vectors(self) -> list[DocumentRecord]: ...
     def versions(self, collection: str, source_key: str) -> list[DocumentRecord]: ...
     def set_effective_date(self, collection: str, document_id: str, date: str) -> None: ...
     def documents(self, collection: str | None = None, state: DocState | None = None) -> list[DocumentRecord]: ...
@@ -80,7 +82,7 @@ class SqlRegistry:
                   "source_path": record.source_path, "bytes": record.bytes, "state": DocState.PENDING.value,
                   "reason": "", "pages": 0, "chunks": 0, "characters": 0, "created_at": now, "updated_at": now,
                   "source_key": record.source_key or record.file_name, "version": 1, "current": 0,
-                  "effective_date": record.effective_date, "ocr_pages": ""}
+                  "effective_date": record.effective_date, "ocr_pages": "", "embedded": 0}
         with writing(self.engine) as conn:
             insert = (sqlite_insert if is_sqlite(conn) else pg_insert)(documents).values(values)
             kept = ("id", "collection", "created_at", "version")
@@ -115,6 +117,20 @@ class SqlRegistry:
         """Make an earlier indexed version current again (its file came back), as the newest version."""
         with writing(self.engine, "documents") as conn:
             self._make_current(conn, collection, document_id)
+
+    def set_embedded(self, collection: str, document_id: str, embedded: int) -> bool:
+        """Record that the first `embedded` chunks of an indexed document have their vectors stored. False when the
+        document is no longer indexed (deleted or being indexed again meanwhile): its vectors must not be kept."""
+        with writing(self.engine) as conn:
+            changed = conn.execute(documents.update().where(
+                D.collection == collection, D.id == document_id, D.state == DocState.INDEXED.value).values(
+                embedded=embedded)).rowcount
+        return bool(changed)
+
+    def awaiting_vectors(self) -> list[DocumentRecord]:
+        """Indexed documents with chunks still waiting for their vectors, oldest first (the embedding queue)."""
+        return self._select(and_(D.state == DocState.INDEXED.value, D.embedded < D.chunks),
+                            (D.updated_at, D.collection, D.id))
 
     def versions(self, collection: str, source_key: str) -> list[DocumentRecord]:
         """Every version of one source, newest first."""

@@ -55,6 +55,9 @@ documents = Table(
     Column("current", Integer, nullable=False, server_default="1"),
     Column("effective_date", Text, nullable=False, server_default=""),
     Column("ocr_pages", Text, nullable=False, server_default=""),
+    # chunks with their vectors stored: a document is keyword-searchable once `indexed`; its vectors follow, and
+    # semantic search finds all of it once `embedded` reaches `chunks` (ingest/pipeline.py, two stages)
+    Column("embedded", Integer, nullable=False, server_default="0"),
     Index("documents_state", "state"),
     Index("documents_source", "collection", "source_key"),
 )

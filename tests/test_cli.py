@@ -54,6 +54,24 @@ def test_ingest_list_search_delete(tmp_path: Path, env: dict[str, str]) -> None:
     assert json.loads(stdout) == []
 
 
+def test_ingest_without_waiting_then_the_next_ingest_finishes_the_vectors(tmp_path: Path, env: dict[str, str]) -> None:
+    path = make_pdf(tmp_path / "leave.pdf", ["Annual leave is 25 days per year.", "Sick leave needs a note."])
+    code, stdout = run(env, "ingest", str(path), "--no-wait", "--json")
+    assert code == 0 and json.loads(stdout)[0]["state"] == "indexed"
+    [doc] = json.loads(run(env, "docs", "list", "--json")[1])
+    assert doc["embedded"] == 0 < doc["chunks"]
+    code, stdout = run(env, "search", "sick leave note", "--mode", "keyword", "--json")
+    assert code == 0 and json.loads(stdout)[0]["page"] == 2  # keyword-searchable at once
+    assert "keywords only; vectors 0/" in run({**env, "COLUMNS": "250"}, "docs", "list")[1]
+
+    code, stdout = run(env, "ingest", str(path), "--json")
+    assert code == 0 and json.loads(stdout)[0]["state"] == "duplicate"
+    [doc] = json.loads(run(env, "docs", "list", "--json")[1])
+    assert doc["embedded"] == doc["chunks"]
+    code, stdout = run(env, "search", "sick leave note", "--mode", "vector", "--json")
+    assert json.loads(stdout)[0]["page"] == 2
+
+
 def test_ingest_table_output(tmp_path: Path, env: dict[str, str]) -> None:
     path = make_pdf(tmp_path / "one.pdf", ["Hello world."])
     code, stdout = run(env, "ingest", str(path))

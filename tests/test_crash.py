@@ -18,18 +18,22 @@ BIG = "2-Northwind_Standard_Benefits_Details.pdf"
 SMALL = "1-PerksPlus.pdf"
 
 
-def pending_file(registry: Path) -> str | None:
+def state_of(registry: Path, file_name: str) -> tuple[str, int, int] | None:
+    """(state, chunks, embedded) of a file's record, read beside the running ingest."""
     if not registry.exists():
         return None
     try:
         with sqlite3.connect(registry, timeout=5) as db:
-            row = db.execute("SELECT file_name FROM documents WHERE state = 'pending'").fetchone()
+            row = db.execute("SELECT state, chunks, embedded FROM documents WHERE file_name = ?",
+                             (file_name,)).fetchone()
     except sqlite3.OperationalError:
         return None
-    return row[0] if row else None
+    return (str(row[0]), int(row[1]), int(row[2])) if row else None
 
 
-def test_kill_mid_ingest_then_resume(tmp_path: Path, embedder: Embedder) -> None:
+def test_kill_while_vectors_are_stored_then_resume(tmp_path: Path, embedder: Embedder) -> None:
+    """kill -9 in the vector stage: the document read before it stays keyword-searchable with the vectors it got,
+    and the next run finishes its vectors without storing any twice."""
     folder = tmp_path / "docs"
     folder.mkdir()
     # discovered in name order: the small file is finished first
@@ -41,32 +45,35 @@ def test_kill_mid_ingest_then_resume(tmp_path: Path, embedder: Embedder) -> None
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
-        while pending_file(home / "registry.sqlite3") != BIG:
-            assert proc.poll() is None, "ingest ended before it could be interrupted"
-            assert time.monotonic() < deadline, "the big file never started"
-            time.sleep(0.2)
-        time.sleep(6)  # let a few batches of its chunks reach the store
-        assert proc.poll() is None
+        while True:  # the big file read, and some but not all of its vectors stored
+            state = state_of(home / "registry.sqlite3", BIG)
+            if state is not None and state[0] == "indexed" and 0 < state[2] < state[1] - 120:
+                break
+            assert proc.poll() is None, f"ingest ended before it could be interrupted ({state})"
+            assert time.monotonic() < deadline, f"the big file's vectors never started ({state})"
+            time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
 
     services = make_services(home, embedder)
     records = {r.file_name: r for r in services.registry.documents("hr")}
-    assert records[SMALL].state is DocState.INDEXED
-    assert records[BIG].state is DocState.PENDING
-    big_id = records[BIG].id
-    # whatever reached the store, none of it is visible to search
-    hits = services.retriever.search("Northwind Standard calendar year deductible", 20, ["hr"])
-    assert hits and all(h.chunk.document_id != big_id for h in hits)
+    assert records[SMALL].state is DocState.INDEXED and not records[SMALL].vectors_pending
+    big = records[BIG]
+    assert big.state is DocState.INDEXED and 0 < big.embedded < big.chunks and big.pages == 104
+    assert services.store.count(collection="hr", document_id=big.id) == big.embedded
+    # keyword-searchable already, all of it: the last page's passages too
+    hits = services.retriever.search("Northwind Standard calendar year deductible", 20, ["hr"], mode="keyword")
+    assert any(h.chunk.document_id == big.id for h in hits)
+    assert services.keywords.count("hr", big.id) == big.chunks
 
-    results = {r.file: r for r in services.pipeline.ingest([folder], "hr")}
-    assert results[SMALL].state is DocState.DUPLICATE  # already done, skipped
-    big = services.registry.get("hr", big_id)
-    assert big is not None and big.state is DocState.INDEXED and big.pages == 104
-    assert services.store.count(collection="hr", document_id=big_id) == big.chunks
+    results = {r.file: r for r in services.pipeline.ingest([folder], "hr")}  # both known: it finishes the vectors
+    assert results[SMALL].state is results[BIG].state is DocState.DUPLICATE
+    big = services.registry.get("hr", big.id)  # type: ignore[assignment]
+    assert big is not None and big.state is DocState.INDEXED and big.embedded == big.chunks
+    assert services.store.count(collection="hr", document_id=big.id) == big.chunks
     total = sum(r.chunks for r in services.registry.documents("hr"))
-    assert services.store.count() == total  # no duplicates, no orphans
+    assert services.store.count() == services.keywords.count() == total  # no duplicates, no orphans
     services.close()
 
 

@@ -45,6 +45,7 @@ REFUSED: dict[str, Call] = {
     "original_file": lambda ws, other, doc: ws.original_file(other, doc),
     "note_download": lambda ws, other, doc: ws.note_download(other, doc),
     "chunks": lambda ws, other, doc: ws.chunks(other, doc),
+    "indexing_queue": lambda ws, other, doc: ws.indexing_queue([other]),
     "assistant": lambda ws, other, doc: ws.assistant(other),
     # search and answers
     "search": lambda ws, other, doc: ws.search("indemnification cap", 5, [other]),

@@ -21,7 +21,9 @@ class AppContext:
 
     @classmethod
     def create(cls, services: Services) -> AppContext:
-        return cls(services.gate(), services.close)
+        gate = services.gate()
+        gate.start_background_indexing()
+        return cls(gate, services.close)
 
     @property
     def settings(self) -> Settings:

@@ -22,7 +22,9 @@ DELETED = "documents_deleted_message"
 def table_rows(docs: list[DocumentRecord]) -> list[dict[str, object]]:
     return [{"collection": d.collection, "file": d.file_name,
              "version": f"{d.version}" + ("" if d.current or d.state is not DocState.INDEXED else " (older)"),
-             "effective": d.effective_date, "pages": d.pages, "chunks": d.chunks, "state": d.state.value,
+             "effective": d.effective_date, "pages": d.pages, "chunks": d.chunks,
+             "state": d.state.value + (f" (keywords only, vectors {d.embedded}/{d.chunks})" if d.vectors_pending
+                                       else ""),
              "reason": d.reason, "added": d.created_at.replace("T", " ")[:16]}
             for d in docs]
 

@@ -17,7 +17,22 @@ def status_panel(ctx: AppContext) -> None:
     st.caption(f"Model: {status.model}")
     st.caption(f"Documents: {indexed} indexed" + (f", {problems} not indexed" if problems else ""))
     st.caption(f"Passages: {sum(d.chunks for d in docs if d.state is DocState.INDEXED)}")
+    indexing_panel(ctx)
     if status.data_dir:
         st.caption(f"Data folder: {status.data_dir}")
     if status.warning:
         st.warning(status.warning)
+
+
+def indexing_panel(ctx: AppContext) -> None:
+    """Documents still being embedded behind the scenes, with the time left; refreshed every two seconds while
+    there are any, and the whole page once they are done (the counts and search then include all of them)."""
+    if ctx.ws.indexing_queue().documents:
+        st.fragment(_queue_progress, run_every=2)(ctx)
+
+
+def _queue_progress(ctx: AppContext) -> None:
+    queue = ctx.ws.indexing_queue()
+    if not queue.documents:
+        st.rerun(scope="app")
+    st.caption(f"Indexing in the background: {queue.describe()}. You can keep asking meanwhile.")

@@ -69,7 +69,8 @@ def run_with_progress(ctx: AppContext, uploads: list[Upload], collection: str) -
                 st.write(f"{p.file.name}: {p.result.state.value}" + (f" — {p.result.reason}" if p.result.reason else ""))
             bar.progress(min(1.0, share), text=f"{p.file.name}: page {p.pages}" if p.pages else p.file.name)
 
-        results = ctx.ws.ingest_uploads(uploads, collection, on_progress)
+        # keyword-searchable when this returns; the vectors follow in the background (the sidebar shows the queue)
+        results = ctx.ws.ingest_uploads(uploads, collection, on_progress, wait=False)
         bar.progress(1.0, text="Done")
         failed = [r for r in results if r.state not in (DocState.INDEXED, DocState.DUPLICATE)]
         status.update(label=f"{len(results) - len(failed)} of {len(results)} file(s) ready",

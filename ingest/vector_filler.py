@@ -1,0 +1,122 @@
+"""The vector stage in the background: a thread that embeds the chunks of indexed documents still without vectors
+(IngestPipeline.embed_pending), woken when a document is indexed and every few seconds for work another process
+left (a restart resumes it: the registry is the queue). It measures its own speed for the time-left estimate."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestPipeline, VectorCallback, VectorProgress
+    from storage.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VectorQueue:
+    """What is still waiting for its vectors, and about how long it will take here."""
+
+    documents: int
+    chunks: int
+    seconds_left: float | None  # None until this process has measured its speed
+
+    def describe(self) -> str:
+        """'keyword search only for 2 documents, about 40 s left' — empty when nothing waits."""
+        if not self.documents:
+            return ""
+        what = f"keyword search only for {self.documents} document{'s' if self.documents != 1 else ''}"
+        if self.seconds_left is None:
+            return what + ", semantic search follows as they are embedded"
+        left = self.seconds_left
+        return what + (f", about {left:.0f} s left" if left < 90 else f", about {left / 60:.0f} min left")
+
+
+class VectorFiller:
+    def __init__(self, pipeline: Callable[[], IngestPipeline], registry: Registry,
+                 on_vectors: VectorCallback | None = None, *, poll_s: float = 5.0) -> None:
+        self.pipeline = pipeline  # loaded (the embedding model with it) only once something waits
+        self.registry = registry
+        self.on_vectors = on_vectors
+        self.poll_s = poll_s
+        self.error: BaseException | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._draining = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._chunks_per_s: float | None = None
+        self._run_started = 0.0
+
+    # --- control ------------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run in the background (once; later calls only wake it)."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                self._wake.set()
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="confidant-vectors", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        """New documents were indexed: look at the queue now."""
+        self._wake.set()
+
+    def drain(self) -> None:
+        """No more documents are coming from this caller: embed what is queued, then stop; waits for it."""
+        self._draining = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        """Stop after the batch being embedded (its vectors are stored and counted; the rest waits in the queue)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    @property
+    def chunks_per_s(self) -> float | None:
+        """This filler's measured speed (None before its first batch)."""
+        return self._chunks_per_s
+
+    # --- what is left -------------------------------------------------------------------------------------------
+    def queue(self) -> VectorQueue:
+        waiting = self.registry.awaiting_vectors()
+        documents, chunks = len(waiting), sum(r.vectors_pending for r in waiting)
+        rate = self._chunks_per_s
+        return VectorQueue(documents, chunks, chunks / rate if rate and chunks else (0.0 if not chunks else None))
+
+    # --- the thread ---------------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            final = self._draining  # read before the pass: a document indexed just before drain() is in it
+            self._run_started = time.monotonic()
+            try:
+                if self.registry.awaiting_vectors():
+                    self.pipeline().embed_pending(self._progress, self._stop)
+            except Exception as exc:  # keep the app running; the queue is retried at the next wake
+                log.exception("embedding the queued documents failed")
+                if final:
+                    self.error = exc
+                    return
+            if final:
+                return
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def _progress(self, step: VectorProgress) -> None:
+        elapsed = time.monotonic() - self._run_started
+        if elapsed > 0 and step.chunks_done:
+            self._chunks_per_s = step.chunks_done / elapsed
+        if self.on_vectors is not None:
+            self.on_vectors(step)

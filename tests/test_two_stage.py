@@ -1,0 +1,118 @@
+"""Two-stage indexing: a document is keyword-searchable as soon as it is read; its vectors follow in the background
+(ingest/vector_filler.py), and answers say when a document is not fully indexed yet."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from confidant.services import Services
+from ingest.pipeline import VectorProgress
+from ingest.vector_filler import VectorFiller, VectorQueue
+from storage.records import DocState
+from tests.documents import HR_DOCS, make_pdf
+
+BIG = "Northwind_Standard_Benefits_Details.pdf"
+
+
+def test_without_waiting_a_document_is_keyword_searchable_then_its_vectors_follow(services: Services,
+                                                                                   tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "leave.pdf", ["Leave policy. Employees accrue twenty days of paid leave per year.",
+                                            "Approval. Leave requests are approved by the line manager."])
+    result = services.pipeline.ingest([pdf], "hr", wait=False)[0]
+    record = services.registry.get("hr", result.id)
+    assert record is not None and record.state is DocState.INDEXED and record.embedded == 0 and record.chunks > 0
+    assert services.store.count(document_id=result.id) == 0  # no vectors yet
+    hits = services.retriever.search("who approves leave requests", 5, ["hr"])  # the default, hybrid
+    assert hits and hits[0].chunk.document_id == result.id and hits[0].chunk.page == 2
+    ws = services.workspace()
+    assert ws.indexing_queue(["hr"]).documents == 1
+    assert ws.indexing_queue(["hr"]).chunks == record.chunks
+
+    filler = VectorFiller(lambda: services.pipeline, services.registry, poll_s=0.1)
+    filler.start()
+    filler.drain()
+    record = services.registry.get("hr", result.id)
+    assert record is not None and record.embedded == record.chunks
+    assert services.store.count(document_id=result.id) == record.chunks
+    vector_hits = services.retriever.search("who approves leave requests", 5, ["hr"], mode="vector")
+    assert vector_hits and vector_hits[0].chunk.document_id == result.id
+    assert ws.indexing_queue(["hr"]) == VectorQueue(0, 0, None)
+
+
+def test_waiting_ingest_embeds_while_the_next_file_is_read_and_reports_vector_progress(services: Services,
+                                                                                        tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name in ("PerksPlus.pdf", "employee_handbook.pdf"):
+        shutil.copy(HR_DOCS / name, folder / name)
+    steps: list[VectorProgress] = []
+    results = services.pipeline.ingest([folder], "hr", on_vectors=steps.append)
+    assert [r.state for r in results] == [DocState.INDEXED, DocState.INDEXED]
+    records = services.registry.documents("hr")
+    assert all(r.embedded == r.chunks > 0 for r in records)
+    assert services.store.count() == services.keywords.count() == sum(r.chunks for r in records)
+    assert steps and steps[-1].chunks_left == 0 and steps[-1].chunks_done == sum(r.chunks for r in records)
+    assert [s.chunks_done for s in steps] == sorted(s.chunks_done for s in steps)
+
+
+def test_a_document_deleted_while_its_vectors_are_embedded_leaves_none_behind(services: Services,
+                                                                               tmp_path: Path) -> None:
+    shutil.copy(HR_DOCS / BIG, tmp_path / BIG)
+    result = services.pipeline.ingest([tmp_path / BIG], "hr", wait=False)[0]
+    started = threading.Event()
+
+    def on_vectors(step: VectorProgress) -> None:
+        started.set()
+
+    filler = VectorFiller(lambda: services.pipeline, services.registry, on_vectors, poll_s=0.1)
+    filler.start()
+    assert started.wait(120), "no batch was embedded"
+    assert services.pipeline.delete("hr", result.id)
+    time.sleep(1.0)  # the batch being embedded when it was deleted reaches the lock, finds it gone, and is dropped
+    filler.stop()
+    assert services.registry.get("hr", result.id) is None
+    assert services.store.count(document_id=result.id) == 0
+    assert services.keywords.count("hr", result.id) == 0
+
+
+def test_embedding_that_fails_ends_the_document_failed_with_nothing_kept(services: Services, tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "leave.pdf", ["Leave policy. Employees accrue twenty days of paid leave per year."])
+    result = services.pipeline.ingest([pdf], "hr", wait=False)[0]
+
+    class Broken:
+        def embed_documents(self, texts: list[str]) -> object:
+            raise RuntimeError("out of memory")
+
+    services.pipeline.embedder = Broken()  # type: ignore[assignment]
+    assert services.pipeline.embed_pending() == 0
+    record = services.registry.get("hr", result.id)
+    assert record is not None and record.state is DocState.FAILED and "out of memory" in record.reason
+    assert services.keywords.count("hr", result.id) == 0 and services.store.count(document_id=result.id) == 0
+
+
+def test_an_answer_says_which_documents_are_searched_by_keywords_only(services: Services, tmp_path: Path) -> None:
+    from rag.answering import Answer
+
+    pdf = make_pdf(tmp_path / "leave.pdf", ["Leave policy. Employees accrue twenty days of paid leave per year."])
+    services.pipeline.ingest([pdf], "hr", wait=False)
+    ws = services.workspace()
+    answer = ws._with_queue_note(Answer("How much leave?", "Twenty days [1].", False, "m", []), ["hr"], None)
+    assert "Still being indexed: keyword search only for 1 document" in answer.message
+    services.pipeline.embed_pending()
+    answer = ws._with_queue_note(Answer("How much leave?", "Twenty days [1].", False, "m", []), ["hr"], None)
+    assert answer.message == ""
+
+
+@pytest.mark.parametrize(("queue", "text"), [
+    (VectorQueue(0, 0, None), ""),
+    (VectorQueue(2, 500, 40.2), "keyword search only for 2 documents, about 40 s left"),
+    (VectorQueue(1, 9000, 600.0), "keyword search only for 1 document, about 10 min left"),
+    (VectorQueue(3, 10, None), "keyword search only for 3 documents, semantic search follows as they are embedded"),
+])
+def test_the_queue_is_described_in_words(queue: VectorQueue, text: str) -> None:
+    assert queue.describe() == text
