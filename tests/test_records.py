@@ -36,6 +36,7 @@ def test_a_data_folder_of_the_earlier_release_is_migrated_in_place(tmp_path: Pat
         hr = docs[("hr", "leave-policy.pdf")]
         assert (hr.state, hr.chunks, hr.version, hr.current, hr.effective_date, hr.ocr_pages) == (
             DocState.INDEXED, 5, 1, True, "2025-01-01", (2,))
+        assert hr.embedded == 5 and not services.registry.awaiting_vectors()  # embedded whole before revision 0005
         assert ("legal", "supply-contract.pdf") in docs
         # accounts: passwords (argon2 hashes as they were), roles, memberships and tokens all came over
         alice = services.accounts.verify_login("alice", "alice's long password")
@@ -126,7 +127,7 @@ def test_an_early_registry_without_version_columns_gets_them(tmp_path: Path) -> 
     registry = SqliteRegistry(path)
     try:
         [doc] = registry.documents()
-        assert (doc.source_key, doc.version, doc.current, doc.chunks) == ("policy.pdf", 1, True, 7)
+        assert (doc.source_key, doc.version, doc.current, doc.chunks, doc.embedded) == ("policy.pdf", 1, True, 7, 7)
     finally:
         registry.close()
 
