@@ -116,3 +116,29 @@ def test_an_answer_says_which_documents_are_searched_by_keywords_only(services: 
 ])
 def test_the_queue_is_described_in_words(queue: VectorQueue, text: str) -> None:
     assert queue.describe() == text
+
+
+def test_the_sidebar_shows_documents_still_being_embedded_and_answers_say_so(tmp_path: Path,
+                                                                            embedder: object) -> None:
+    from confidant.services import build_services
+    from confidant.settings import Settings
+    from tests.fakes import ExtractiveChat
+    from tests.test_ui_app import app
+    from ui.context import AppContext
+
+    services = build_services(Settings(home=tmp_path / "home"), embedder=embedder,  # type: ignore[arg-type]
+                              chat_model=ExtractiveChat())
+    try:
+        pdf = make_pdf(tmp_path / "hours.pdf", ["Office hours. The office opens at eight in the morning."])
+        services.pipeline.ingest([pdf], "hr", wait=False)
+        at = app(AppContext(services.gate()))  # no background filler here: the document stays keyword-only
+        assert not at.exception, at.exception
+        shown = [c.value for c in at.sidebar.caption]
+        assert any("Indexing in the background: keyword search only for 1 document" in c for c in shown), shown
+        at.chat_input[0].set_value("When does the office open?").run()
+        assert not at.exception, at.exception
+        texts = " ".join(str(m.value) for m in at.markdown) + " ".join(str(c.value) for c in at.caption) \
+            + " ".join(str(i.value) for i in at.info) + " ".join(str(w.value) for w in at.warning)
+        assert "Still being indexed: keyword search only for 1 document" in texts
+    finally:
+        services.close()
