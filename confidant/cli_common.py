@@ -61,8 +61,9 @@ def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
                          keyed: list[tuple[Path, str]] | None = None, *, wait: bool = True) -> list[FileResult]:
     """Run an ingest under two progress bars. Reading: files done, pages, pages/s, and an ETA estimated from the
     bytes still to read at the rate of the files actually read so far (skipped duplicates do not inflate it); each
-    file is keyword-searchable once read. Vectors (with `wait`): passages embedded of those queued, and the time
-    left at the rate so far."""
+    file is keyword-searchable once read. Vectors (with `wait`): passages embedded, of those expected (the passages
+    of the files read so far, scaled up by the bytes still to read), and the ETA of the whole run at the rate of
+    embedding so far, which is what a whole ingest waits for; the reading bar then says when reading ends."""
     import time
 
     from confidant.progress_estimate import Estimate
@@ -83,13 +84,17 @@ def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
             estimate.update(str(step.file), step.pages, step.file_pages, step.result)
             bar.update(task, total=estimate.total_bytes, completed=estimate.done_bytes,
                        description=step.file.name[:40], files=f"{step.index + (1 if step.result else 0)}/{step.total}",
-                       detail=f"{estimate.pages} pages · {estimate.rate_text()}", eta=estimate.eta_text())
+                       detail=f"{estimate.pages} pages · {estimate.rate_text()}",
+                       eta=estimate.eta_text().replace("ETA", "read in") if wait else estimate.eta_text())
 
         def on_vectors(step: VectorProgress) -> None:
-            total = step.chunks_done + step.chunks_left
+            read_share = estimate.done_bytes / estimate.total_bytes if estimate.total_bytes else 1.0
+            expected = max(step.chunks_done + step.chunks_left,
+                           round((step.chunks_done + step.chunks_left) / max(read_share, 1e-3)))
             rate = step.chunks_done / max(1e-6, time.monotonic() - started)
-            bar.update(vectors, total=total, completed=step.chunks_done, files=f"{step.chunks_done}/{total}",
-                       detail=f"passages · {rate:.0f}/s", eta=f"ETA {step.chunks_left / rate:.0f} s" if rate else "")
+            bar.update(vectors, total=expected, completed=step.chunks_done, files=f"{step.chunks_done}/{expected}",
+                       detail=f"passages · {rate:.0f}/s",
+                       eta=_clock((expected - step.chunks_done) / rate) if rate else "ETA …")
 
         results = ws.ingest_files(paths, collection, on_progress, keyed, wait=wait, on_vectors=on_vectors)
         bar.update(task, description="Read", eta="")
@@ -98,6 +103,12 @@ def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
         err.print("Keyword search finds these files now; their vectors are embedded by the app or the API in the "
                   "background, or by the next `confidant ingest`.")
     return results
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"ETA ~{hours}:{minutes:02d}:{secs:02d}" if hours else f"ETA ~{minutes}:{secs:02d}"
 
 
 def _size(path: Path) -> int:

@@ -68,9 +68,12 @@ def main() -> None:
     parser.add_argument("--max-pages", type=int, required=True)
     parser.add_argument("--page-timeout", type=float, required=True)
     parser.add_argument("--ocr-languages", default="", help="tesseract languages; empty switches OCR off")
+    parser.add_argument("--max-pictures", type=int, default=ReadLimits.max_pictures,
+                        help="pictures on pages with text read by OCR per document; 0 reads none")
     args = parser.parse_args()
     limits = ReadLimits(max_pages=args.max_pages, page_timeout_s=args.page_timeout, ocr=bool(args.ocr_languages),
-                        ocr_languages=args.ocr_languages or "eng")
+                        ocr_languages=args.ocr_languages or "eng", ocr_pictures=args.max_pictures > 0,
+                        max_pictures=max(0, args.max_pictures))
     memory = args.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

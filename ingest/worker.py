@@ -43,7 +43,8 @@ class ParseWorker:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "ingest.parse_server", "--memory-mb", str(self.limits.memory_mb),
                  "--max-pages", str(read.max_pages), "--page-timeout", str(read.page_timeout_s),
-                 "--ocr-languages", read.ocr_languages if read.ocr else ""],
+                 "--ocr-languages", read.ocr_languages if read.ocr else "",
+                 "--max-pictures", str(read.max_pictures if read.ocr_pictures else 0)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 cwd=Path(__file__).resolve().parent.parent,
             )

@@ -56,3 +56,13 @@ def test_a_table_pasted_as_a_picture_is_read_row_by_row(tmp_path: Path, embedder
     assert "Employee +1 $65.00 $71.00" in table.text  # a row stays a row: plan columns in order
     assert "Employee Only $45.00 $55.00" in table.text
     services.close()
+
+
+def test_pictures_are_left_alone_when_the_setting_says_so(tmp_path: Path, embedder: Embedder) -> None:
+    """CONFIDANT_OCR_PICTURES=false reaches the parsing worker: the pictured table is not read."""
+    services = make_services(tmp_path / "home", embedder, ocr_pictures=False)
+    result = services.pipeline.ingest([HR_DOCS / "Benefit_Options.pdf"], "hr", wait=False)[0]
+    assert result.state is DocState.INDEXED and "pictures" not in result.reason
+    record = services.registry.get("hr", result.id)
+    assert record is not None and record.ocr_pages == ()
+    services.close()
