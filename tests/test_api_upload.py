@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,6 +168,28 @@ def test_a_normal_upload_is_indexed_chunked_or_not(
     assert hits == {"Wombatian night shift": "rota.pdf", "Numbatine badge": "badges.txt",
                     "Quollish archive": "notes.txt"}
     assert list(temp_dir.iterdir()) == []
+
+
+def test_an_upload_that_does_not_wait_is_searchable_at_once_and_embedded_in_the_background(
+        world: World, server: str, tokens: dict[str, dict[str, str]]) -> None:
+    pdf = world.pdf("keys.pdf", ["Keys: the Bilbyish cabinet key hangs behind the reception desk."])
+    with httpx.Client(base_url=server, headers=tokens["bob"], timeout=300) as http:
+        response = http.post("/api/documents?collection=legal&wait=false", files=[("files", ("keys.pdf", pdf,
+                                                                                            "application/pdf"))])
+        assert response.status_code == 200 and response.json()[0]["state"] == "indexed", response.text
+        doc_id = response.json()[0]["id"]
+        assert http.get("/api/search", params={"q": "Bilbyish cabinet key", "k": 1}).json()[0]["file"] == "keys.pdf"
+        deadline = time.monotonic() + 120
+        while True:  # the API's background filler embeds it
+            queue = http.get("/api/indexing").json()
+            if queue["documents"] == 0:
+                break
+            assert time.monotonic() < deadline, queue
+            assert queue["message"].startswith("keyword search only for")
+            time.sleep(0.2)
+        [doc] = [d for d in http.get("/api/documents", params={"collection": "legal"}).json() if d["id"] == doc_id]
+        assert doc["embedded"] == doc["chunks"] > 0
+    assert world.services.store.count(document_id=doc_id) == doc["chunks"]
 
 
 @pytest.mark.parametrize(("query", "content", "headers", "status", "says"), [
