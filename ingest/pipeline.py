@@ -262,14 +262,18 @@ class IngestPipeline:
             except Exception as exc:  # noqa: BLE001 - any model error ends the document failed, with its reason
                 self._vectors_failed(record, exc)
                 return embedded
-            with self._exclusive():  # a delete or a new reading in between: its vectors must not be kept
-                current = self.registry.get(record.collection, record.id)
-                if current is None or current.state is not DocState.INDEXED or current.chunks != record.chunks:
-                    return embedded
-                if current.embedded >= lo + len(batch):  # another process stored these meanwhile
-                    continue
-                self.store.add(batch, vectors)
-                self.registry.set_embedded(record.collection, record.id, lo + len(batch))
+            try:
+                with self._exclusive():  # a delete or a new reading in between: its vectors must not be kept
+                    current = self.registry.get(record.collection, record.id)
+                    if current is None or current.state is not DocState.INDEXED or current.chunks != record.chunks:
+                        return embedded
+                    if current.embedded >= lo + len(batch):  # another process stored these meanwhile
+                        continue
+                    self.store.add(batch, vectors)
+                    self.registry.set_embedded(record.collection, record.id, lo + len(batch))
+            except Exception as exc:  # noqa: BLE001 - a store that refuses the vectors (disk full): failed, as a model error
+                self._vectors_failed(record, exc)
+                return embedded
             embedded += len(batch)
             if on_vectors:
                 left = self.registry.awaiting_vectors()

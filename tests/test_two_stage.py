@@ -95,6 +95,25 @@ def test_embedding_that_fails_ends_the_document_failed_with_nothing_kept(service
     assert services.keywords.count("hr", result.id) == 0 and services.store.count(document_id=result.id) == 0
 
 
+def test_a_store_that_refuses_the_vectors_ends_the_document_failed_and_the_ingest_carries_on(
+        services: Services, tmp_path: Path) -> None:
+    broken = make_pdf(tmp_path / "leave.pdf", ["Leave policy. Employees accrue twenty days of paid leave per year."])
+    fine = make_pdf(tmp_path / "parking.pdf", ["Parking. Staff park for free in the north garage."])
+    real_add = services.store.add
+
+    def add(chunks: list, vectors: object) -> None:  # type: ignore[type-arg]
+        if chunks[0].file_name == "leave.pdf":
+            raise OSError("No space left on device")
+        real_add(chunks, vectors)  # type: ignore[arg-type]
+
+    services.store.add = add  # type: ignore[method-assign,assignment]
+    results = {r.file: r for r in services.pipeline.ingest([broken, fine], "hr")}
+    assert results["leave.pdf"].state is DocState.FAILED and "No space left" in results["leave.pdf"].reason
+    assert results["parking.pdf"].state is DocState.INDEXED
+    assert services.keywords.count("hr", results["leave.pdf"].id) == 0  # nothing of it kept
+    assert services.store.count(document_id=results["parking.pdf"].id) == results["parking.pdf"].chunks
+
+
 def test_an_answer_says_which_documents_are_searched_by_keywords_only(services: Services, tmp_path: Path) -> None:
     from rag.answering import Answer
 
