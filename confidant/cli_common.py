@@ -66,7 +66,7 @@ def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
     embedding so far, which is what a whole ingest waits for; the reading bar then says when reading ends."""
     import time
 
-    from confidant.progress_estimate import Estimate
+    from confidant.progress_estimate import Estimate, eta_clock
     from ingest.pipeline import VectorProgress, discover
 
     files = [p for p, _ in keyed] if keyed is not None else discover(paths)
@@ -94,7 +94,7 @@ def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
             rate = step.chunks_done / max(1e-6, time.monotonic() - started)
             bar.update(vectors, total=expected, completed=step.chunks_done, files=f"{step.chunks_done}/{expected}",
                        detail=f"passages · {rate:.0f}/s",
-                       eta=_clock((expected - step.chunks_done) / rate) if rate else "ETA …")
+                       eta=eta_clock((expected - step.chunks_done) / rate if rate else None))
 
         results = ws.ingest_files(paths, collection, on_progress, keyed, wait=wait, on_vectors=on_vectors)
         bar.update(task, description="Read", eta="")
@@ -103,12 +103,6 @@ def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
         err.print("Keyword search finds these files now; their vectors are embedded by the app or the API in the "
                   "background, or by the next `confidant ingest`.")
     return results
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"ETA ~{hours}:{minutes:02d}:{secs:02d}" if hours else f"ETA ~{minutes}:{secs:02d}"
 
 
 def _size(path: Path) -> int:

@@ -67,9 +67,13 @@ class Estimate:
         return remaining / (worked / self._elapsed())
 
     def eta_text(self) -> str:
-        seconds = self.eta_seconds()
-        if seconds is None:
-            return "ETA …"
-        minutes, secs = divmod(int(seconds), 60)
-        hours, minutes = divmod(minutes, 60)
-        return f"ETA ~{hours}:{minutes:02d}:{secs:02d}" if hours else f"ETA ~{minutes}:{secs:02d}"
+        return eta_clock(self.eta_seconds())
+
+
+def eta_clock(seconds: float | None) -> str:
+    """'ETA ~1:02:03' / 'ETA ~2:05', or 'ETA …' while there is no estimate yet."""
+    if seconds is None:
+        return "ETA …"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"ETA ~{hours}:{minutes:02d}:{secs:02d}" if hours else f"ETA ~{minutes}:{secs:02d}"

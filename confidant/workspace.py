@@ -452,18 +452,22 @@ class Workspace:
     def indexing_queue(self, collections: Sequence[str] | None = None) -> VectorQueue:
         """Documents of these collections (default: all the caller may see) still searched by keywords only, and
         about how long until their vectors are all in, at the speed this process's filler measured."""
-        scope = set(self.scope(collections))
-        waiting = [r for r in self.parts.registry().awaiting_vectors() if r.collection in scope]
-        chunks = sum(r.vectors_pending for r in waiting)
-        rate = self.parts.vector_filler().chunks_per_s if waiting else None
-        return VectorQueue(len(waiting), chunks, chunks / rate if rate else None)
+        return self._queue(self._waiting(self.scope(collections)))
+
+    def _waiting(self, scope: Sequence[str]) -> list[DocumentRecord]:
+        named = set(scope)
+        return [r for r in self.parts.registry().awaiting_vectors() if r.collection in named]
+
+    def _queue(self, waiting: Sequence[DocumentRecord]) -> VectorQueue:
+        return VectorQueue.of(waiting, self.parts.vector_filler().chunks_per_s if waiting else None)
 
     def _with_queue_note(self, answer: Answer, scope: list[str], document_ids: Sequence[str] | None) -> Answer:
-        """An answer from collections whose newest documents are not fully embedded says so."""
-        queue = self.indexing_queue(scope)
-        if document_ids is not None and queue.documents:
-            waiting = {r.id for r in self.parts.registry().awaiting_vectors()}
-            queue = queue if waiting & set(document_ids) else VectorQueue(0, 0, None)
+        """An answer from collections whose newest documents are not fully embedded says so (asked of some
+        documents: when one of them waits)."""
+        waiting = self._waiting(scope)
+        if document_ids is not None and not {r.id for r in waiting} & set(document_ids):
+            return answer
+        queue = self._queue(waiting)
         if not queue.documents:
             return answer
         note = f"Still being indexed: {queue.describe()}."

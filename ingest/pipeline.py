@@ -29,7 +29,7 @@ from pathlib import Path
 from ingest.page_passages import page_passages, pages_from_chunks
 from ingest.reading import ParsedDocument, ReadFailure
 from ingest.splitter import TokenSplitter
-from ingest.vector_filler import VectorFiller
+from ingest.vector_filler import VectorFiller, VectorQueue
 from ingest.worker import ParseWorker
 from rag.embedders import Embedder, document_title, embedding_text
 from storage.keyword_index import KeywordIndex
@@ -276,9 +276,8 @@ class IngestPipeline:
                 return embedded
             embedded += len(batch)
             if on_vectors:
-                left = self.registry.awaiting_vectors()
-                on_vectors(VectorProgress(record.file_name, done + embedded, sum(r.vectors_pending for r in left),
-                                          len(left)))
+                left = VectorQueue.of(self.registry.awaiting_vectors(), None)
+                on_vectors(VectorProgress(record.file_name, done + embedded, left.chunks, left.documents))
         return embedded
 
     def _vectors_failed(self, record: DocumentRecord, exc: Exception) -> None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestPipeline, VectorCallback, VectorProgress
+    from storage.records import DocumentRecord
     from storage.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,12 @@ class VectorQueue:
     documents: int
     chunks: int
     seconds_left: float | None  # None until this process has measured its speed
+
+    @classmethod
+    def of(cls, waiting: Sequence[DocumentRecord], chunks_per_s: float | None) -> VectorQueue:
+        """The queue these documents make, at this speed."""
+        chunks = sum(r.vectors_pending for r in waiting)
+        return cls(len(waiting), chunks, chunks / chunks_per_s if waiting and chunks_per_s else None)
 
     def describe(self) -> str:
         """'keyword search only for 2 documents, about 40 s left' — empty when nothing waits."""
@@ -64,10 +71,6 @@ class VectorFiller:
             self._thread = threading.Thread(target=self._run, name="confidant-vectors", daemon=True)
             self._thread.start()
 
-    def wake(self) -> None:
-        """New documents were indexed: look at the queue now."""
-        self._wake.set()
-
     def drain(self) -> None:
         """No more documents are coming from this caller: embed what is queued, then stop; waits for it."""
         self._draining = True
@@ -88,13 +91,6 @@ class VectorFiller:
     def chunks_per_s(self) -> float | None:
         """This filler's measured speed (None before its first batch)."""
         return self._chunks_per_s
-
-    # --- what is left -------------------------------------------------------------------------------------------
-    def queue(self) -> VectorQueue:
-        waiting = self.registry.awaiting_vectors()
-        documents, chunks = len(waiting), sum(r.vectors_pending for r in waiting)
-        rate = self._chunks_per_s
-        return VectorQueue(documents, chunks, chunks / rate if rate and chunks else (0.0 if not chunks else None))
 
     # --- the thread ---------------------------------------------------------------------------------------------
     def _run(self) -> None:

@@ -208,13 +208,7 @@ class TantivyKeywordIndex:
 
     def document_chunks(self, collection: str, document_id: str) -> list[Chunk]:
         """Every chunk of one document, in order: the text that is searchable at once, before its vectors land."""
-        query = self._document_query(collection, document_id)
-        searcher = self._searcher()
-        total = int(searcher.search(query, 1, count=True).count)
-        if not total:
-            return []
-        chunks = [_chunk(searcher.doc(address)) for _, address in searcher.search(query, total, count=False).hits]
-        return sorted(chunks, key=lambda c: c.index)
+        return sorted(map(_chunk, self._matching(self._document_query(collection, document_id))), key=lambda c: c.index)
 
     def vocabulary(self, collections: Sequence[str] | None = None) -> Mapping[str, int]:
         """Word → number of chunks holding it, over these collections only (so no other collection's words leak
@@ -276,17 +270,17 @@ class TantivyKeywordIndex:
             return self._index.searcher()
 
     def _texts(self, query: Any, at_most: int | None = None) -> list[tuple[str, str]]:
-        """(collection, text) of every chunk the query matches; `at_most`, when the caller knows a bound, saves
+        """(collection, text) of every chunk the query matches (see _matching)."""
+        return [(str(doc["collection"][0]), str(doc["text"][0])) for doc in self._matching(query, at_most)]
+
+    def _matching(self, query: Any, at_most: int | None = None) -> list[Any]:
+        """The stored fields of every entry the query matches; `at_most`, when the caller knows a bound, saves
         counting the matches first."""
         searcher = self._searcher()
         total = at_most if at_most is not None else int(searcher.search(query, 1, count=True).count)
         if not total:
             return []
-        out = []
-        for _, address in searcher.search(query, total, count=False).hits:
-            doc = searcher.doc(address)
-            out.append((str(doc["collection"][0]), str(doc["text"][0])))
-        return out
+        return [searcher.doc(address) for _, address in searcher.search(query, total, count=False).hits]
 
     @contextmanager
     def _writer(self) -> Iterator[Any]:
