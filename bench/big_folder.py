@@ -255,7 +255,7 @@ def _read_terminal(fd: int, raw: Any, run: Run, started: float) -> None:
         *lines, pending = re.split(r"[\r\n]", pending)
         for line in lines:
             line = line.rstrip()
-            if "pages" in line and (not run.frames or run.frames[-1][1] != line):
+            if ("pages" in line or "passages" in line) and line not in (f for _, f in run.frames[-2:]):
                 run.frames.append((now, line))
 
 
@@ -404,15 +404,23 @@ def eta_of(line: str) -> float | None:
     return float(seconds)
 
 
+def whole_run_lines(run: Run) -> list[tuple[float, str]]:
+    """The lines that carry the ETA of the whole run: the vectors bar's (the reading bar says when reading ends);
+    the reading bar's where there is no vectors bar (an older CLI, or --no-wait)."""
+    vectors = [(t, line) for t, line in run.frames if "passages" in line]
+    return vectors or run.frames
+
+
 def eta_samples(run: Run, count: int = 6) -> list[dict[str, Any]]:
     """Progress lines at evenly spaced moments, each with the ETA it showed and the time that was really left."""
-    if not run.frames:
+    frames = whole_run_lines(run)
+    if not frames:
         return []
-    picks = sorted({min(range(len(run.frames)), key=lambda i: abs(run.frames[i][0] - run.seconds * f))
-                    for f in [i / count for i in range(1, count)]} | {len(run.frames) - 1})
+    picks = sorted({min(range(len(frames)), key=lambda i: abs(frames[i][0] - run.seconds * f))
+                    for f in [i / count for i in range(1, count)]} | {len(frames) - 1})
     out = []
     for i in picks:
-        t, line = run.frames[i]
+        t, line = frames[i]
         out.append({"t_s": t, "line": line.strip(), "eta_shown_s": eta_of(line),
                     "really_left_s": round(run.seconds - t)})
     return out
@@ -420,14 +428,20 @@ def eta_samples(run: Run, count: int = 6) -> list[dict[str, Any]]:
 
 def eta_quality(run: Run) -> dict[str, Any]:
     """Share of progress lines with an ETA, and how far off it was (shown / really left) over the run."""
-    shown = [(t, eta) for t, line in run.frames if (eta := eta_of(line)) is not None and "Done" not in line]
+    frames = whole_run_lines(run)
+    shown = [(t, eta) for t, line in frames if (eta := eta_of(line)) is not None and "Done" not in line]
     ratios = sorted(eta / (run.seconds - t) for t, eta in shown if run.seconds - t > 30)
 
     def pick(q: float) -> float | None:
         return round(ratios[int(q * (len(ratios) - 1))], 2) if ratios else None
 
-    return {"lines": len(run.frames), "with_eta": round(len(shown) / len(run.frames), 2) if run.frames else 0.0,
-            "ratio_shown_to_real_p10_p50_p90": [pick(0.1), pick(0.5), pick(0.9)]}
+    after_tenth = sorted(eta / (run.seconds - t) for t, eta in shown if t >= run.seconds / 10 and run.seconds - t > 30)
+    within = sum(0.8 <= r <= 1.2 for r in after_tenth)
+    return {"lines": len(frames), "with_eta": round(len(shown) / len(frames), 2) if frames else 0.0,
+            "ratio_shown_to_real_p10_p50_p90": [pick(0.1), pick(0.5), pick(0.9)],
+            "after_first_tenth_within_20pct": f"{within}/{len(after_tenth)}",
+            "after_first_tenth_ratio_min_max": [round(after_tenth[0], 2), round(after_tenth[-1], 2)] if after_tenth
+            else None}
 
 
 # --- the benchmark -------------------------------------------------------------------------------
