@@ -500,6 +500,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--save-as", default="big-folder", help="results file name (bench/results/NAME-DATE.txt)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     args = parser.parse_args(argv)
+    # a shell starts background jobs with Ctrl-C ignored, and an ignored SIGINT is inherited through exec: the CLI
+    # would never see the Ctrl-C trial's signal. Python's own handler here is reset to the default in the child.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     out = report.console(args.json)
     context = report.machine()

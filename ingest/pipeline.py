@@ -181,10 +181,12 @@ class IngestPipeline:
         filler.start()
         try:
             results = self._ingest(files, collection, on_progress, self._exclusive)
+            filler.drain()
         except BaseException:
+            # Ctrl-C while reading or while waiting for the vectors: the batch being embedded is stored and
+            # counted, then the thread stops (left running, it would embed into stores the caller is closing)
             filler.stop()
             raise
-        filler.drain()
         return [self._after_vectors(r) for r in results]
 
     def _after_vectors(self, result: FileResult) -> FileResult:

@@ -56,6 +56,7 @@ class VectorFiller:
         self._stop = threading.Event()
         self._draining = False
         self._thread: threading.Thread | None = None
+        self._finished = threading.Event()  # set when the thread ends (see _wait)
         self._lock = threading.Lock()
         self._chunks_per_s: float | None = None
         self._run_started = 0.0
@@ -68,6 +69,7 @@ class VectorFiller:
                 self._wake.set()
                 return
             self._stop.clear()
+            self._finished.clear()
             self._thread = threading.Thread(target=self._run, name="confidant-vectors", daemon=True)
             self._thread.start()
 
@@ -75,8 +77,7 @@ class VectorFiller:
         """No more documents are coming from this caller: embed what is queued, then stop; waits for it."""
         self._draining = True
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._wait()
         if self.error is not None:
             raise self.error
 
@@ -84,8 +85,15 @@ class VectorFiller:
         """Stop after the batch being embedded (its vectors are stored and counted; the rest waits in the queue)."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+        if self._thread is not threading.current_thread():
+            self._wait()
+
+    def _wait(self) -> None:
+        """Until the thread has ended. Not Thread.join(): a join interrupted by Ctrl-C marks the thread as stopped
+        while it still runs (CPython 3.11's bpo-45274 handling), and a second join would then return at once; short
+        waits on an event also let Ctrl-C through whichever thread the signal lands on."""
+        while self._thread is not None and not self._finished.wait(0.25):
+            pass
 
     @property
     def chunks_per_s(self) -> float | None:
@@ -94,6 +102,12 @@ class VectorFiller:
 
     # --- the thread ---------------------------------------------------------------------------------------------
     def _run(self) -> None:
+        try:
+            self._fill()
+        finally:
+            self._finished.set()
+
+    def _fill(self) -> None:
         while not self._stop.is_set():
             final = self._draining  # read before the pass: a document indexed just before drain() is in it
             self._run_started = time.monotonic()

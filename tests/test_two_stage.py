@@ -161,3 +161,32 @@ def test_the_sidebar_shows_documents_still_being_embedded_and_answers_say_so(tmp
         assert "Still being indexed: keyword search only for 1 document" in texts
     finally:
         services.close()
+
+
+def test_ctrl_c_while_waiting_for_vectors_stops_the_embedding_thread_and_keeps_what_it_stored(
+        services: Services, tmp_path: Path) -> None:
+    """Ctrl-C in `confidant ingest` once every file is read (it waits for the vectors): the embedding thread ends
+    with the batch it was storing counted, before the command closes the stores (left running, it went on embedding
+    into a closed Chroma client and reported the document as failed)."""
+    import signal
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(HR_DOCS / BIG, folder / BIG)
+    interrupted = threading.Event()
+
+    def on_vectors(step: VectorProgress) -> None:
+        if step.chunks_done >= 180 and not interrupted.is_set():  # the file read long before: in drain()
+            interrupted.set()
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # Ctrl-C, as the terminal sends it
+
+    with pytest.raises(KeyboardInterrupt):
+        services.pipeline.ingest([folder], "hr", on_vectors=on_vectors)
+        time.sleep(60)  # (the interrupt may land just after the call returned: it must not pass silently)
+    assert interrupted.is_set()
+    [record] = services.registry.documents("hr")
+    time.sleep(3)  # (an interrupted join() can report the thread as stopped: what it stores is the proof)
+    [later] = services.registry.documents("hr")
+    assert later.embedded == record.embedded, "vectors were still being embedded after Ctrl-C"
+    assert record.state is DocState.INDEXED and 0 < record.embedded < record.chunks
+    assert services.store.count(collection="hr", document_id=record.id) == record.embedded
