@@ -22,6 +22,7 @@ from confidant.cli_common import (
     results_table,
 )
 from confidant.cli_docs import docs_app, sync_command
+from confidant.cli_grid import grid_command
 from confidant.limits import LimitExceeded
 from confidant.settings import Settings
 from confidant.workspace import Workspace, provenance_label
@@ -35,6 +36,7 @@ app.add_typer(users_app, name="users")
 app.command("audit")(audit_command)
 app.command("sync")(sync_command)
 app.command("api")(api_command)
+app.command("grid")(grid_command)
 
 @app.command()
 def ingest(

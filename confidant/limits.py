@@ -21,6 +21,7 @@ class ClientLimits:
     max_k: int
     max_collections: int = 100
     max_documents: int = 1000
+    max_grid_questions: int = 30  # columns of one review grid
     on_refusal: Callable[[str], None] | None = None  # the Workspace audits every refusal
 
     def _refuse(self, reason: str) -> LimitExceeded:
@@ -59,6 +60,14 @@ class ClientLimits:
             if why is not None:
                 raise self._refuse(f"invalid collection name {name[:80]!r}: {why}")
         return list(names)
+
+    def grid_questions(self, questions: Sequence[str]) -> list[str]:
+        if not questions:
+            raise self._refuse("the grid has no questions")
+        if len(questions) > self.max_grid_questions:
+            raise self._refuse(f"the grid has {len(questions)} questions; at most {self.max_grid_questions} are "
+                                "accepted")
+        return [self.question(q, "grid question") for q in questions]
 
     def documents(self, ids: Sequence[str]) -> list[str]:
         if len(ids) > self.max_documents:

@@ -33,6 +33,7 @@ from storage.audit import SqlAudit
 from storage.collections import CollectionSettingsStore
 from storage.conversations import ConversationStore
 from storage.feedback import FeedbackStore
+from storage.grid_cells import GridCellStore
 from storage.keyword_index import NamingIndex, TantivyKeywordIndex
 from storage.pg_keyword_index import PostgresKeywordIndex
 from storage.preferences import PreferenceStore
@@ -193,6 +194,10 @@ class Services:
         return PreferenceStore(self.records)
 
     @cached_property
+    def grid_cells(self) -> GridCellStore:
+        return GridCellStore(self.records)
+
+    @cached_property
     def sentence_ranker(self) -> CrossEncoderReranker:
         """The cross-encoder that picks the passage sentence to quote when a model's answer fails the checks."""
         return CrossEncoderReranker(threads=self.settings.embedding_threads)
@@ -236,7 +241,7 @@ class Services:
             embedder=lambda: self.embedder, rank_sentences=self.rank_sentences, accounts=lambda: self.accounts,
             audit=lambda: self.audit, assistants=lambda: self.assistants, feedback=lambda: self.feedback,
             conversations=lambda: self.conversations, answer_models=lambda: self.answer_models,
-            preferences=lambda: self.preferences,
+            preferences=lambda: self.preferences, grid_cells=lambda: self.grid_cells,
             answer_options=answer_options(self.settings), data_folder_warning=self.data_folder_warning or "")
 
     def gate(self) -> Gate:

@@ -37,6 +37,7 @@ from rag.answering import Answer, Answerer, AnswerEvent, AnswerOptions, Retrieve
 from rag.chat import ChatModel
 from rag.embedders import Embedder
 from rag.evaluation import AnswerReport, EvalReport, Evidence, Question, evaluate, evaluate_answers
+from rag.grid import TEMPLATES, Grid, GridCell, cell_from_answer, grid_version
 from rag.prompting import DECLINE_TEXT
 from rag.retriever import Mode, Retriever
 from rag.summary import OnProgress, Summary, summarise
@@ -45,6 +46,7 @@ from storage.audit import AuditEvent, AuditLog
 from storage.collections import CollectionSettings, CollectionSettingsStore, valid_collection_name
 from storage.conversations import Conversation, ConversationNotFound, ConversationStore, ConversationTurn
 from storage.feedback import Feedback, FeedbackStore, Rating
+from storage.grid_cells import GridCellStore
 from storage.keyword_index import KeywordIndex
 from storage.preferences import SITE, PreferenceStore
 from storage.records import Chunk, DocState, DocumentRecord, FileResult, ScoredChunk
@@ -76,6 +78,7 @@ class WorkspaceParts:
     conversations: Callable[[], ConversationStore]
     answer_models: Callable[[], AnswerModelPool]
     preferences: Callable[[], PreferenceStore]
+    grid_cells: Callable[[], GridCellStore]  # the review grid's answered cells
     answer_options: AnswerOptions
     data_folder_warning: str = ""
 
@@ -500,6 +503,75 @@ class Workspace:
         self._record("summarise", [collection], documents=[record.file_name])
         return summary
 
+    # --- the review grid ------------------------------------------------------------------------------
+    def grid(self, collection: str, questions: Sequence[str], document_ids: Sequence[str] | None = None, *,
+             on_cell: Callable[[GridCell, int, int], None] | None = None, redo: bool = False) -> Grid:
+        """The same questions asked of each document of a collection alone (the current version of each, or the
+        ones named): a cited short answer, the sentence it rests on and its page per cell. A cell already answered
+        for the same version of its document is reused (a stopped grid resumes; a changed document redoes only its
+        row) unless `redo`. `on_cell(cell, done, total)` after each cell; raising from it stops the grid, keeping
+        the cells answered so far."""
+        questions = list(dict.fromkeys(q.strip() for q in self.limits.grid_questions(questions)))
+        if document_ids is not None:
+            self.limits.documents(document_ids)
+        self.scope([collection])
+        records = [r for r in self.documents(collection, DocState.INDEXED) if r.current]
+        if document_ids is not None:
+            named = {r.id: r for r in self.documents(collection)}
+            missing = [d for d in document_ids if d not in named]
+            if missing:
+                raise self._denied(NOT_FOUND, f"document {missing[0]!r} in {collection!r}")
+            records = [named[d] for d in dict.fromkeys(document_ids) if named[d].state == DocState.INDEXED]
+        self._record("grid", [collection], documents=[r.file_name for r in records],
+                     detail=f"{len(records)} documents × {len(questions)} questions")
+        store = self.parts.grid_cells()
+        stored = {(c.document_id, c.question): c for c in store.cells(collection, [r.id for r in records], questions)}
+        grid = Grid([(r.id, r.file_name) for r in records], questions)
+        total, done = len(records) * len(questions), 0
+        for record in records:
+            version = grid_version(record)
+            for question in questions:
+                cell = stored.get((record.id, question))
+                if cell is None or cell.version != version or redo:
+                    started = time.perf_counter()
+                    answer = self._answerer([collection], [record.id]).ask(question)
+                    cell = cell_from_answer(answer, record.id, record.file_name, version,
+                                            time.perf_counter() - started)
+                    store.put(collection, cell)
+                    grid.answered += 1
+                grid.cells[(record.id, question)] = cell
+                done += 1
+                if on_cell is not None:
+                    on_cell(cell, done, total)
+        return grid
+
+    def review_grid_cell(self, collection: str, document_id: str, question: str, answer: str) -> GridCell:
+        """Keep a reviewer's correction of a grid cell beside the model's answer (an editor of the collection)."""
+        self.require_editor(collection)
+        self.limits.question(answer, "correction")
+        record = self.document(collection, document_id)
+        if not self.parts.grid_cells().review(collection, document_id, question, answer, self.caller.username):
+            raise self._denied(NOT_FOUND, f"grid cell {question[:80]!r} of {record.file_name!r}")
+        self._record("grid_review", [collection], question=question, documents=[record.file_name], detail=answer)
+        [cell] = self.parts.grid_cells().cells(collection, [document_id], [question])
+        return cell
+
+    def grid_templates(self, collection: str) -> dict[str, list[str]]:
+        """Ready-made question sets, then the ones saved for this collection."""
+        self.scope([collection])
+        saved = self.parts.preferences().get(SITE, f"grid_templates/{collection}", {}) or {}
+        return {**{name: list(qs) for name, qs in TEMPLATES.items()}, **{str(k): list(v) for k, v in saved.items()}}
+
+    def save_grid_template(self, collection: str, name: str, questions: Sequence[str]) -> None:
+        """Save a set of grid questions under a name, for everyone who may use the collection (an editor's)."""
+        self.require_editor(collection)
+        name = self.limits.question(name, "template name").strip()[:100]
+        questions = self.limits.grid_questions(questions)
+        prefs = self.parts.preferences()
+        key = f"grid_templates/{collection}"
+        prefs.put(SITE, key, {**(prefs.get(SITE, key, {}) or {}), name: list(questions)})
+        self._record("grid_template", [collection], detail=f"{name}: {len(questions)} questions")
+
     def evaluate(self, questions: Sequence[Question], k: int, collections: Sequence[str] | None = None,
                  on_question: Callable[[int, int], None] | None = None) -> EvalReport:
         scope = self.scope(collections)
@@ -742,6 +814,7 @@ class Workspace:
         self.require_editor(collection)
         record = self.document(collection, document_id)
         self.parts.pipeline().delete(collection, document_id)
+        self.parts.grid_cells().forget_document(collection, document_id)
         self._forget_original(record)
         self._record("delete", [collection], documents=[record.file_name])
         return record

@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.chat import ChatModel, ModelFailed, ModelUnavailable
-from rag.citations import answers_place_question, asks_for_place, check_answer, content_words, split_sentences
+from rag.citations import (
+    answers_place_question,
+    answers_time_question,
+    asks_for_place,
+    asks_for_time,
+    check_answer,
+    content_words,
+    split_sentences,
+)
 from rag.contract_clauses import (
     ClauseAnswer,
     OpenEnded,
@@ -31,6 +39,7 @@ Search = Callable[[str, int], list[ScoredChunk]]
 
 QUOTE_MIN_WORDS = 4
 OFF_THE_QUESTION = "The model's answer does not say which state's or country's law or courts apply, so it is not shown."
+OFF_THE_TIME = "The model's answer does not say when, for how long or with how much notice, so it is not shown."
 FROM_CLAUSES = "read from the contract's clauses, no model"  # what answered, for an answer the readers gave
 QUOTED = ("The model's answer did not hold up against the passages, so it is not shown; this is the sentence of the "
           "passages closest to your question, word for word.")
@@ -66,11 +75,12 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     quoted: bool = False  # the text is a passage sentence word for word: the model's own answer failed the checks
     asked_as: str = ""  # a follow-up as the model rewrote it to stand alone (what was searched and answered)
+    quote: str = ""  # the passage's own words the answer was read from (a clause reader's sentence, or the quote shown)
 
     def as_json(self) -> dict[str, object]:
         return {
             "question": self.question, "asked_as": self.asked_as, "answer": self.text, "declined": self.declined,
-            "quoted": self.quoted,
+            "quoted": self.quoted, "quote": self.quote,
             "model": self.model,
             "message": self.message, "unsupported": self.unsupported,
             "citations": [c.as_json() for c in self.citations],
@@ -94,7 +104,7 @@ class Answer:
             citations=[Citation(int(c["n"]), Citation.chunk_from_json(c)) for c in items("citations")],  # type: ignore[call-overload]
             unsupported=[str(s) for s in items("unsupported")], message=str(data.get("message", "")),
             timings={str(k): float(v) for k, v in dict(data.get("timings") or {}).items()},  # type: ignore[call-overload]
-            quoted=bool(data.get("quoted")), asked_as=str(data.get("asked_as", "")))
+            quoted=bool(data.get("quoted")), asked_as=str(data.get("asked_as", "")), quote=str(data.get("quote", "")))
 
 
 @dataclass(frozen=True)
@@ -299,7 +309,7 @@ class Answerer:
             text = f"{found.answer().removesuffix('.')} [{found.at + 1}]."
             return Answer(question, text, False, model, passages, [Citation(found.at + 1, passages[found.at].chunk)],
                           message="Taken from the contract's own words, not written by the model: "
-                          f"“{found.sentence}” [{found.at + 1}]", raw_text=text)
+                          f"“{found.sentence}” [{found.at + 1}]", raw_text=text, quote=found.sentence)
         shown = list(passages)
         start_n = found.start_at + 1
         if found.start_at >= len(passages):
@@ -312,7 +322,8 @@ class Answerer:
             quotes.append(f"“{found.start_sentence}” [{start_n}]")
         return Answer(question, text, False, model, shown, [Citation(n, shown[n - 1].chunk) for n in cited],
                       message="Counted from the contract's own words, not written by the model: "
-                      + " and ".join(quotes), raw_text=text)
+                      + " and ".join(quotes), raw_text=text,
+                      quote=" … ".join(dict.fromkeys([found.length_sentence, found.start_sentence])))
 
     def _finish(self, question: str, raw: str, passages: list[ScoredChunk], model: str, message: str,
                 timings: dict[str, float], focus: str = "", asked: str = "") -> Answer:
@@ -329,18 +340,21 @@ class Answerer:
         off_the_question = (bool(checked.sentences) and asks_for_place(asked or question)
                             and not any(answers_place_question(asked or question, s.text)
                                         for s in checked.sentences))
-        if not checked.cited or off_the_question:
+        # likewise "When does the initial term end?" is not answered by "it ends on 10.1 or 10.2 of this Agreement"
+        off_the_time = (bool(checked.sentences) and asks_for_time(asked or question)
+                        and not any(answers_time_question(s.text) for s in checked.sentences))
+        if not checked.cited or off_the_question or off_the_time:
             unsupported = checked.unsupported + ([s.text for s in checked.sentences if s.supported]
-                                                 if off_the_question else [])
+                                                 if off_the_question or off_the_time else [])
             quote = self.quote(focus or question, passages) if self.quote_fallback else None
             if quote is not None:
                 n, sentence = quote
                 return Answer(question, f"The documents say: “{sentence}” [{n}]", False, model, passages,
                               [Citation(n, passages[n - 1].chunk)], unsupported, QUOTED, raw, timings,
-                              quoted=True)
+                              quoted=True, quote=sentence)
             return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
                           unsupported=unsupported,
-                          message=OFF_THE_QUESTION if off_the_question else
+                          message=OFF_THE_QUESTION if off_the_question else OFF_THE_TIME if off_the_time else
                           "The model's answer is not supported by any passage, so it is not shown.")
         citations = [Citation(n, passages[n - 1].chunk) for n in checked.cited]
         notes = [message] if message else []

@@ -262,6 +262,32 @@ def answers_place_question(question: str, text: str) -> bool:
     return names_a_place(text) and bool(topic.search(text))
 
 
+_ASKS_TIME = re.compile(r"^\W*(?:when\s+(?:does|do|will|did|is|are)\b[^?]*\b(?:ends?|expires?|starts?|begins?|commences?"
+                        r"|renews?|terminates?|takes?\s+effect|effective|due|payable)\b"
+                        r"|(?:for\s+)?how\s+long\b|how\s+much\s+(?:advance\s+|prior\s+)?notice\b"
+                        r"|how\s+many\s+(?:business\s+|calendar\s+)?(?:days|weeks|months|years)\b)", re.IGNORECASE)
+_DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b(?:19|20)\d\d\b")
+_DURATION = re.compile(r"\b(?:\d+|a|an|one|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b"
+                       r"(?:\s*\(\d+\))?[\s-]+(?:full\s+|business\s+|calendar\s+|consecutive\s+|successive\s+)?"
+                       r"(?:days?|weeks?|months?|years?|quarters?)\b", re.IGNORECASE)
+_OPEN_END = re.compile(r"\b(?:anniversary|perpetu\w*|indefinite\w*|until\b|unless\b|upon\b|terminat\w*|"
+                       r"expir\w*\s+(?:on|at|upon|when)|annual\w*|yearly|monthly|immediately)", re.IGNORECASE)
+
+
+def asks_for_time(question: str) -> bool:
+    """The question asks when something ends, starts or is due, for how long, or how much notice ("When can I
+    enroll?" is answered by an event, not asked here)."""
+    return bool(_ASKS_TIME.search(question))
+
+
+def answers_time_question(text: str) -> bool:
+    """The text says a time: a date, a month, a year, a length ("sixty (60) days", "one year"), or how an open
+    term ends ("until terminated", "on the fifth anniversary"). "Ends on 10.1. or 10.2 of this Agreement" says
+    none."""
+    return bool(_DATE.search(text) or _MONTH.search(text) and re.search(r"\d", text) or _DURATION.search(text)
+                or _OPEN_END.search(text))
+
+
 def holds_facts(sentence_facts: set[str], passage_facts: Sequence[set[str]]) -> bool:
     """Every key fact of the sentence is among the key facts of these passages."""
     return not sentence_facts or sentence_facts <= set().union(*passage_facts)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -175,6 +176,29 @@ preferences = Table(
     Column("owner", String(200), primary_key=True),
     Column("key", String(200), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# the review grid's cells (storage/grid_cells.py): one question asked of one document alone, kept so a grid resumes
+# where it stopped and a changed document redoes only its row; a reviewer's correction is kept beside the answer
+grid_cells = Table(
+    "grid_cells", metadata,
+    Column("collection", String(200), primary_key=True),
+    Column("document_id", String(64), primary_key=True),
+    Column("question", String(2000), primary_key=True),
+    Column("version", Text, nullable=False),  # the document's version when answered
+    Column("file_name", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("quote", Text, nullable=False),
+    Column("page", Integer),
+    Column("start", Integer, nullable=False, server_default="0"),
+    Column("end", Integer, nullable=False, server_default="0"),
+    Column("state", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("seconds", Float, nullable=False, server_default="0"),
+    Column("answered_at", Text, nullable=False),
+    Column("reviewed_answer", Text, nullable=False, server_default=""),
+    Column("reviewed_by", Text, nullable=False, server_default=""),
+    Column("reviewed_at", Text, nullable=False, server_default=""),
 )
 
 # keyword search shared by every node (storage/pg_keyword_index.py): PostgreSQL only, so kept apart from `metadata`

@@ -96,6 +96,8 @@ class Session:
         started = time.monotonic()
         answer = json.loads(self.confidant("ask", "ask", QUESTION, "--json"))
         assert answer["passages"] and answer["passages"][0]["file"] == PDF.name, answer
+        grid = json.loads(self.confidant("grid", "grid", "-c", "default", "-q", QUESTION, "--json", "-"))
+        assert [r["file"] for r in grid["rows"]] == [PDF.name] and len(grid["rows"][0]["cells"]) == 1, grid
         self.keep_running(started, "ask", QUESTION, "--json")
 
     def serve(self) -> None:

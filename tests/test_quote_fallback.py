@@ -37,3 +37,29 @@ def test_a_failed_answer_is_replaced_by_the_clause_that_answers(tmp_path: Path, 
         assert citation.chunk.file_name == "consulting.pdf" and citation.chunk.page == 3
     finally:
         services.close()
+
+
+def test_an_answer_that_gives_no_time_to_a_when_question_is_not_shown(tmp_path: Path, embedder: Embedder) -> None:
+    """Seen with the default model on a hosting agreement: asked when the initial term ends, it wrote that the term
+    "ends on 10.1. or 10.2 of this Agreement" — words of the clause, every number in it, and no date. Not an
+    answer: the clause on the term is quoted instead."""
+    garbled = ScriptedModel("The initial term of this agreement ends on 10.1. or 10.2 of this Agreement (the "
+                            "Initial Term) [1].")
+    services = build_services(Settings(home=tmp_path / "home", answer_from_clauses=False), embedder=embedder,
+                              chat_model=garbled)
+    try:
+        make_pdf(tmp_path / "hosting.pdf", [
+            "SERVICES AND HOSTING AGREEMENT. This Agreement is made on March 14, 2018 between Vega Inc. and Orion "
+            "LLC. Orion shall host the services described in Exhibit A.",
+            "10. Term. 10.1 This Agreement begins on the Effective Date and continues for one (1) year, unless "
+            "terminated earlier under Section 10.2 of this Agreement (the Initial Term). 10.2 Either party may "
+            "terminate this Agreement for material breach on thirty (30) days written notice.",
+        ])
+        services.pipeline.ingest([tmp_path / "hosting.pdf"], "legal")
+        answer = services.workspace().ask("When does the initial term of this agreement end?", ["legal"])
+        assert "ends on 10.1" not in answer.text
+        assert answer.quoted or answer.declined, answer.text
+        if answer.quoted:
+            assert "one (1) year" in answer.text, answer.text
+    finally:
+        services.close()

@@ -179,3 +179,26 @@ def test_empty_collection_declines_without_calling_the_model(ctx: AppContext) ->
     model = ctx.gate.parts.chat_model()
     assert isinstance(model, ExtractiveChat) and model.calls == []
     assert "## Q: What is the notice period?" in at.get("code")[0].proto.code_text
+
+
+def test_review_grid_fills_its_cells_and_offers_the_exports(ctx: AppContext) -> None:
+    """The Review grid page: a row per document, a column per question, each cell the document's answer with its
+    page, or plainly not found; a second run answers nothing again; the exports are there."""
+    at = app(ctx)
+    at.sidebar.radio(key="page").set_value("Review grid").run()
+    assert not at.exception, at.exception
+    at.text_area(key="grid_questions").set_value(
+        "How many weeks of paid parental leave do employees receive?\nWhat is the policy on goldfish and pets?").run()
+    at.button(key="grid_run").click().run()
+    assert not at.exception, at.exception
+    [table] = at.dataframe
+    rows = table.value.to_dict("records")
+    assert [r["file"] for r in rows] == ["handbook.pdf"]
+    leave = rows[0]["How many weeks of paid parental leave do employees receive?"]
+    assert leave.startswith("✅") and "sixteen weeks" in leave and "(p. 3)" in leave
+    assert rows[0]["What is the policy on goldfish and pets?"].startswith("∅ Not found in this document.")
+    assert any("2 answered now, 0 kept from before" in s.label for s in at.status)
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Download CSV", "Download Excel", "Download JSON"]
+    at.button(key="grid_run").click().run()
+    assert any("0 answered now, 2 kept from before" in s.label for s in at.status)

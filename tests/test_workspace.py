@@ -54,6 +54,11 @@ REFUSED: dict[str, Call] = {
     "summarise": lambda ws, other, doc: ws.summarise(other, doc),
     "evaluate": lambda ws, other, doc: ws.evaluate([QUESTION], 5, [other]),
     "evaluate_answers": lambda ws, other, doc: ws.evaluate_answers([QUESTION], [other]),
+    # the review grid
+    "grid": lambda ws, other, doc: ws.grid(other, ["Which law governs this agreement?"]),
+    "review_grid_cell": lambda ws, other, doc: ws.review_grid_cell(other, doc, "Which law governs?", "Ohio"),
+    "grid_templates": lambda ws, other, doc: ws.grid_templates(other),
+    "save_grid_template": lambda ws, other, doc: ws.save_grid_template(other, "mine", ["Which law governs?"]),
     # changing documents
     "require_editor": lambda ws, other, doc: ws.require_editor(other),
     "ready_to_ingest": lambda ws, other, doc: ws.ready_to_ingest(),  # a reader's role (an editor may)

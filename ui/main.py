@@ -13,6 +13,7 @@ from ui.collections_page import collections_page
 from ui.context import AppContext
 from ui.documents import documents_page
 from ui.evaluate_page import evaluate_page
+from ui.grid_page import grid_page
 from ui.login import current_caller, login_page, sign_out
 from ui.status import status_panel
 from ui.upload import upload_page
@@ -21,6 +22,7 @@ PAGES: dict[str, Callable[[AppContext], None]] = {
     "Chat": chat_page,
     "Upload": upload_page,
     "Documents": documents_page,
+    "Review grid": grid_page,
     "Collections": collections_page,
     "Evaluate": evaluate_page,
 }

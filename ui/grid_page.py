@@ -1,0 +1,203 @@
+"""Review grid: pick documents and questions, get a table of short cited answers (rows are documents, columns are
+questions), click a cell to see its sentence on the page, correct it, and download the grid for the team.
+
+Each cell is kept as soon as it is answered: Cancel (or leaving the page) stops the run, and running it again
+answers only the cells still missing; a document that changed has its row answered again."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from confidant.access import AccessDenied
+from confidant.grid_export import write_csv, write_json, write_xlsx
+from confidant.limits import LimitExceeded
+from confidant.progress_estimate import eta_clock
+from confidant.workspace import Workspace
+from rag.grid import CellState, Grid, GridCell
+from storage.records import DocState
+from ui.context import AppContext
+from ui.page_image import highlighted_page
+
+RESULT = "grid_result"
+MARK = {CellState.ANSWERED: "✅", CellState.NOT_FOUND: "∅", CellState.NEEDS_REVIEW: "⚠️", CellState.REVIEWED: "✔️"}
+STATE_HELP = ("✅ answered: the short answer's facts are in the quoted sentence · ∅ not found in this document · "
+              "⚠️ needs review: a sentence that may answer it, word for word · ✔️ reviewed by a person")
+
+
+def grid_page(ctx: AppContext) -> None:
+    st.header("Review grid")
+    st.caption("The same questions asked of each document alone: a short answer, the sentence it rests on and its "
+               "page, per document and question.")
+    names = ctx.collection_names()
+    if not names:
+        st.info("You have no collections yet.")
+        return
+    ws = ctx.ws
+    with_documents = [n for n in names if ws.documents(n, DocState.INDEXED)]
+    collection = st.selectbox("Collection", names, key="grid_collection",
+                              index=names.index(with_documents[0]) if with_documents else 0)
+    records = [r for r in ws.documents(collection, DocState.INDEXED) if r.current]
+    if not records:
+        st.info(f"{collection} has no indexed documents yet. Add some on the Upload page.")
+        return
+    labels = {r.id: r.file_name for r in records}
+    chosen = st.multiselect("Documents (rows)", list(labels), default=list(labels), format_func=labels.__getitem__,
+                            key=f"grid_documents_{collection}")
+    templates = ws.grid_templates(collection)
+    template = st.selectbox("Questions from", ["(my own)", *templates], key="grid_template",
+                            help="Ready-made question sets, and the ones saved for this collection.")
+    if st.session_state.get("grid_template_shown") != template:  # a new choice fills the box
+        st.session_state["grid_template_shown"] = template
+        if template in templates:
+            st.session_state["grid_questions"] = "\n".join(templates[template])
+    text = st.text_area("Questions (columns), one per line", key="grid_questions", height=180)
+    questions = [line.strip() for line in text.splitlines() if line.strip()]
+    save_template(ws, collection, questions)
+    run = st.button(f"Fill the grid: {len(chosen)} × {len(questions)} cells", type="primary", key="grid_run",
+                    disabled=not (chosen and questions))
+    if run:
+        st.session_state[RESULT] = fill(ws, collection, questions, chosen)
+    grid = st.session_state.get(RESULT)
+    if isinstance(grid, Grid):
+        show(ws, collection, grid)
+
+
+def save_template(ws: Workspace, collection: str, questions: list[str]) -> None:
+    with st.expander("Save these questions as a template for this collection"):
+        name = st.text_input("Template name", key="grid_template_name")
+        if st.button("Save template", key="grid_template_save", disabled=not (name.strip() and questions)):
+            try:
+                ws.save_grid_template(collection, name, questions)
+            except (AccessDenied, LimitExceeded) as refused:
+                st.error(str(refused).capitalize())
+            else:
+                st.success(f"Saved “{name.strip()}” for everyone who uses {collection}.")
+
+
+def fill(ws: Workspace, collection: str, questions: list[str], document_ids: list[str]) -> Grid | None:
+    """Answer the grid's missing cells with progress and an ETA; Cancel stops it (any click reruns the page, which
+    stops this run at its next cell; the cells answered so far are kept)."""
+    total = len(questions) * len(document_ids)
+    with st.status(f"Filling {total} cells…", expanded=True) as status:
+        st.button("Cancel", key="grid_cancel", icon=":material/stop:")
+        progress = st.progress(0.0, text="Starting…")
+        table = st.empty()
+        started = time.monotonic()
+        partial = Grid([], questions)
+
+        def on_cell(cell: GridCell, done: int, total: int) -> None:
+            if (cell.document_id, cell.file_name) not in partial.documents:
+                partial.documents.append((cell.document_id, cell.file_name))
+            partial.cells[(cell.document_id, cell.question)] = cell
+            left = (time.monotonic() - started) / done * (total - done)
+            progress.progress(done / total, text=f"{done}/{total} cells · {cell.file_name[:40]} · "
+                              + (eta_clock(left) if done < total else "done"))
+            table.dataframe(frame(partial), hide_index=True, width="stretch")
+
+        try:
+            grid = ws.grid(collection, questions, document_ids, on_cell=on_cell)
+        except (AccessDenied, LimitExceeded) as refused:
+            status.update(label=str(refused).capitalize(), state="error")
+            return None
+        table.empty()
+        status.update(label=f"{len(grid.cells)} cells: {grid.answered} answered now, "
+                      f"{len(grid.cells) - grid.answered} kept from before", state="complete", expanded=False)
+    return grid
+
+
+def frame(grid: Grid) -> list[dict[str, str]]:
+    rows = []
+    for doc_id, file_name in grid.documents:
+        row = {"file": file_name}
+        for q in grid.questions:
+            cell = grid.cell(doc_id, q)
+            row[q] = "" if cell is None else label(cell)
+        rows.append(row)
+    return rows
+
+
+def label(cell: GridCell) -> str:
+    state = cell.shown_state
+    text = cell.shown_answer if state != CellState.NEEDS_REVIEW else f"“{cell.quote}”"
+    page = f" (p. {cell.page})" if cell.page is not None and state != CellState.NOT_FOUND else ""
+    return f"{MARK[state]} {text}{page}"
+
+
+def show(ws: Workspace, collection: str, grid: Grid) -> None:
+    st.caption(STATE_HELP + ". Click a cell to see its sentence on the page.")
+    event = st.dataframe(frame(grid), hide_index=True, width="stretch", key="grid_table", on_select="rerun",
+                         selection_mode="single-cell")
+    downloads(grid)
+    cells = list(getattr(getattr(event, "selection", None), "cells", []) or [])
+    if not cells:
+        return
+    row, column = cells[0]
+    if column == "file" or not 0 <= row < len(grid.documents):
+        return
+    doc_id, _ = grid.documents[row]
+    cell = grid.cell(doc_id, column)
+    if cell is not None:
+        detail(ws, collection, grid, cell)
+
+
+def downloads(grid: Grid) -> None:
+    csv_text, json_text = io.StringIO(), io.StringIO()
+    write_csv(grid, csv_text)
+    write_json(grid, json_text)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "grid.xlsx"
+        write_xlsx(grid, path)
+        xlsx = path.read_bytes()
+    left, middle, right = st.columns(3)
+    left.download_button("Download CSV", csv_text.getvalue(), file_name="review-grid.csv", mime="text/csv",
+                         key="grid_csv")
+    middle.download_button("Download Excel", xlsx, file_name="review-grid.xlsx", key="grid_xlsx",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    right.download_button("Download JSON", json_text.getvalue(), file_name="review-grid.json",
+                          mime="application/json", key="grid_json")
+
+
+def detail(ws: Workspace, collection: str, grid: Grid, cell: GridCell) -> None:
+    st.subheader(f"{cell.file_name} — {cell.question}")
+    st.markdown(f"**{MARK[cell.shown_state]} {cell.shown_state.value}**"
+                + (f" · page {cell.page}" if cell.page is not None else "") + f" · {cell.model}")
+    if cell.reviewed_by:
+        st.markdown(f"Reviewed by **{cell.reviewed_by}**: {cell.reviewed_answer}")
+        st.caption(f"The model's answer: {cell.answer or '(only the quote)'}")
+    elif cell.answer:
+        st.markdown(cell.answer)
+    if cell.quote:
+        st.markdown(f"> {cell.quote}")
+        page_view(ws, collection, cell)
+    with st.form(f"review-{cell.document_id}-{hash(cell.question)}"):
+        correction = st.text_input("Your correction (kept beside the model's answer)",
+                                   value=cell.reviewed_answer or cell.answer)
+        if st.form_submit_button("Save as reviewed"):
+            try:
+                reviewed = ws.review_grid_cell(collection, cell.document_id, cell.question, correction)
+            except (AccessDenied, LimitExceeded) as refused:
+                st.error(str(refused).capitalize())
+            else:
+                grid.cells[(cell.document_id, cell.question)] = reviewed
+                st.rerun()
+
+
+def page_view(ws: Workspace, collection: str, cell: GridCell) -> None:
+    """The quoted page with the quote shaded."""
+    try:
+        path = ws.original_file(collection, cell.document_id, audit=False)
+    except AccessDenied:
+        return
+    if path.suffix.lower() != ".pdf" or cell.page is None:
+        return
+    try:
+        image, found = highlighted_page(path, cell.page, cell.quote.split(" … "))
+    except (OSError, ValueError, RuntimeError) as exc:
+        st.caption(f"This page cannot be shown: {exc}")
+        return
+    st.image(image, caption=f"{cell.file_name}, page {cell.page}" + ("" if found else " (sentence not located)"))
