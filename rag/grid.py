@@ -18,6 +18,12 @@ from rag.citations import content_words, key_facts, split_sentences
 from storage.records import DocumentRecord
 
 NOT_FOUND_TEXT = "Not found in this document."
+# words every grid question has, which say nothing of what it is about
+_GENERIC = {"agreement", "agreements", "contract", "party", "parties", "either", "other", "under", "this", "may",
+            "must", "does", "do", "is", "are", "what", "which", "when", "how", "long", "much", "many", "after",
+            "before", "last", "lasts", "end", "ends", "policy", "who", "whom", "there", "any", "set", "sets"}
+_YES_NO = re.compile(r"^\W*(?:may|can|could|is|are|does|do|will|must|shall|should|has|have)\b", re.IGNORECASE)
+_NEGATIVE = re.compile(r"\b(?:not|no|never|neither|nor|cannot|prohibited|forbidden)\b|n[’']t\b", re.IGNORECASE)
 _MARKER = re.compile(r"\s*\[\d+\]")
 _QUOTE_PREFIX = re.compile(r"^The documents say:\s*“(.*)”\s*$", re.DOTALL)
 
@@ -95,12 +101,35 @@ def short_answer(text: str) -> str:
     return re.sub(r"\s+([.,;:])", r"\1", _MARKER.sub("", text)).strip()
 
 
+def _stems(text: str) -> set[str]:
+    return {w[:4] for w in content_words(text)}
+
+
+def on_topic(question: str, sentence: str) -> bool:
+    """The sentence speaks of what the question asks about: at least half of the question's own words (not the
+    words every grid question has) are in it, compared by their first four letters (liability ~ liable)."""
+    topic = {w[:4] for w in content_words(question) if w not in _GENERIC}
+    return not topic or 2 * len(topic & _stems(sentence)) >= len(topic)
+
+
+def same_answer_to_yes_no(question: str, answer_text: str, sentence: str) -> bool:
+    """For a yes/no question ("May a party assign …?"), the answer says no exactly when the sentence does
+    ("Neither Party may assign …" is no answer of "Yes, a party may assign …")."""
+    if not _YES_NO.match(question):
+        return True
+    says_no = bool(re.match(r"^\W*no\b", answer_text, re.IGNORECASE) or _NEGATIVE.search(answer_text))
+    return says_no == bool(_NEGATIVE.search(sentence))
+
+
 def quote_for(answer_text: str, question: str, sentences: Sequence[str]) -> str | None:
-    """The sentence that holds every key fact of the answer (numbers, dates, places) and shares the most words with
-    it and the question; None when no sentence holds its facts."""
+    """The sentence that holds every key fact of the answer (numbers, dates, places), speaks of what the question
+    asks, says yes or no as the answer does, and shares the most words with it and the question; None when no
+    sentence does (the default model answers a liability question with "7.9 Independent Contracting Parties", a
+    section heading, and an assignment question with "yes" where the contract says "Neither Party may assign")."""
     facts = key_facts(answer_text)
     wanted = content_words(answer_text) | content_words(question)
-    holding = [s for s in sentences if facts <= key_facts(s) and len(content_words(s)) >= 3]
+    holding = [s for s in sentences if facts <= key_facts(s) and len(content_words(s)) >= 3 and on_topic(question, s)
+               and same_answer_to_yes_no(question, answer_text, s)]
     if not holding:
         return None
     return max(holding, key=lambda s: len(content_words(s) & wanted))

@@ -81,6 +81,35 @@ def test_a_declined_answer_is_not_found_and_a_quoted_one_needs_review() -> None:
     assert quoted.state is CellState.NEEDS_REVIEW and quoted.quote == sentence and quoted.answer == ""
 
 
+def _model_answer(question: str, text: str, passage: str) -> Answer:
+    chunk = _chunk(passage, page=5)
+    return Answer(question, text, False, "model", [ScoredChunk(chunk, 1.0)], [Citation(1, chunk)])
+
+
+def test_a_yes_where_the_contract_says_neither_party_may_is_not_shown_as_answered() -> None:
+    """Seen with the default model on a hosting agreement: every word of its answer is in the clause, and the clause
+    says the opposite."""
+    question = "May a party assign this agreement without the other party's consent?"
+    clause = ("Neither Party may assign this Agreement or otherwise transfer in any way any of the rights and "
+              "obligations arising out of this Agreement without the prior written consent of the other Party.")
+    wrong = cell_from_answer(_model_answer(question, "Yes, a party may assign this agreement without the other "
+                                           "party's consent [1].", clause), "d" * 16, "hosting.pdf", "v", 1.0)
+    assert wrong.state is CellState.NEEDS_REVIEW and wrong.answer == "" and wrong.quote == clause
+    right = cell_from_answer(_model_answer(question, "No, neither party may assign it without the other party's "
+                                           "prior written consent [1].", clause), "d" * 16, "hosting.pdf", "v", 1.0)
+    assert right.state is CellState.ANSWERED and right.quote == clause
+
+
+def test_an_answer_from_a_sentence_about_something_else_is_not_shown_as_answered() -> None:
+    """The default model answered a liability-cap question with a section heading that holds its one number."""
+    cell = cell_from_answer(_model_answer("What is the cap on either party's liability under this agreement?",
+                                          "The cap on either party's liability is 7.9 Independent Contracting "
+                                          "Parties [1].", "7.9 Independent Contracting Parties. The parties are "
+                                          "independent contractors and neither is the agent of the other."),
+                            "d" * 16, "license.pdf", "v", 1.0)
+    assert cell.state is CellState.NEEDS_REVIEW and cell.answer == ""
+
+
 # --- export ------------------------------------------------------------------------------------------------------
 def _grid() -> Grid:
     grid = Grid([("a" * 16, "alpha.pdf"), ("b" * 16, "beta.pdf")], [LAW, RENEWAL])
