@@ -66,7 +66,7 @@ def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
     embedding so far, which is what a whole ingest waits for; the reading bar then says when reading ends."""
     import time
 
-    from confidant.progress_estimate import Estimate, eta_clock
+    from confidant.progress_estimate import Estimate, RecentRate, eta_clock
     from ingest.pipeline import VectorProgress, discover
 
     files = [p for p, _ in keyed] if keyed is not None else discover(paths)
@@ -79,6 +79,7 @@ def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
         estimate.start()
         vectors = bar.add_task("Vectors", total=None, files="", detail="", eta="", visible=wait)
         started = time.monotonic()
+        recent = RecentRate()
 
         def on_progress(step: IngestProgress) -> None:
             estimate.update(str(step.file), step.pages, step.file_pages, step.result)
@@ -92,9 +93,11 @@ def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
             expected = max(step.chunks_done + step.chunks_left,
                            round((step.chunks_done + step.chunks_left) / max(read_share, 1e-3)))
             rate = step.chunks_done / max(1e-6, time.monotonic() - started)
+            recent.add(step.chunks_done)
+            now = recent.per_s() or rate  # the last minute's speed: faster once reading ends
             bar.update(vectors, total=expected, completed=step.chunks_done, files=f"{step.chunks_done}/{expected}",
-                       detail=f"passages · {rate:.0f}/s",
-                       eta=eta_clock((expected - step.chunks_done) / rate if rate else None))
+                       detail=f"passages · {now:.0f}/s",
+                       eta=eta_clock((expected - step.chunks_done) / now if now else None))
 
         results = ws.ingest_files(paths, collection, on_progress, keyed, wait=wait, on_vectors=on_vectors)
         bar.update(task, description="Read", eta="")
