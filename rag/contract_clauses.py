@@ -408,6 +408,8 @@ _GOVERNS_BEFORE = re.compile(r"\b(?:governed|construed|interpreted|enforced|subj
 _INCORPORATED = re.compile(r"\b(?:organi[sz]ed|incorporated|existing|formed)\b[^.;]{0,20}$", re.IGNORECASE)
 _PLACE_LAW = re.compile(r"(?i:\b(?:governed|construed|interpreted)\b[^.;]{0,80}?\b)(?P<place>[A-Z][A-Za-z ]{2,30}?)"
                         r"\s+(?i:law)\b")
+_THEREOF = re.compile(r"(?i:\b(?:state|commonwealth|province)\s+of\s+)(?P<place>[A-Z][A-Za-z ]{2,30}?)"
+                      r"(?i:\s+and\s+(?:shall|will)\s+be\s+(?:governed|construed)\b[^.;]{0,80}?\blaws\s+thereof)\b")
 _ADJECTIVES = {"english": "England", "scottish": "Scotland", "scots": "Scotland", "irish": "Ireland",
                "german": "Germany", "french": "France", "swiss": "Switzerland", "dutch": "Netherlands",
                "japanese": "Japan", "chinese": "China", "indian": "India", "israeli": "Israel"}
@@ -415,13 +417,14 @@ _ADJECTIVES = {"english": "England", "scottish": "Scotland", "scots": "Scotland"
 
 def governing_law(sentence: str) -> str | None:
     """The place whose law the sentence says governs the agreement ("… governed by … the laws of the State of
-    Texas" → "Texas", "… in accordance with English law" → "England"); the first place named, so "the laws of the
+    Texas" → "Texas", "… in accordance with English law" → "England", "made in the State of California and shall be
+    governed by … the laws thereof" → "California"); the first place named, so "the laws of the
     United States and … the laws of the Commonwealth of Kentucky" gives Kentucky."""
     if not re.search(r"\bgovern|\bconstrued\b", sentence, re.IGNORECASE):
         return None
     laws_of = [m for m in _LAWS_OF.finditer(sentence) if _GOVERNS_BEFORE.search(sentence[: m.start()])
                and not _INCORPORATED.search(sentence[: m.start()])]
-    for m in [*laws_of, *_PLACE_LAW.finditer(sentence)]:
+    for m in [*laws_of, *_PLACE_LAW.finditer(sentence), *_THEREOF.finditer(sentence)]:
         words = m.group("place").strip()
         last = words.split()[-1].lower() if words.split() else ""
         if last in _ADJECTIVES and m.re is _PLACE_LAW:

@@ -101,15 +101,19 @@ def short_answer(text: str) -> str:
     return re.sub(r"\s+([.,;:])", r"\1", _MARKER.sub("", text)).strip()
 
 
-def _stems(text: str) -> set[str]:
-    return {w[:4] for w in content_words(text)}
+def _same_word(a: str, b: str) -> bool:
+    """One word in two forms: equal, one the start of the other (renew ~ renewal, not term ~ termination), or two
+    longer words with the same first four letters (liability ~ liable, assign ~ assignment)."""
+    short, long = sorted((a, b), key=len)
+    return a == b or (len(short) >= 5 and long.startswith(short)) or (len(short) >= 6 and short[:4] == long[:4])
 
 
 def on_topic(question: str, sentence: str) -> bool:
     """The sentence speaks of what the question asks about: at least half of the question's own words (not the
-    words every grid question has) are in it, compared by their first four letters (liability ~ liable)."""
-    topic = {w[:4] for w in content_words(question) if w not in _GENERIC}
-    return not topic or 2 * len(topic & _stems(sentence)) >= len(topic)
+    words every grid question has) are in it, in some form."""
+    topic = {w for w in content_words(question) if w not in _GENERIC}
+    words = content_words(sentence)
+    return not topic or 2 * sum(any(_same_word(t, w) for w in words) for t in topic) >= len(topic)
 
 
 def same_answer_to_yes_no(question: str, answer_text: str, sentence: str) -> bool:

@@ -198,3 +198,11 @@ def test_the_governing_law_is_the_place_named_after_the_laws_of() -> None:
     assert found.answer() == "The agreement is governed by the laws of California."
     assert read_governing_law("When does the term end?",
                               [("a", "This Agreement shall be governed by the laws of the State of California.")]) is None
+
+
+def test_the_laws_thereof_are_those_of_the_state_the_agreement_was_made_in() -> None:
+    """contracts-dev's HOLIDAYRVSUPERSTORES agreement: no reader found it, and the model's answer did not hold up."""
+    assert governing_law("This Agreement has been made in the State of California and shall be governed by and "
+                         "construed in accordance with the laws thereof without regard to principles of conflicts "
+                         "of laws.") == "California"
+    assert governing_law("The Company, a corporation of the State of Delaware, shall be governed by its bylaws.") is None

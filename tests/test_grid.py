@@ -110,6 +110,22 @@ def test_an_answer_from_a_sentence_about_something_else_is_not_shown_as_answered
     assert cell.state is CellState.NEEDS_REVIEW and cell.answer == ""
 
 
+def test_a_when_answer_from_a_clause_about_something_else_is_not_shown_as_answered() -> None:
+    """contracts-dev's Ehave reseller agreement (no fixed term): the default model answered when the initial term
+    ends from a transition-assistance clause; 'termination' is not the 'term' asked about."""
+    clause = ("(f) Transition Assistance: Without limiting the provisions of Section 11, commencing on the delivery "
+              "of any notice of termination of this Agreement, and continuing through the effective date of "
+              "termination and for a period of sixty (60) Business Days thereafter, Reseller shall assist.")
+    cell = cell_from_answer(_model_answer(TERM_END, "The initial term of this agreement ends on the delivery of any "
+                                          "notice of termination of this Agreement [1].", clause),
+                            "d" * 16, "reseller.pdf", "v", 1.0)
+    assert cell.state is CellState.NEEDS_REVIEW and cell.answer == ""
+    renewal = cell_from_answer(_model_answer(RENEWAL, "It renews for successive one-year terms [1].",
+                                             "The Agreement shall renew for successive one-year terms unless "
+                                             "terminated."), "d" * 16, "reseller.pdf", "v", 1.0)
+    assert renewal.state is CellState.ANSWERED  # renew ~ renewal ~ renews
+
+
 # --- export ------------------------------------------------------------------------------------------------------
 def _grid() -> Grid:
     grid = Grid([("a" * 16, "alpha.pdf"), ("b" * 16, "beta.pdf")], [LAW, RENEWAL])
