@@ -195,7 +195,7 @@ def test_review_grid_fills_its_cells_and_offers_the_exports(ctx: AppContext) -> 
     rows = table.value.to_dict("records")
     assert [r["file"] for r in rows] == ["handbook.pdf"]
     leave = rows[0]["How many weeks of paid parental leave do employees receive?"]
-    assert leave.startswith("✅") and "sixteen weeks" in leave and "(p. 3)" in leave
+    assert leave.startswith("✓") and "sixteen weeks" in leave and "(p. 3)" in leave
     assert rows[0]["What is the policy on goldfish and pets?"].startswith("∅ Not found in this document.")
     assert any("2 answered now, 0 kept from before" in s.label for s in at.status)
     labels = [b.label for b in at.get("download_button")]

@@ -24,9 +24,10 @@ from ui.context import AppContext
 from ui.page_image import highlighted_page
 
 RESULT = "grid_result"
-MARK = {CellState.ANSWERED: "✅", CellState.NOT_FOUND: "∅", CellState.NEEDS_REVIEW: "⚠️", CellState.REVIEWED: "✔️"}
-STATE_HELP = ("✅ answered: the short answer's facts are in the quoted sentence · ∅ not found in this document · "
-              "⚠️ needs review: a sentence that may answer it, word for word · ✔️ reviewed by a person")
+# plain symbols (emoji need a colour font the browser may not have: headless Chromium drew boxes)
+MARK = {CellState.ANSWERED: "✓", CellState.NOT_FOUND: "∅", CellState.NEEDS_REVIEW: "⚠", CellState.REVIEWED: "✎"}
+STATE_HELP = ("✓ answered: the short answer's facts are in the quoted sentence · ∅ not found in this document · "
+              "⚠ needs review: a sentence that may answer it, word for word · ✎ reviewed by a person")
 
 
 def grid_page(ctx: AppContext) -> None:
@@ -130,8 +131,10 @@ def label(cell: GridCell) -> str:
 
 def show(ws: Workspace, collection: str, grid: Grid) -> None:
     st.caption(STATE_HELP + ". Click a cell to see its sentence on the page.")
+    columns = {"file": st.column_config.TextColumn("file", width="small", pinned=True),
+               **{q: st.column_config.TextColumn(q, width="large") for q in grid.questions}}
     event = st.dataframe(frame(grid), hide_index=True, width="stretch", key="grid_table", on_select="rerun",
-                         selection_mode="single-cell")
+                         selection_mode="single-cell", column_config=columns)
     downloads(grid)
     cells = list(getattr(getattr(event, "selection", None), "cells", []) or [])
     if not cells:
