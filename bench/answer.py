@@ -71,19 +71,26 @@ def confidant_rows(model: LlamaCppChat, s: EvalSet, questions: Sequence[Question
         services.close()
 
 
-def baseline_rows(model: LlamaCppChat, s: EvalSet, questions: Sequence[Question], work: Path,
-                  embedder: Embedder) -> list[dict[str, Any]]:
+def llamaindex_parts(model: LlamaCppChat, s: EvalSet, work: Path) -> tuple[Any, Any, Any]:
+    """LlamaIndex's search, its index (its default pipeline's kept index of the set, built on first use) and an LLM
+    on the same embedded llama.cpp server as Confidant's answers."""
     from llama_index.llms.openai_like import OpenAILike
 
-    search, _ = llamaindex_search(s, work)
     from bench import llama_baseline
     from rag.embedders import minilm_model_dir
 
+    search, _ = llamaindex_search(s, work)
     index = llama_baseline.open_index(work / s.name / "llamaindex" / "chroma",
                                       llama_baseline.load_embed_model(minilm_model_dir()))
     address = model.start()
     llm = OpenAILike(model="local", api_base=f"{address}/v1", api_key=model.api_key, is_chat_model=True,
                      context_window=4096, max_tokens=160, temperature=0.0, timeout=900)
+    return search, index, llm
+
+
+def baseline_rows(model: LlamaCppChat, s: EvalSet, questions: Sequence[Question], work: Path,
+                  embedder: Embedder) -> list[dict[str, Any]]:
+    search, index, llm = llamaindex_parts(model, s, work)
     engine = index.as_query_engine(llm=llm, streaming=True, similarity_top_k=2)
     rows = []
     for q in questions:

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.quality_sets import DEFAULT_WORK, confidant_index, eval_set, llamaindex_search
+from bench.answer import llamaindex_parts
+from bench.quality_sets import DEFAULT_WORK, confidant_index, eval_set
 from bench.report import console, machine, rows_table, save
 from confidant.offline import enforce_offline
 from confidant.services import build_services
@@ -103,17 +104,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def baseline_rows(model: LlamaCppChat, s: Any, work: Path, cells: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
     """LlamaIndex's query engine per cell, filtered to the cell's contract."""
     from llama_index.core.vector_stores import ExactMatchFilter, MetadataFilters
-    from llama_index.llms.openai_like import OpenAILike
 
-    from bench import llama_baseline
-    from rag.embedders import minilm_model_dir
-
-    llamaindex_search(s, work)  # builds its kept index on first use
-    index = llama_baseline.open_index(work / s.name / "llamaindex" / "chroma",
-                                      llama_baseline.load_embed_model(minilm_model_dir()))
-    address = model.start()
-    llm = OpenAILike(model="local", api_base=f"{address}/v1", api_key=model.api_key, is_chat_model=True,
-                     context_window=4096, max_tokens=160, temperature=0.0, timeout=900)
+    _, index, llm = llamaindex_parts(model, s, work)
     rows = []
     for file_name, question, reference in cells:
         engine = index.as_query_engine(llm=llm, similarity_top_k=2, filters=MetadataFilters(

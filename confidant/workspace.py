@@ -515,8 +515,9 @@ class Workspace:
         if document_ids is not None:
             self.limits.documents(document_ids)
         self.scope([collection])
-        records = [r for r in self.documents(collection, DocState.INDEXED) if r.current]
-        if document_ids is not None:
+        if document_ids is None:
+            records = [r for r in self.documents(collection, DocState.INDEXED) if r.current]
+        else:
             named = {r.id: r for r in self.documents(collection)}
             missing = [d for d in document_ids if d not in named]
             if missing:

@@ -293,6 +293,11 @@ def holds_facts(sentence_facts: set[str], passage_facts: Sequence[set[str]]) -> 
     return not sentence_facts or sentence_facts <= set().union(*passage_facts)
 
 
+def without_markers(text: str) -> str:
+    """The text without its citation markers ("[2]"), spaces collapsed, none left before punctuation."""
+    return re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_ANY_MARKER.sub("", text).split()))
+
+
 def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedder | None = None,
                  question: str = "") -> CheckedAnswer:
     """Each sentence of the answer against the passages it was given (numbered from 1): which support it (shared
@@ -300,7 +305,7 @@ def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedde
     whether it says their opposite."""
     asked = content_words(question) - {w for w in content_words(question) if any(c.isdigit() for c in w)}
     sentences = split_sentences(answer)
-    cleaned = [re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_ANY_MARKER.sub("", s).split())) for s in sentences]
+    cleaned = [without_markers(s) for s in sentences]
     texts = [p.chunk.text for p in passages]
     semantic = _semantic_matrix(cleaned, texts, embedder)
     passage_facts = [key_facts(t) for t in texts]

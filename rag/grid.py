@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from rag.answering import Answer
-from rag.citations import content_words, key_facts, split_sentences
+from rag.citations import content_words, key_facts, split_sentences, without_markers
 from storage.records import DocumentRecord
 
 NOT_FOUND_TEXT = "Not found in this document."
@@ -24,8 +24,6 @@ _GENERIC = {"agreement", "agreements", "contract", "party", "parties", "either",
             "before", "last", "lasts", "end", "ends", "policy", "who", "whom", "there", "any", "set", "sets"}
 _YES_NO = re.compile(r"^\W*(?:may|can|could|is|are|does|do|will|must|shall|should|has|have)\b", re.IGNORECASE)
 _NEGATIVE = re.compile(r"\b(?:not|no|never|neither|nor|cannot|prohibited|forbidden)\b|n[’']t\b", re.IGNORECASE)
-_MARKER = re.compile(r"\s*\[\d+\]")
-_QUOTE_PREFIX = re.compile(r"^The documents say:\s*“(.*)”\s*$", re.DOTALL)
 
 
 class CellState(StrEnum):
@@ -96,11 +94,6 @@ def grid_version(record: DocumentRecord) -> str:
     return record.updated_at + (" keywords only" if record.vectors_pending else "")
 
 
-def short_answer(text: str) -> str:
-    """The answer without its citation markers."""
-    return re.sub(r"\s+([.,;:])", r"\1", _MARKER.sub("", text)).strip()
-
-
 def _same_word(a: str, b: str) -> bool:
     """One word in two forms: equal, one the start of the other (renew ~ renewal, not term ~ termination), or two
     longer words with the same first four letters (liability ~ liable, assign ~ assignment)."""
@@ -147,11 +140,9 @@ def cell_from_answer(answer: Answer, document_id: str, file_name: str, version: 
         return replace(base, answer=NOT_FOUND_TEXT)
     cited = answer.citations[0].chunk
     if answer.quoted:  # the model's answer failed the checks: only the sentence it might come from is shown
-        quoted = _QUOTE_PREFIX.match(answer.text)
-        quote = answer.quote or short_answer(quoted.group(1) if quoted else answer.text)
-        return replace(base, quote=quote, page=cited.page, state=CellState.NEEDS_REVIEW, start=cited.start,
+        return replace(base, quote=answer.quote, page=cited.page, state=CellState.NEEDS_REVIEW, start=cited.start,
                        end=cited.end)
-    text = short_answer(answer.text)
+    text = without_markers(answer.text)
     if answer.quote:  # read from the contract's own clause(s)
         return replace(base, answer=text, quote=answer.quote, page=cited.page, state=CellState.ANSWERED,
                        start=cited.start, end=cited.end)
