@@ -43,9 +43,10 @@ class Config:
 def parse_all(docs: Path) -> list[tuple[str, str, ParsedDocument]]:
     """(document id, file name, pages) for every file, parsed once."""
     from ingest.pipeline import discover, sha256_file
-    from ingest.readers import ReadLimits, read_document
+    from ingest.readers import ReadLimits, read_document, with_pictures
 
-    return [(sha256_file(p), p.name, read_document(p, ReadLimits())) for p in discover([docs])]
+    return [(sha256_file(p), p.name, with_pictures(p, read_document(p, ReadLimits()), ReadLimits()))
+            for p in discover([docs])]
 
 
 def make_chunks(parsed: list[tuple[str, str, ParsedDocument]], splitter: Any) -> list[Chunk]:

@@ -114,7 +114,8 @@ class Services:
                                         memory_mb=s.parse_memory_mb,
                                         read=ReadLimits(max_pages=s.max_pages, page_timeout_s=s.page_timeout_s,
                                                         ocr=s.ocr, ocr_languages=s.ocr_languages,
-                                                        ocr_pictures=s.ocr_pictures)))
+                                                        ocr_pictures=s.ocr_pictures,
+                                                        text_processes=s.parse_text_processes)))
 
     @cached_property
     def pipeline(self) -> IngestPipeline:

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         default=20.0, description="A single page taking longer than this to extract is skipped with a note."
     )
 
+    parse_text_processes: int = Field(
+        default=2, ge=1, le=8,
+        description="Processes reading a long PDF's text at once (the parsing worker and forked helpers), so a "
+        "document is searchable sooner; 1 reads it in one.",
+    )
+
     ocr: bool = Field(
         default=True,
         description="Read PDF pages without a text layer with OCR (Debian's tesseract-ocr, when installed); "

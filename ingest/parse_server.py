@@ -1,4 +1,5 @@
-"""The parsing worker process: reads file paths on stdin, answers with parsed pages on its private pipe.
+"""The parsing worker process: reads requests on stdin (a file path: read its text; ("pictures", path, pages): read
+the large pictures on those pages by OCR), answers on its private pipe.
 
 Started by ingest.worker.ParseWorker as `python -m ingest.parse_server`. It runs under an address-space limit;
 the parent enforces the wall-clock limit and restarts it when it has to be killed.
@@ -12,13 +13,16 @@ import pickle
 import resource
 import struct
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from ingest.readers import read_document
+from ingest.readers import PictureText, read_document, read_pictures
 from ingest.reading import ParsedDocument, ReadFailure, ReadLimits
 from storage.records import DocState
 
 _HEADER = struct.Struct("!Q")
+_T = TypeVar("_T")
 
 
 def read_message(fd: int) -> object | None:
@@ -50,8 +54,16 @@ def _read_exact(fd: int, size: int) -> bytes | None:
 
 
 def parse_one(path: Path, limits: ReadLimits, memory_mb: int) -> ParsedDocument | ReadFailure:
+    return _answer(lambda: read_document(path, limits), memory_mb)
+
+
+def pictures_of(path: Path, pages: list[int], limits: ReadLimits, memory_mb: int) -> PictureText | ReadFailure:
+    return _answer(lambda: read_pictures(path, pages, limits), memory_mb)
+
+
+def _answer(read: Callable[[], _T], memory_mb: int) -> _T | ReadFailure:
     try:
-        return read_document(path, limits)
+        return read()
     except ReadFailure as failure:
         return failure
     except MemoryError:
@@ -70,10 +82,12 @@ def main() -> None:
     parser.add_argument("--ocr-languages", default="", help="tesseract languages; empty switches OCR off")
     parser.add_argument("--max-pictures", type=int, default=ReadLimits.max_pictures,
                         help="pictures on pages with text read by OCR per document; 0 reads none")
+    parser.add_argument("--text-processes", type=int, default=1,
+                        help="processes reading a long PDF's text at once (this one and forked helpers)")
     args = parser.parse_args()
     limits = ReadLimits(max_pages=args.max_pages, page_timeout_s=args.page_timeout, ocr=bool(args.ocr_languages),
                         ocr_languages=args.ocr_languages or "eng", ocr_pictures=args.max_pictures > 0,
-                        max_pictures=max(0, args.max_pictures))
+                        max_pictures=max(0, args.max_pictures), text_processes=max(1, args.text_processes))
     memory = args.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -86,7 +100,10 @@ def main() -> None:
         request = read_message(request_fd)
         if request is None:
             return
-        result = parse_one(Path(str(request)), limits, args.memory_mb)
+        if isinstance(request, tuple) and request[0] == "pictures":
+            result: object = pictures_of(Path(str(request[1])), list(request[2]), limits, args.memory_mb)
+        else:
+            result = parse_one(Path(str(request)), limits, args.memory_mb)
         try:
             write_message(answer_fd, result)
         except MemoryError:

@@ -19,7 +19,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.page_passages import page_passages, pages_from_chunks
+from ingest.readers import PictureText
 from ingest.reading import ParsedDocument, ReadFailure
 from ingest.splitter import TokenSplitter
 from ingest.vector_filler import VectorFiller, VectorQueue
@@ -172,7 +173,8 @@ class IngestPipeline:
         """Ingest files with their source keys (see discover_with_keys). Each file is keyword-searchable as soon as
         it is read; with `wait`, its vectors are embedded meanwhile on another thread (parsing the next file in the
         worker process overlaps embedding this one) and the call returns when every indexed document has them;
-        without, the vectors are left to `embed_pending` (the app's and the API's background filler)."""
+        without, the vectors (and the pictures, see read_pictures) are left to `fill_pending` (the app's and the
+        API's background filler)."""
         with self._exclusive():
             self._recover()
         if not wait:
@@ -190,12 +192,16 @@ class IngestPipeline:
         return [self._after_vectors(r) for r in results]
 
     def _after_vectors(self, result: FileResult) -> FileResult:
-        """A file's result once its vectors are in: `failed`, with the reason, when embedding it failed."""
+        """A file's result once its vectors (and its pictures) are in: `failed`, with the reason, when embedding it
+        failed; the pictures' chunks and notes added when they were read."""
         if result.state is not DocState.INDEXED or not result.id:
             return result
         record = self.registry.get(result.collection, result.id)
-        if record is None or record.state is DocState.INDEXED:
+        if record is None:
             return result
+        if record.state is DocState.INDEXED:
+            return FileResult(result.file, result.id, result.collection, record.state, record.reason, record.pages,
+                              record.chunks)
         return FileResult(result.file, result.id, result.collection, record.state, record.reason)
 
     def _ingest(self, keyed: list[tuple[Path, str]], collection: str, on_progress: ProgressCallback | None,
@@ -229,30 +235,121 @@ class IngestPipeline:
                                      "interrupted while indexing and the original file is no longer there")
         return results
 
+    def fill_pending(self, on_vectors: VectorCallback | None = None, stop: threading.Event | None = None) -> int:
+        """The later stages, until nothing waits or `stop` is set: the vectors of every indexed document first (so
+        semantic search covers the text soonest), then the pictures of one document (their text becomes more
+        chunks, embedded on the next round). Returns how many chunks it embedded."""
+        done = 0
+        while stop is None or not stop.is_set():
+            done += self.embed_pending(on_vectors, stop, done_before=done)
+            waiting = self.registry.awaiting_pictures()
+            if not waiting or (stop is not None and stop.is_set()):
+                break
+            self.read_pictures(waiting[0])
+        return done
+
+    def read_pictures(self, record: DocumentRecord) -> int:
+        """Read the large pictures on a document's text pages by OCR (in the parsing worker, under its limits) and add
+        their text as chunks after the others, to the keyword indexes at once, the vectors following. Returns how many
+        chunks it added. Pictures that cannot be read leave a note; the document stays as it is."""
+        text = self.keywords.document_chunks(record.collection, record.id)
+        pages = sorted({c.page for c in text} - set(record.ocr_pages))
+        source = Path(record.source_path)
+        try:
+            if not source.is_file() or sha256_file(source) != record.id:
+                raise ReadFailure(DocState.FAILED, "the original file is no longer there")
+            pictures = self.worker.read_pictures(source, pages)
+        except ReadFailure as failure:
+            pictures = PictureText(notes=[f"pictures not read: {failure.reason}"])
+        except OSError as exc:
+            pictures = PictureText(notes=[f"pictures not read: {exc.strerror or exc}"])
+        with self._exclusive():
+            current = self.registry.get(record.collection, record.id)
+            if (current is None or current.state is not DocState.INDEXED or not current.pictures_pending
+                    or current.chunks != record.chunks):
+                return 0  # deleted or read again meanwhile
+            chunks = self.keywords.document_chunks(record.collection, record.id)
+            if len(chunks) != current.chunks:
+                self._read_again(current, len(chunks))
+                return 0
+            added = self._picture_chunks(current, chunks, pictures)
+            title = document_title(current.file_name)
+            self.keywords.add(added, [title] * len(added))
+            if self.pages is not None and added:
+                extended = self._pages_with_pictures(current, chunks, pictures)
+                self.pages.add(extended, [title] * len(extended))
+            reason = "; ".join(filter(None, [current.reason, pictures.describe()]))
+            ocr_pages = sorted(set(current.ocr_pages) | set(pictures.pages))
+            self.registry.add_pictures(current.collection, current.id, current.chunks, current.chunks + len(added),
+                                       reason, ocr_pages)
+        return len(added)
+
+    def _picture_chunks(self, record: DocumentRecord, text: Sequence[Chunk], pictures: PictureText) -> list[Chunk]:
+        """The pictures' text as chunks of their pages, numbered after the text's chunks, with spans after the page's
+        text (the page reads as its text, a blank line, then its pictures' text)."""
+        ends = self._page_text_ends(record, text)
+        added: list[Chunk] = []
+        for number in sorted(pictures.pages):
+            words = pictures.pages[number]
+            base = ends.get(number, 0) + 2
+            for span in self.splitter.split(words):
+                added.append(Chunk(record.id, record.collection, record.file_name, number, base + span.start,
+                                   base + span.end, words[span.start:span.end], len(text) + len(added)))
+        return added
+
+    def _page_text_ends(self, record: DocumentRecord, text: Sequence[Chunk]) -> dict[int, int]:
+        """Where each page's text ends (its whole-page passage, or its last chunk)."""
+        ends: dict[int, int] = {}
+        for chunk in text:
+            ends[chunk.page] = max(ends.get(chunk.page, 0), chunk.end)
+        if self.pages is not None:
+            for page in self.pages.document_chunks(record.collection, record.id):
+                ends[page.page] = len(page.text.rstrip())
+        return ends
+
+    def _pages_with_pictures(self, record: DocumentRecord, text: Sequence[Chunk],
+                             pictures: PictureText) -> list[Chunk]:
+        """The whole-page passages of the pages with pictures, their pictures' text after their own."""
+        assert self.pages is not None
+        known = {p.page: p for p in self.pages.document_chunks(record.collection, record.id)}
+        rebuilt = {p.page: p for p in pages_from_chunks(text)}
+        extended = []
+        for number in sorted(pictures.pages):
+            page = known.get(number) or rebuilt.get(number)
+            own = page.text.rstrip() if page is not None else ""
+            words = f"{own}\n\n{pictures.pages[number]}" if own else pictures.pages[number]
+            extended.append(Chunk(record.id, record.collection, record.file_name, number, 0, len(words), words,
+                                  number))
+        return extended
+
+    def _read_again(self, record: DocumentRecord, found: int) -> None:
+        """The keyword entries are not the ones indexed (a crash between writing them and counting them): read the
+        file again from the start (the caller holds the ingest lock)."""
+        log.warning("%s: %d keyword entries for %d chunks; indexing it again", record.file_name, found, record.chunks)
+        self._remove_chunks(record.collection, record.id)
+        self.registry.finish(record.collection, record.id, DocState.PENDING)
+        self._recover()
+
     def embed_pending(self, on_vectors: VectorCallback | None = None,
-                      stop: threading.Event | None = None) -> int:
+                      stop: threading.Event | None = None, *, done_before: int = 0) -> int:
         """Stage 2: embed the chunks still without vectors, oldest document first, until none are left or `stop`
-        is set. Returns how many chunks it embedded."""
+        is set. Returns how many chunks it embedded (progress counts from `done_before`)."""
         done = 0
         while stop is None or not stop.is_set():
             queue = self.registry.awaiting_vectors()
             if not queue:
                 break
-            done += self._embed_document(queue[0], done, on_vectors, stop)
+            done += self._embed_document(queue[0], done_before + done, on_vectors, stop)
         return done
 
     def _embed_document(self, record: DocumentRecord, done: int, on_vectors: VectorCallback | None,
                         stop: threading.Event | None) -> int:
         chunks = self.keywords.document_chunks(record.collection, record.id)
         if len(chunks) != record.chunks:  # the keyword entries are not the ones indexed: read the file again
-            log.warning("%s: %d keyword entries for %d chunks; indexing it again", record.file_name, len(chunks),
-                        record.chunks)
             with self._exclusive():
                 current = self.registry.get(record.collection, record.id)
-                if current is not None and current.vectors_pending:
-                    self._remove_chunks(record.collection, record.id)
-                    self.registry.finish(record.collection, record.id, DocState.PENDING)
-                    self._recover()
+                if current is not None and current.vectors_pending and current.chunks == record.chunks:
+                    self._read_again(current, len(self.keywords.document_chunks(record.collection, record.id)))
             return 0
         embedded = 0
         for lo in range(record.embedded, len(chunks), EMBED_BATCH):
@@ -408,7 +505,8 @@ class IngestPipeline:
         if empty:
             notes = "; ".join(filter(None, [notes, f"{empty} page(s) without a text layer"]))
         self.registry.finish(collection, doc_id, DocState.INDEXED, notes, pages=len(parsed.pages),
-                             chunks=len(chunks), characters=parsed.characters, ocr_pages=parsed.ocr_pages)
+                             chunks=len(chunks), characters=parsed.characters, ocr_pages=parsed.ocr_pages,
+                             pictures_pending=bool(parsed.picture_pages))
         return FileResult(name, doc_id, collection, DocState.INDEXED, notes, len(parsed.pages), len(chunks))
 
     def _chunks(self, doc_id: str, collection: str, name: str, parsed: ParsedDocument) -> list[Chunk]:

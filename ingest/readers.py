@@ -5,19 +5,26 @@ They run inside the parsing worker process (see ingest/worker.py), under its tim
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+import pickle
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.normalize import join_line_end_hyphens, normalize_text
 from ingest.reading import (
+    PageTimeout,
     ParsedDocument,
     Reader,
     ReadFailure,
     ReadLimits,
     brief_error,
+    page_time_limit,
     read_one,
 )
 from ingest.sniff import describe_bytes, has_pdf_header, is_docx, is_encrypted_office, kind_for, read_head
@@ -97,15 +104,30 @@ class PdfReader:
             raise ReadFailure(DocState.TOO_LARGE,
                               f"{page_count:,} pages is more than the {limits.max_pages:,}-page limit")
         notes: list[str] = []
-        with _pdfium_document(path, page_count) as document:
-            if document is None and reader is None:
-                raise ReadFailure(DocState.INVALID, "the PDF cannot be opened")
-            pages = [_page_text(reader, document, number, limits, notes) for number in range(1, page_count + 1)]
+        helpers = _TextHelpers.start(path, page_count, limits)  # before this process opens the file with pdfium
+        try:
+            with _pdfium_document(path, page_count) as document:
+                if document is None and reader is None:
+                    raise ReadFailure(DocState.INVALID, "the PDF cannot be opened")
+                mine = helpers.first_pages if helpers is not None else page_count
+                pages = [_page_text(reader, document, number, limits, notes) for number in range(1, mine + 1)]
+                theirs = helpers.collect() if helpers is not None else {}
+                for number in range(mine + 1, page_count + 1):  # a page a helper could not read is read here
+                    pages.append(theirs[number] if number in theirs
+                                 else _page_text(reader, document, number, limits, notes))
+                if helpers is not None:
+                    notes.extend(helpers.notes)
+        finally:
+            if helpers is not None:
+                helpers.close()
         parsed = ParsedDocument(pages, notes)
         if limits.ocr:
             _ocr_empty_pages(path, parsed, limits)
-            if limits.ocr_pictures:
-                _ocr_pictures(path, parsed, limits)
+            if limits.ocr_pictures and limits.max_pictures > 0:
+                # pictures are read later (read_pictures), after the text is already searchable: finding and
+                # reading them takes longer than reading all of a long report's text
+                parsed.picture_pages = [n for n, text in enumerate(parsed.pages, start=1)
+                                        if text.strip() and n not in parsed.ocr_pages]
         return parsed
 
 
@@ -135,6 +157,116 @@ def _page_text(reader: pypdf.PdfReader | None, document: pypdfium2.PdfDocument |
         return read_one(by_pypdf, f"page {number}", "text extraction", limits, notes)
     return read_one(partial(_pdfium_text, document, number), f"page {number}", "text extraction", limits, notes,
                     fallback=by_pypdf)
+
+
+class _TextHelpers:
+    """Forked copies of the parsing worker that read the later pages of a long PDF while the worker reads the first
+    ones. Only in a single-threaded process (the worker: forking a process with threads can copy a held lock); each
+    helper has the worker's memory limit, the same page time limit, and dies with the worker. Their pages come back
+    as text, or not at all when pdfium failed on them (the worker then reads those itself, with pypdf's fallback)."""
+
+    MIN_PAGES = 40  # shorter files are read in a blink by one process
+
+    def __init__(self, first_pages: int, children: list[tuple[int, int, range]]) -> None:
+        self.first_pages = first_pages
+        self._children = children  # (pid, read end of its pipe, its pages)
+        self.notes: list[str] = []
+
+    @classmethod
+    def start(cls, path: Path, page_count: int, limits: ReadLimits) -> _TextHelpers | None:
+        processes = min(limits.text_processes, page_count // cls.MIN_PAGES)
+        if processes < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
+            return None
+        share = -(-page_count // processes)
+        children = []
+        for first in range(share + 1, page_count + 1, share):
+            numbers = range(first, min(first + share, page_count + 1))
+            child = _fork_reader(path, numbers, limits)
+            if child is None:
+                break
+            children.append((*child, numbers))
+        if not children:
+            return None
+        return cls(children[0][2].start - 1, children)
+
+    def collect(self) -> dict[int, str]:
+        """The helpers' pages by number (waits for them)."""
+        pages: dict[int, str] = {}
+        for pid, fd, _numbers in self._children:
+            with os.fdopen(fd, "rb") as answer:
+                data = answer.read()
+            os.waitpid(pid, 0)
+            if data:
+                texts, notes = pickle.loads(data)  # noqa: S301 - our own forked copy wrote it
+                pages.update((n, t) for n, t in texts.items() if t is not None)
+                self.notes.extend(notes)
+        self._children = []
+        return pages
+
+    def close(self) -> None:
+        """Stop helpers not collected (the worker's reading failed meanwhile)."""
+        for pid, fd, _numbers in self._children:
+            with suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.close(fd)
+            with suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        self._children = []
+
+
+def _fork_reader(path: Path, numbers: range, limits: ReadLimits) -> tuple[int, int] | None:
+    """Fork a helper that reads these pages with pdfium and writes {page: text or None} and its notes to a pipe."""
+    parent = os.getpid()
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid:
+        os.close(write_end)
+        return pid, read_end
+    # the helper: nothing here may return into the caller's code
+    code = 1
+    try:
+        os.close(read_end)
+        _die_with(parent)
+        texts: dict[int, str | None] = {}
+        notes: list[str] = []
+        document = _open_pdfium(path)
+        for number in numbers:
+            try:
+                with page_time_limit(limits.page_timeout_s):
+                    texts[number] = normalize_text(_pdfium_text(document, number))
+            except PageTimeout:
+                notes.append(f"page {number} skipped: text extraction took over {limits.page_timeout_s:g} s")
+                texts[number] = ""
+            except Exception:  # noqa: BLE001 - the worker reads this page itself, with pypdf's fallback
+                texts[number] = None
+        data = pickle.dumps((texts, notes), protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(write_end, "wb") as out:
+            out.write(data)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (a worker killed at its time limit takes its helpers
+    with it)."""
+    import ctypes
+
+    with suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _open_pdfium(path: Path) -> pypdfium2.PdfDocument:
+    import pypdfium2
+
+    return pypdfium2.PdfDocument(str(path))
 
 
 def _pdfium_text(document: pypdfium2.PdfDocument, number: int) -> str:
@@ -174,42 +306,63 @@ def _ocr_empty_pages(path: Path, parsed: ParsedDocument, limits: ReadLimits) -> 
         parsed.notes.append(f"text of page(s) {_page_list(parsed.ocr_pages)} read by OCR")
 
 
-def _ocr_pictures(path: Path, parsed: ParsedDocument, limits: ReadLimits) -> None:
-    """Append the text of large pictures (a table pasted as an image, a scanned figure) to their page's text."""
+@dataclass
+class PictureText:
+    """What the large pictures on a document's pages say (a table pasted as an image, a scanned figure): the text
+    per page number, in reading order, and notes on what could not be read."""
+
+    pages: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        read = sorted(self.pages)
+        return "; ".join([*self.notes, *([f"pictures on page(s) {_page_list(read)} read by OCR"] if read else [])])
+
+
+def read_pictures(path: Path, pages: Sequence[int], limits: ReadLimits) -> PictureText:
+    """Read the large pictures on these pages of a PDF by OCR (at most `limits.max_pictures` per document)."""
     from ingest.ocr import ocr_picture, picture_regions, tesseract_available
 
-    with_text = [n for n, text in enumerate(parsed.pages, start=1) if text.strip() and n not in parsed.ocr_pages]
-    if not with_text or not tesseract_available():
-        return
+    found = PictureText()
+    if not pages or not tesseract_available():
+        return found
     try:
-        regions = picture_regions(path, with_text)
+        regions = picture_regions(path, list(pages))
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - the text layer is already read; pictures are a bonus
-        parsed.notes.append(f"pictures not read: {brief_error(exc)}")
-        return
-    read: list[int] = []
+        found.notes.append(f"pictures not read: {brief_error(exc)}")
+        return found
     budget = limits.max_pictures
     for number, boxes in sorted(regions.items()):
         for box in boxes:
             if budget <= 0:
-                parsed.notes.append(f"only the first {limits.max_pictures} pictures were read by OCR")
-                break
+                found.notes.append(f"only the first {limits.max_pictures} pictures were read by OCR")
+                return found
             budget -= 1
             try:
                 text = ocr_picture(path, number, box, languages=limits.ocr_languages, timeout_s=limits.page_timeout_s)
             except MemoryError:
                 raise
             except Exception as exc:  # noqa: BLE001 - one unreadable picture does not matter to the rest
-                parsed.notes.append(f"page {number}: a picture could not be read by OCR ({brief_error(exc)})")
+                found.notes.append(f"page {number}: a picture could not be read by OCR ({brief_error(exc)})")
                 continue
             if len(text.split()) >= 3:
-                parsed.pages[number - 1] = f"{parsed.pages[number - 1].rstrip()}\n\n{text}"
-                if number not in read:
-                    read.append(number)
-    if read:
-        parsed.ocr_pages.extend(read)
-        parsed.notes.append(f"pictures on page(s) {_page_list(read)} read by OCR")
+                found.pages[number] = f"{found.pages[number]}\n\n{text}" if number in found.pages else text
+    return found
+
+
+def with_pictures(path: Path, parsed: ParsedDocument, limits: ReadLimits) -> ParsedDocument:
+    """The document with its pictures' text after its pages' text, as one reading (for tools that want the whole
+    text at once; the pipeline adds pictures later, see IngestPipeline.read_pictures)."""
+    pictures = read_pictures(path, parsed.picture_pages, limits)
+    for number, text in pictures.pages.items():
+        parsed.pages[number - 1] = f"{parsed.pages[number - 1].rstrip()}\n\n{text}"
+    parsed.ocr_pages.extend(n for n in sorted(pictures.pages) if n not in parsed.ocr_pages)
+    if pictures.describe():
+        parsed.notes.append(pictures.describe())
+    parsed.picture_pages = []
+    return parsed
 
 
 def _page_list(numbers: list[int]) -> str:

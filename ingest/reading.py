@@ -30,13 +30,15 @@ class ReadFailure(Exception):
 
 @dataclass
 class ParsedDocument:
-    """The text of each page (index 0 is page 1), notes about skipped pages, which pages were OCR'd, and the
-    title the file gives itself (an HTML <title>, a presentation's title property), when it has one."""
+    """The text of each page (index 0 is page 1), notes about skipped pages, which pages were OCR'd, the title the
+    file gives itself (an HTML <title>, a presentation's title property) when it has one, and the pages whose
+    pictures are still to be read (ingest.readers.read_pictures)."""
 
     pages: list[str]
     notes: list[str] = field(default_factory=list)
     ocr_pages: list[int] = field(default_factory=list)
     title: str = ""
+    picture_pages: list[int] = field(default_factory=list)  # pages whose large pictures are still to be read
 
     @property
     def characters(self) -> int:
@@ -51,6 +53,9 @@ class ReadLimits:
     ocr_languages: str = "eng"
     ocr_pictures: bool = True  # also read large pictures (tables pasted as images) on pages that have text
     max_pictures: int = 20  # per document, so a picture-heavy file cannot take hours
+    # processes reading a long PDF's text at once: the parsing worker forks a helper for the second half (only the
+    # worker: it is single-threaded and under its own memory limit), so a 300-page report is read in half the time
+    text_processes: int = 2
 
 
 class Reader(Protocol):

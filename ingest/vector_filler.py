@@ -1,6 +1,7 @@
-"""The vector stage in the background: a thread that embeds the chunks of indexed documents still without vectors
-(IngestPipeline.embed_pending), woken when a document is indexed and every few seconds for work another process
-left (a restart resumes it: the registry is the queue). It measures its own speed for the time-left estimate."""
+"""The later stages in the background: a thread that embeds the chunks of indexed documents still without vectors
+and reads their pictures (IngestPipeline.fill_pending), woken when a document is indexed and every few seconds for
+work another process left (a restart resumes it: the registry is the queue). It measures its own speed for the
+time-left estimate."""
 
 from __future__ import annotations
 
@@ -112,8 +113,8 @@ class VectorFiller:
             final = self._draining  # read before the pass: a document indexed just before drain() is in it
             self._run_started = time.monotonic()
             try:
-                if self.registry.awaiting_vectors():
-                    self.pipeline().embed_pending(self._progress, self._stop)
+                if self.registry.awaiting_vectors() or self.registry.awaiting_pictures():
+                    self.pipeline().fill_pending(self._progress, self._stop)
             except Exception as exc:  # keep the app running; the queue is retried at the next wake
                 log.exception("embedding the queued documents failed")
                 if final:

@@ -9,10 +9,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.parse_server import _HEADER, write_message
+from ingest.readers import PictureText
 from ingest.reading import ParsedDocument, ReadFailure, ReadLimits
 from storage.records import DocState
 
@@ -44,7 +46,8 @@ class ParseWorker:
                 [sys.executable, "-m", "ingest.parse_server", "--memory-mb", str(self.limits.memory_mb),
                  "--max-pages", str(read.max_pages), "--page-timeout", str(read.page_timeout_s),
                  "--ocr-languages", read.ocr_languages if read.ocr else "",
-                 "--max-pictures", str(read.max_pictures if read.ocr_pictures else 0)],
+                 "--max-pictures", str(read.max_pictures if read.ocr_pictures else 0),
+                 "--text-processes", str(read.text_processes)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 cwd=Path(__file__).resolve().parent.parent,
             )
@@ -74,13 +77,25 @@ class ParseWorker:
 
     def parse(self, path: Path) -> ParsedDocument:
         """Return the parsed pages, or raise ReadFailure with the state the file ends in."""
+        result = self._ask(path, str(path.resolve()))
+        assert isinstance(result, ParsedDocument)
+        return result
+
+    def read_pictures(self, path: Path, pages: Sequence[int]) -> PictureText:
+        """The text of the large pictures on these pages of a PDF (see ingest.readers.read_pictures), under the same
+        limits as a reading; raises ReadFailure when they are broken."""
+        result = self._ask(path, ("pictures", str(path.resolve()), list(pages)))
+        assert isinstance(result, PictureText)
+        return result
+
+    def _ask(self, path: Path, request: object) -> object:
         with self._lock:
             proc = self._start()
             assert proc.stdin is not None and proc.stdout is not None
             limit = self.time_limit(path)
             deadline = time.monotonic() + limit
             try:
-                write_message(proc.stdin.fileno(), str(path.resolve()))
+                write_message(proc.stdin.fileno(), request)
                 header = self._read(proc.stdout.fileno(), _HEADER.size, deadline)
                 if header is not None:
                     (length,) = _HEADER.unpack(header)
@@ -104,7 +119,6 @@ class ParseWorker:
         result = pickle.loads(body)  # noqa: S301 - our own child process wrote it
         if isinstance(result, ReadFailure):
             raise result
-        assert isinstance(result, ParsedDocument)
         return result
 
     @staticmethod

@@ -74,6 +74,7 @@ class DocumentRecord:
     effective_date: str = ""  # YYYY-MM-DD: the file's date, or one set by the user
     ocr_pages: tuple[int, ...] = ()  # pages whose text came from OCR
     embedded: int = 0  # chunks whose vectors are stored (all of them once equal to `chunks`)
+    pictures_pending: bool = False  # the large pictures on its pages are still to be read (more chunks follow)
 
     @property
     def vectors_pending(self) -> int:

@@ -31,7 +31,11 @@ class Registry(Protocol):
     def find(self, document_id: str) -> list[DocumentRecord]: ...
     def begin(self, record: DocumentRecord) -> None: ...
     def finish(self, collection: str, document_id: str, state: DocState, reason: str = "", *,
-               pages: int = 0, chunks: int = 0, characters: int = 0, ocr_pages: Sequence[int] = ()) -> None: ...
+               pages: int = 0, chunks: int = 0, characters: int = 0, ocr_pages: Sequence[int] = (),
+               pictures_pending: bool = False) -> None: ...
+    def add_pictures(self, collection: str, document_id: str, chunks_before: int, chunks: int, reason: str,
+                     ocr_pages: Sequence[int]) -> bool: ...
+    def awaiting_pictures(self) -> list[DocumentRecord]: ...
     def make_current(self, collection: str, document_id: str) -> None: ...
     def set_embedded(self, collection: str, document_id: str, embedded: int) -> bool: ...
     def awaiting_vectors(self) -> list[DocumentRecord]: ...
@@ -57,6 +61,7 @@ class SqlRegistry:
         values["state"] = DocState(values["state"])
         values["current"] = bool(values["current"])
         values["ocr_pages"] = tuple(int(p) for p in values["ocr_pages"].split(",") if p)
+        values["pictures_pending"] = bool(values["pictures_pending"])
         return DocumentRecord(**values)
 
     def _select(self, where: ColumnElement[bool], order: Sequence[Any] = (D.collection, D.file_name)
@@ -82,7 +87,8 @@ class SqlRegistry:
                   "source_path": record.source_path, "bytes": record.bytes, "state": DocState.PENDING.value,
                   "reason": "", "pages": 0, "chunks": 0, "characters": 0, "created_at": now, "updated_at": now,
                   "source_key": record.source_key or record.file_name, "version": 1, "current": 0,
-                  "effective_date": record.effective_date, "ocr_pages": "", "embedded": 0}
+                  "effective_date": record.effective_date, "ocr_pages": "", "embedded": 0,
+                  "pictures_pending": 0}
         with writing(self.engine) as conn:
             insert = (sqlite_insert if is_sqlite(conn) else pg_insert)(documents).values(values)
             kept = ("id", "collection", "created_at", "version")
@@ -91,13 +97,15 @@ class SqlRegistry:
                 set_={name: insert.excluded[name] for name in values if name not in kept}))
 
     def finish(self, collection: str, document_id: str, state: DocState, reason: str = "", *,
-               pages: int = 0, chunks: int = 0, characters: int = 0, ocr_pages: Sequence[int] = ()) -> None:
+               pages: int = 0, chunks: int = 0, characters: int = 0, ocr_pages: Sequence[int] = (),
+               pictures_pending: bool = False) -> None:
         """Record how a document ended. Becoming `indexed` makes it the current version of its source (the
         next version number; earlier versions stay searchable on request) in the same transaction."""
         with writing(self.engine, "documents") as conn:
             conn.execute(documents.update().where(D.collection == collection, D.id == document_id).values(
                 state=state.value, reason=reason, pages=pages, chunks=chunks, characters=characters,
-                ocr_pages=",".join(map(str, ocr_pages)), updated_at=_now()))
+                ocr_pages=",".join(map(str, ocr_pages)), updated_at=_now(),
+                pictures_pending=int(pictures_pending and state is DocState.INDEXED)))
             if state is DocState.INDEXED:
                 self._make_current(conn, collection, document_id)
 
@@ -131,6 +139,23 @@ class SqlRegistry:
         """Indexed documents with chunks still waiting for their vectors, oldest first (the embedding queue)."""
         return self._select(and_(D.state == DocState.INDEXED.value, D.embedded < D.chunks),
                             (D.updated_at, D.collection, D.id))
+
+    def awaiting_pictures(self) -> list[DocumentRecord]:
+        """Indexed documents whose pictures are still to be read, oldest first."""
+        return self._select(and_(D.state == DocState.INDEXED.value, D.pictures_pending == 1),
+                            (D.updated_at, D.collection, D.id))
+
+    def add_pictures(self, collection: str, document_id: str, chunks_before: int, chunks: int, reason: str,
+                     ocr_pages: Sequence[int]) -> bool:
+        """Record that a document's pictures are read: its chunks now number `chunks` (those of its pictures come
+        after the `chunks_before` of its text). False, and nothing changed, when the document is no longer the
+        indexed one with `chunks_before` chunks and pictures pending (deleted or read again meanwhile)."""
+        with writing(self.engine) as conn:
+            changed = conn.execute(documents.update().where(
+                D.collection == collection, D.id == document_id, D.state == DocState.INDEXED.value,
+                D.chunks == chunks_before, D.pictures_pending == 1).values(
+                chunks=chunks, reason=reason, ocr_pages=",".join(map(str, ocr_pages)), pictures_pending=0)).rowcount
+        return bool(changed)
 
     def versions(self, collection: str, source_key: str) -> list[DocumentRecord]:
         """Every version of one source, newest first."""

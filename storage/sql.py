@@ -59,6 +59,9 @@ documents = Table(
     # chunks with their vectors stored: a document is keyword-searchable once `indexed`; its vectors follow, and
     # semantic search finds all of it once `embedded` reaches `chunks` (ingest/pipeline.py, two stages)
     Column("embedded", Integer, nullable=False, server_default="0"),
+    # 1 while the large pictures on its pages are still to be read by OCR (a later step than the text: see
+    # IngestPipeline.read_pictures); their text then becomes more chunks, after the others
+    Column("pictures_pending", Integer, nullable=False, server_default="0"),
     Index("documents_state", "state"),
     Index("documents_source", "collection", "source_key"),
 )

@@ -66,3 +66,66 @@ def test_pictures_are_left_alone_when_the_setting_says_so(tmp_path: Path, embedd
     record = services.registry.get("hr", result.id)
     assert record is not None and record.ocr_pages == ()
     services.close()
+
+
+def test_pictures_are_read_after_the_text_is_searchable_then_found_like_the_text(tmp_path: Path,
+                                                                               embedder: Embedder) -> None:
+    """Reading a page's pictures takes longer than reading a long report's text, so it is a later step: the text is
+    keyword-searchable at once, the pictured table's words follow as more chunks of page 4, in every index."""
+    services = make_services(tmp_path / "home", embedder)
+    result = services.pipeline.ingest([HR_DOCS / "Benefit_Options.pdf"], "hr", wait=False)[0]
+    assert result.state is DocState.INDEXED and "pictures" not in result.reason
+    record = services.registry.get("hr", result.id)
+    assert record is not None and record.pictures_pending and record.ocr_pages == ()
+    text_chunks = record.chunks
+    table_words = "Employee Only $45.00 $55.00"
+    assert not any(table_words in c.text for c in services.keywords.document_chunks("hr", result.id))
+    assert services.retriever.search("employee cost per paycheck Northwind Standard", 3, ["hr"], mode="keyword")
+
+    services.pipeline.fill_pending()
+    record = services.registry.get("hr", result.id)
+    assert record is not None and not record.pictures_pending and record.ocr_pages == (4,)
+    assert "pictures on page(s) 4 read by OCR" in record.reason
+    assert record.chunks > text_chunks and record.embedded == record.chunks
+    assert services.store.count(document_id=result.id) == services.keywords.count(document_id=result.id) \
+        == record.chunks
+    added = services.keywords.document_chunks("hr", result.id)[text_chunks:]
+    assert added and all(c.page == 4 for c in added) and any(table_words in c.text for c in added)
+    page_four = next(p for p in services.pages.document_chunks("hr", result.id) if p.page == 4)
+    assert table_words in page_four.text and page_four.text.index(table_words) >= added[0].start - 2
+    for mode in ("keyword", "vector"):
+        hits = services.retriever.search("employee cost per paycheck Northwind Standard employee +1", 3, ["hr"],
+                                         mode=mode)
+        assert any(table_words in h.chunk.text for h in hits), mode
+    assert services.registry.awaiting_pictures() == [] and services.pipeline.fill_pending() == 0
+    services.close()
+
+
+def test_a_crash_while_adding_the_pictures_text_is_mended_by_reading_the_file_again(tmp_path: Path,
+                                                                                   embedder: Embedder,
+                                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                                   ) -> None:
+    """Killed after the pictures' chunks were written but before they were counted: the next pass sees keyword
+    entries the registry does not know, reads the file again, and ends with every chunk once."""
+    services = make_services(tmp_path / "home", embedder)
+    result = services.pipeline.ingest([HR_DOCS / "Benefit_Options.pdf"], "hr", wait=False)[0]
+    services.pipeline.embed_pending()  # the text's vectors are all in: only the pictures wait
+
+    def killed(*args: object, **kwargs: object) -> bool:
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(services.registry, "add_pictures", killed)
+    record = services.registry.awaiting_pictures()[0]
+    with pytest.raises(SystemExit):
+        services.pipeline.read_pictures(record)
+    assert services.keywords.count(document_id=result.id) > record.chunks  # written, not counted
+    monkeypatch.undo()
+
+    services.pipeline.fill_pending()
+    mended = services.registry.get("hr", result.id)
+    assert mended is not None and mended.state is DocState.INDEXED and not mended.pictures_pending
+    assert mended.ocr_pages == (4,) and mended.embedded == mended.chunks
+    chunks = services.keywords.document_chunks("hr", result.id)
+    assert len(chunks) == mended.chunks == services.store.count(document_id=result.id)
+    assert sorted(c.index for c in chunks) == list(range(mended.chunks))  # nothing twice
+    services.close()

@@ -42,6 +42,7 @@ PAIRS = {
     "ocr": lambda: ReadLimits().ocr,
     "ocr_languages": lambda: ReadLimits().ocr_languages,
     "ocr_pictures": lambda: ReadLimits().ocr_pictures,
+    "parse_text_processes": lambda: ReadLimits().text_processes,
     "search_hnsw_ef": lambda: DEFAULT_EF_SEARCH,
     "login_max_failures": lambda: parameter(SqlAccounts.__init__, "max_failures"),
     "login_lockout_minutes": lambda: parameter(SqlAccounts.__init__, "lockout_window") / timedelta(minutes=1),

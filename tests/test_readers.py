@@ -1,10 +1,16 @@
+import contextlib
+import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from ingest.readers import ReadFailure, ReadLimits, read_document
+from ingest.worker import ParseWorker, WorkerLimits
 from storage.records import DocState
-from tests.documents import HR_DOCS, SlideSpec, make_docx, make_pdf, make_pptx
+from tests.documents import HR_DOCS, SHARED, SlideSpec, make_docx, make_pdf, make_pptx
 
 LIMITS = ReadLimits()
 
@@ -201,3 +207,60 @@ def test_markdown_with_inline_html_stays_markdown(tmp_path: Path) -> None:
     text = '<p align="center"><img src="logo.png"></p>\n\n# Handbook\n\nRead *this* first.'
     (tmp_path / "README.md").write_text(text, encoding="utf-8")
     assert read_document(tmp_path / "README.md", LIMITS).pages == [text]
+
+
+LONG_REPORT = SHARED / "eval" / "financebench-dev" / "docs" / "AMERICANWATERWORKS_2022_10K.pdf"  # 306 pages
+
+_TWO_WAYS = """
+import json, os, sys
+from pathlib import Path
+from ingest.readers import read_document
+from ingest.reading import ReadLimits
+forks = []
+fork = os.fork
+def counted():
+    pid = fork()
+    if pid:
+        forks.append(pid)
+    return pid
+os.fork = counted
+path = Path(sys.argv[1])
+one = read_document(path, ReadLimits(text_processes=1))
+two = read_document(path, ReadLimits(text_processes=2))
+print(json.dumps({"helpers": len(forks), "pages": len(two.pages), "same": one.pages == two.pages,
+                  "notes": one.notes == two.notes, "pictures": one.picture_pages == two.picture_pages}))
+"""
+
+
+def test_a_long_pdf_is_read_by_two_processes_into_the_same_text() -> None:
+    """The parsing worker (single-threaded, as this script) forks a helper for the second half of a long PDF."""
+    done = subprocess.run([sys.executable, "-c", _TWO_WAYS, str(HR_DOCS / "Northwind_Standard_Benefits_Details.pdf")],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1],
+                          check=True)
+    assert json.loads(done.stdout) == {"helpers": 1, "pages": 104, "same": True, "notes": True, "pictures": True}
+
+
+def test_a_reader_killed_at_its_time_limit_takes_its_helper_with_it() -> None:
+    def parse_servers() -> set[int]:
+        found = set()
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if b"ingest.parse_server" in (entry / "cmdline").read_bytes():
+                        found.add(int(entry.name))
+        return found
+
+    before = parse_servers()
+    worker = ParseWorker(WorkerLimits(timeout_s=0.8, timeout_s_per_mb=0, read=ReadLimits(text_processes=2)))
+    try:
+        worker.parse(HR_DOCS / "PerksPlus.pdf")  # started and warm
+        with pytest.raises(ReadFailure) as caught:
+            worker.parse(LONG_REPORT)  # about 1.5 s for each half
+        assert caught.value.state is DocState.TOO_LARGE
+        for _ in range(10):  # the kernel kills the helper as its parent dies; give it a moment (reading goes on ~1 s)
+            if not parse_servers() - before:
+                break
+            time.sleep(0.02)
+        assert parse_servers() - before == set()  # no helper left reading on its own
+    finally:
+        worker.close()
