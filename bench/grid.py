@@ -25,7 +25,7 @@ from confidant.offline import enforce_offline
 from confidant.services import build_services
 from confidant.settings import Settings
 from rag.grading import grade
-from rag.grid import TEMPLATES, CellState, Grid
+from rag.grid import TEMPLATES, CellState, Grid, GridProgress
 from rag.llamacpp_chat import LlamaCppChat
 from rag.model_files import resolve_model_path
 from rag.prompting import says_it_cannot_answer
@@ -68,9 +68,9 @@ def confidant_grid(model: LlamaCppChat, s: Any, work: Path, documents: int,
     records = sorted((r for r in ws.documents(COLLECTION) if r.current), key=lambda r: r.file_name)[:documents]
     started = time.perf_counter()
 
-    def on_cell(cell: Any, done: int, total: int) -> None:
-        if done % 10 == 0 or done == total:
-            log(f"  grid: {done}/{total} cells, {time.perf_counter() - started:.0f} s")
+    def on_cell(cell: Any, step: GridProgress) -> None:
+        if step.done % 10 == 0 or step.done == step.total:
+            log(f"  grid: {step.done}/{step.total} cells, {time.perf_counter() - started:.0f} s")
 
     grid = ws.grid(COLLECTION, list(QUESTIONS), [r.id for r in records], on_cell=on_cell, redo=True)
     seconds = time.perf_counter() - started

@@ -56,6 +56,7 @@ def _confidant_round(docs: Path, home: Path,
 
     def load() -> None:
         services.embedder.embed_documents(["warm up"])
+        services.worker.warm()  # as the app and the API do when they start
 
     def ingest() -> tuple[int, int, float]:
         from ingest.pipeline import Progress

@@ -5,7 +5,6 @@ same command again resumes; a changed document redoes only its row."""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +18,7 @@ from confidant.grid_export import write_csv, write_json, write_xlsx
 from confidant.limits import LimitExceeded
 from confidant.progress_estimate import eta_clock
 from confidant.workspace import Workspace
-from rag.grid import CellState, Grid, GridCell
+from rag.grid import CellState, Grid, GridCell, GridProgress
 
 STYLE = {CellState.ANSWERED: "green", CellState.NOT_FOUND: "dim", CellState.NEEDS_REVIEW: "yellow",
          CellState.REVIEWED: "cyan"}
@@ -99,12 +98,10 @@ def _run(ws: Workspace, collection: str, questions: list[str], ids: list[str] | 
                TextColumn("{task.fields[eta]}"))
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("Grid", total=None, eta="")
-        started = time.monotonic()
 
-        def on_cell(cell: GridCell, done: int, total: int) -> None:
-            per_cell = (time.monotonic() - started) / done
-            bar.update(task, total=total, completed=done, description=f"{cell.file_name[:30]}",
-                       eta=eta_clock(per_cell * (total - done)) if done < total else "")
+        def on_cell(cell: GridCell, step: GridProgress) -> None:
+            bar.update(task, total=step.total, completed=step.done, description=f"{cell.file_name[:30]}",
+                       eta=eta_clock(step.seconds_left) if step.done < step.total else "")
 
         return ws.grid(collection, questions, ids, on_cell=on_cell, redo=redo)
 

@@ -129,7 +129,7 @@ class Services:
     def vector_filler(self) -> VectorFiller:
         """Embeds, in the background, what was indexed without waiting for its vectors (app and API uploads, and
         what a crashed or `--no-wait` run left): started by Gate.start_background_indexing."""
-        return VectorFiller(lambda: self.pipeline, self.registry)
+        return VectorFiller(lambda: self.pipeline, self.registry, warm=self.worker.warm)
 
     @cached_property
     def keywords(self) -> NamingIndex:

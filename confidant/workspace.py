@@ -37,7 +37,7 @@ from rag.answering import Answer, Answerer, AnswerEvent, AnswerOptions, Retrieve
 from rag.chat import ChatModel
 from rag.embedders import Embedder
 from rag.evaluation import AnswerReport, EvalReport, Evidence, Question, evaluate, evaluate_answers
-from rag.grid import TEMPLATES, Grid, GridCell, cell_from_answer, grid_version
+from rag.grid import TEMPLATES, Grid, GridCell, GridProgress, cell_from_answer, grid_version, still_current
 from rag.prompting import DECLINE_TEXT
 from rag.retriever import Mode, Retriever
 from rag.summary import OnProgress, Summary, summarise
@@ -505,11 +505,11 @@ class Workspace:
 
     # --- the review grid ------------------------------------------------------------------------------
     def grid(self, collection: str, questions: Sequence[str], document_ids: Sequence[str] | None = None, *,
-             on_cell: Callable[[GridCell, int, int], None] | None = None, redo: bool = False) -> Grid:
+             on_cell: Callable[[GridCell, GridProgress], None] | None = None, redo: bool = False) -> Grid:
         """The same questions asked of each document of a collection alone (the current version of each, or the
         ones named): a cited short answer, the sentence it rests on and its page per cell. A cell already answered
         for the same version of its document is reused (a stopped grid resumes; a changed document redoes only its
-        row) unless `redo`. `on_cell(cell, done, total)` after each cell; raising from it stops the grid, keeping
+        row) unless `redo`. `on_cell(cell, progress)` after each cell; raising from it stops the grid, keeping
         the cells answered so far."""
         questions = list(dict.fromkeys(q.strip() for q in self.limits.grid_questions(questions)))
         if document_ids is not None:
@@ -528,22 +528,26 @@ class Workspace:
         store = self.parts.grid_cells()
         stored = {(c.document_id, c.question): c for c in store.cells(collection, [r.id for r in records], questions)}
         grid = Grid([(r.id, r.file_name) for r in records], questions)
+        kept = {key: cell for key, cell in stored.items()
+                if not redo and (record := next(r for r in records if r.id == key[0])) and still_current(cell, record)}
         total, done = len(records) * len(questions), 0
+        to_answer, answering_s = total - len(kept), 0.0
         for record in records:
-            version = grid_version(record)
             for question in questions:
-                cell = stored.get((record.id, question))
-                if cell is None or cell.version != version or redo:
+                cell = kept.get((record.id, question))
+                if cell is None:
                     started = time.perf_counter()
                     answer = self._answerer([collection], [record.id]).ask(question)
-                    cell = cell_from_answer(answer, record.id, record.file_name, version,
+                    cell = cell_from_answer(answer, record.id, record.file_name, grid_version(record),
                                             time.perf_counter() - started)
+                    answering_s += time.perf_counter() - started
                     store.put(collection, cell)
                     grid.answered += 1
                 grid.cells[(record.id, question)] = cell
                 done += 1
                 if on_cell is not None:
-                    on_cell(cell, done, total)
+                    left = answering_s / grid.answered * (to_answer - grid.answered) if grid.answered else None
+                    on_cell(cell, GridProgress(done, total, left))
         return grid
 
     def review_grid_cell(self, collection: str, document_id: str, question: str, answer: str) -> GridCell:

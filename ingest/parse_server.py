@@ -1,5 +1,5 @@
 """The parsing worker process: reads requests on stdin (a file path: read its text; ("pictures", path, pages): read
-the large pictures on those pages by OCR), answers on its private pipe.
+the large pictures on those pages by OCR; "warm": load the readers now), answers on its private pipe.
 
 Started by ingest.worker.ParseWorker as `python -m ingest.parse_server`. It runs under an address-space limit;
 the parent enforces the wall-clock limit and restarts it when it has to be killed.
@@ -100,8 +100,14 @@ def main() -> None:
         request = read_message(request_fd)
         if request is None:
             return
-        if isinstance(request, tuple) and request[0] == "pictures":
-            result: object = pictures_of(Path(str(request[1])), list(request[2]), limits, args.memory_mb)
+        result: object
+        if request == "warm":  # load the readers' libraries now, not on the first file
+            import pypdf  # noqa: F401
+            import pypdfium2  # noqa: F401
+
+            result = None
+        elif isinstance(request, tuple) and request[0] == "pictures":
+            result = pictures_of(Path(str(request[1])), list(request[2]), limits, args.memory_mb)
         else:
             result = parse_one(Path(str(request)), limits, args.memory_mb)
         try:

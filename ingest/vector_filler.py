@@ -47,8 +47,10 @@ class VectorQueue:
 
 class VectorFiller:
     def __init__(self, pipeline: Callable[[], IngestPipeline], registry: Registry,
-                 on_vectors: VectorCallback | None = None, *, poll_s: float = 5.0) -> None:
+                 on_vectors: VectorCallback | None = None, *, poll_s: float = 5.0,
+                 warm: Callable[[], None] | None = None) -> None:
         self.pipeline = pipeline  # loaded (the embedding model with it) only once something waits
+        self.warm = warm  # run first on the thread: what makes the first upload fast (the parsing worker started)
         self.registry = registry
         self.on_vectors = on_vectors
         self.poll_s = poll_s
@@ -104,6 +106,11 @@ class VectorFiller:
     # --- the thread ---------------------------------------------------------------------------------------------
     def _run(self) -> None:
         try:
+            if self.warm is not None:
+                try:
+                    self.warm()
+                except Exception:  # a reader that cannot start now says why when a file is read
+                    log.exception("warming up failed")
             self._fill()
         finally:
             self._finished.set()

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,15 @@ class ParseWorker:
         result = self._ask(path, ("pictures", str(path.resolve()), list(pages)))
         assert isinstance(result, PictureText)
         return result
+
+    def warm(self) -> None:
+        """Start the process and load its readers, so the first file is read at full speed (the app and the API do
+        this when they start). Harmless when it is already running."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                return
+        with suppress(ReadFailure):
+            self._ask(Path("."), "warm")
 
     def _ask(self, path: Path, request: object) -> object:
         with self._lock:

@@ -288,6 +288,26 @@ def answers_time_question(text: str) -> bool:
                 or _OPEN_END.search(text))
 
 
+_ASKS_WHEN = re.compile(r"^\W*when\s+(?:does|do|will|did|is|are)\b[^?]*\b(?:ends?|expires?|starts?|begins?|commences?"
+                        r"|terminates?|takes?\s+effect|effective)\b", re.IGNORECASE)
+_FULL_DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
+_NO_END = re.compile(r"\b(?:perpetu\w*|indefinite\w*|until\s+(?:it\s+is\s+|being\s+)?terminated|no\s+fixed\s+end)",
+                     re.IGNORECASE)
+
+
+def asks_when(question: str) -> bool:
+    """The question asks for the point in time something ends, starts or takes effect ("When does the initial term
+    end?"), not for a length."""
+    return bool(_ASKS_WHEN.search(question))
+
+
+def names_a_date(text: str) -> bool:
+    """The text names a calendar date ("December 31, 2020", "12/31/20") or says there is no end ("perpetual",
+    "until terminated"); "twelve months after the Launch" and "the end of the Dolphins 2000 season" name none."""
+    return bool(_FULL_DATE.search(text) or _NO_END.search(text)
+                or any(re.search(r"\d", text[m.end():m.end() + 8]) for m in _MONTH.finditer(text)))
+
+
 def holds_facts(sentence_facts: set[str], passage_facts: Sequence[set[str]]) -> bool:
     """Every key fact of the sentence is among the key facts of these passages."""
     return not sentence_facts or sentence_facts <= set().union(*passage_facts)

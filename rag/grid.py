@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from rag.answering import Answer
-from rag.citations import content_words, key_facts, split_sentences, without_markers
+from rag.citations import asks_when, content_words, key_facts, names_a_date, split_sentences, without_markers
 from storage.records import DocumentRecord
 
 NOT_FOUND_TEXT = "Not found in this document."
@@ -88,10 +88,39 @@ class Grid:
                          for doc_id, file_name in self.documents]}
 
 
+@dataclass(frozen=True)
+class GridProgress:
+    """Where a grid run stands after a cell: cells done of all, and about how long the cells still to answer take
+    (their count times this run's average per answered cell; kept cells take no time). None before the first."""
+
+    done: int
+    total: int
+    seconds_left: float | None
+
+
+#: How cells are answered and judged. Raise it when that changes (a new check, a new clause reader): cells kept from
+#: before are answered again the next time their grid is run, except those a reviewer corrected.
+CELL_RULES = "2"
+
+
 def grid_version(record: DocumentRecord) -> str:
-    """What a cell was answered against: the document's reading, and whether its vectors were all in (a cell
-    answered by keyword search alone is answered again once they are)."""
-    return record.updated_at + (" keywords only" if record.vectors_pending else "")
+    """What a cell was answered against: the document's reading, whether all of it was searchable by meaning (a cell
+    answered by keyword search alone, or before the document's pictures were read, is answered again once it is),
+    and the rules it was judged by."""
+    return f"{_document_version(record)} rules {CELL_RULES}"
+
+
+def _document_version(record: DocumentRecord) -> str:
+    return (record.updated_at + (" keywords only" if record.vectors_pending else "")
+            + (" pictures pending" if record.pictures_pending else ""))
+
+
+def still_current(cell: GridCell, record: DocumentRecord) -> bool:
+    """Whether a kept cell stands for this document as it is: answered against this version by today's rules, or
+    corrected by a reviewer on this version (a reviewer's word outlives a change of rules, not of the document)."""
+    if cell.version == grid_version(record):
+        return True
+    return bool(cell.reviewed_by) and cell.version.split(" rules ")[0] == _document_version(record)
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -151,7 +180,10 @@ def cell_from_answer(answer: Answer, document_id: str, file_name: str, version: 
         holding = quote_for(text, answer.question, sentences)
         if holding is not None:
             chunk = citation.chunk
-            state = CellState.NEEDS_REVIEW if answer.unsupported else CellState.ANSWERED
+            # the model's "when" answered by a time relative to an event ("twelve months after the Launch"): the
+            # clause is right there, but the date is still to be worked out, which a reviewer does, not the model
+            relative = asks_when(answer.question) and not names_a_date(text)
+            state = CellState.NEEDS_REVIEW if answer.unsupported or relative else CellState.ANSWERED
             return replace(base, answer=text, quote=holding, page=chunk.page, state=state, start=chunk.start,
                            end=chunk.end)
     # no single sentence holds the answer's facts: the answer is not shown, the closest cited sentence is

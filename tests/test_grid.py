@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,19 @@ from rag.answering import Answer, Citation
 from rag.embedders import Embedder
 from rag.evaluation import load_questions
 from rag.grading import grade
-from rag.grid import NOT_FOUND_TEXT, CellState, Grid, GridCell, cell_from_answer
+from rag.grid import (
+    CELL_RULES,
+    NOT_FOUND_TEXT,
+    CellState,
+    Grid,
+    GridCell,
+    GridProgress,
+    cell_from_answer,
+    grid_version,
+    still_current,
+)
 from storage.grid_cells import GridCellStore
-from storage.records import Chunk, DocState, ScoredChunk
+from storage.records import Chunk, DocState, DocumentRecord, ScoredChunk
 from tests.conftest import make_services
 from tests.documents import SHARED
 
@@ -126,6 +137,25 @@ def test_a_when_answer_from_a_clause_about_something_else_is_not_shown_as_answer
     assert renewal.state is CellState.ANSWERED  # renew ~ renewal ~ renews
 
 
+def test_a_when_answer_that_names_no_date_is_left_to_the_reviewer_with_its_clause() -> None:
+    """contracts-dev's GlobalTech agreement: the term ends 'twelve (12) months after the Launch'; the default model's
+    answer repeats that, faithfully, but the date asked for is still to be worked out (the reference is 7/13/06), and
+    the model's date arithmetic is not to be trusted: the cell shows the clause for review, not as answered."""
+    clause = ("The initial term of this Agreement will begin on the Effective Date and end twelve (12) months after "
+              "the Launch (the \"Term\").")
+    relative = cell_from_answer(_model_answer(TERM_END, "The initial term of this agreement ends twelve (12) months "
+                                              "after the Launch [1].", clause), "d" * 16, "globaltech.pdf", "v", 1.0)
+    assert relative.state is CellState.NEEDS_REVIEW and relative.quote.startswith("The initial term of this Agreement")
+    dated = cell_from_answer(_model_answer(TERM_END, "The initial term ends on December 31, 2020 [1].",
+                                           "The initial term of this Agreement ends on December 31, 2020."),
+                             "d" * 16, "dated.pdf", "v", 1.0)
+    assert dated.state is CellState.ANSWERED
+    length = cell_from_answer(_model_answer(RENEWAL, "It renews for successive twelve (12) month periods [1].",
+                                            "The Agreement renews for successive twelve (12) month periods."),
+                              "d" * 16, "length.pdf", "v", 1.0)
+    assert length.state is CellState.ANSWERED  # a length is what "for how long" asks
+
+
 # --- export ------------------------------------------------------------------------------------------------------
 def _grid() -> Grid:
     grid = Grid([("a" * 16, "alpha.pdf"), ("b" * 16, "beta.pdf")], [LAW, RENEWAL])
@@ -180,6 +210,22 @@ def test_cells_are_kept_per_document_version_with_a_review_beside_the_answer(rec
     assert store.cells("other", ["a" * 16], [LAW]) == []
 
 
+def test_a_kept_cell_is_answered_again_after_a_change_of_rules_unless_a_reviewer_corrected_it() -> None:
+    record = DocumentRecord("a" * 16, "legal", "alpha.pdf", "/x/alpha.pdf", 10, DocState.INDEXED, chunks=5,
+                            embedded=5, updated_at="2026-12-01T10:00:00")
+    now = grid_version(record)
+    cell = GridCell(record.id, "alpha.pdf", LAW, "Ohio.", "q", 1, CellState.ANSWERED, "m", now)
+    assert still_current(cell, record)
+    old_rules = replace(cell, version=now.replace(f"rules {CELL_RULES}", "rules 1"))
+    assert not still_current(old_rules, record)  # judged by older rules: asked again
+    assert not still_current(replace(cell, version=record.updated_at), record)  # kept before rules were versioned
+    assert still_current(old_rules.reviewed("Ohio (checked).", "carol"), record)  # a reviewer's word stays
+    newer = replace(record, updated_at="2026-12-02T10:00:00")
+    assert not still_current(old_rules.reviewed("Ohio (checked).", "carol"), newer)  # not over a new version
+    waiting = replace(record, pictures_pending=True)
+    assert not still_current(cell, waiting) and not still_current(replace(cell, version=grid_version(waiting)), record)
+
+
 # --- end to end, with the real model -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def contracts_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
@@ -216,9 +262,10 @@ def test_a_small_contract_grid_is_right_or_plainly_not_found(contracts: Services
     """Three contracts × three questions, each cell answered from its contract alone: no cell states a wrong fact,
     most are right, each answered cell quotes its contract's own sentence and page; a second run reuses them."""
     ws = contracts.workspace()
-    progress: list[tuple[int, int]] = []
-    grid = ws.grid("legal", [LAW, TERM_END, RENEWAL], on_cell=lambda cell, done, total: progress.append((done, total)))
-    assert progress[-1] == (9, 9) and grid.answered == 9
+    progress: list[GridProgress] = []
+    grid = ws.grid("legal", [LAW, TERM_END, RENEWAL], on_cell=lambda cell, step: progress.append(step))
+    assert (progress[-1].done, progress[-1].total) == (9, 9) and grid.answered == 9
+    assert progress[0].seconds_left is not None and progress[-1].seconds_left == 0
     expected = references()
     assert len(expected) == 9
     right, report = 0, []

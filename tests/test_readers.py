@@ -264,3 +264,17 @@ def test_a_reader_killed_at_its_time_limit_takes_its_helper_with_it() -> None:
         assert parse_servers() - before == set()  # no helper left reading on its own
     finally:
         worker.close()
+
+
+def test_a_warmed_worker_is_running_before_the_first_file_and_reads_it() -> None:
+    """The app and the API start the parsing worker (and load its readers) when they start, not on the first upload."""
+    worker = ParseWorker(WorkerLimits())
+    try:
+        worker.warm()
+        assert worker._proc is not None and worker._proc.poll() is None
+        started = worker._proc.pid
+        assert worker.parse(HR_DOCS / "PerksPlus.pdf").pages
+        worker.warm()  # already running: nothing to do
+        assert worker._proc is not None and worker._proc.pid == started
+    finally:
+        worker.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import tempfile
-import time
 from pathlib import Path
 
 import streamlit as st
@@ -18,7 +17,7 @@ from confidant.grid_export import write_csv, write_json, write_xlsx
 from confidant.limits import LimitExceeded
 from confidant.progress_estimate import eta_clock
 from confidant.workspace import Workspace
-from rag.grid import CellState, Grid, GridCell
+from rag.grid import CellState, Grid, GridCell, GridProgress
 from storage.records import DocState
 from ui.context import AppContext
 from ui.page_image import highlighted_page
@@ -88,16 +87,14 @@ def fill(ws: Workspace, collection: str, questions: list[str], document_ids: lis
         st.button("Cancel", key="grid_cancel", icon=":material/stop:")
         progress = st.progress(0.0, text="Starting…")
         table = st.empty()
-        started = time.monotonic()
         partial = Grid([], questions)
 
-        def on_cell(cell: GridCell, done: int, total: int) -> None:
+        def on_cell(cell: GridCell, step: GridProgress) -> None:
             if (cell.document_id, cell.file_name) not in partial.documents:
                 partial.documents.append((cell.document_id, cell.file_name))
             partial.cells[(cell.document_id, cell.question)] = cell
-            left = (time.monotonic() - started) / done * (total - done)
-            progress.progress(done / total, text=f"{done}/{total} cells · {cell.file_name[:40]} · "
-                              + (eta_clock(left) if done < total else "done"))
+            progress.progress(step.done / step.total, text=f"{step.done}/{step.total} cells · {cell.file_name[:40]} · "
+                              + (eta_clock(step.seconds_left) if step.done < step.total else "done"))
             table.dataframe(frame(partial), hide_index=True, width="stretch")
 
         try:
