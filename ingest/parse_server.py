@@ -54,7 +54,12 @@ def _read_exact(fd: int, size: int) -> bytes | None:
 
 
 def parse_one(path: Path, limits: ReadLimits, memory_mb: int) -> ParsedDocument | ReadFailure:
-    return _answer(lambda: read_document(path, limits), memory_mb)
+    def read() -> ParsedDocument:
+        parsed = read_document(path, limits)
+        parsed.split(limits.splitter)  # the pages no reader split as it read
+        return parsed
+
+    return _answer(read, memory_mb)
 
 
 def pictures_of(path: Path, pages: list[int], limits: ReadLimits, memory_mb: int) -> PictureText | ReadFailure:
@@ -84,10 +89,22 @@ def main() -> None:
                         help="pictures on pages with text read by OCR per document; 0 reads none")
     parser.add_argument("--text-processes", type=int, default=1,
                         help="processes reading a long PDF's text at once (this one and forked helpers)")
+    parser.add_argument("--split-tokenizer", default="", help="tokenizer.json to split pages into passages by")
+    parser.add_argument("--chunk-size", type=int, default=128)
+    parser.add_argument("--chunk-overlap", type=int, default=30)
     args = parser.parse_args()
+    splitter = None
+    if args.split_tokenizer:
+        from ingest.splitter import TokenSplitter
+        from rag.onnx_embedders import load_tokenizer
+
+        tokenizer = load_tokenizer(Path(args.split_tokenizer))
+        splitter = TokenSplitter(lambda text: tokenizer.encode(text, add_special_tokens=False).offsets,
+                                 args.chunk_size, args.chunk_overlap, tokenizer=args.split_tokenizer)
     limits = ReadLimits(max_pages=args.max_pages, page_timeout_s=args.page_timeout, ocr=bool(args.ocr_languages),
                         ocr_languages=args.ocr_languages or "eng", ocr_pictures=args.max_pictures > 0,
-                        max_pictures=max(0, args.max_pictures), text_processes=max(1, args.text_processes))
+                        max_pictures=max(0, args.max_pictures), text_processes=max(1, args.text_processes),
+                        splitter=splitter)
     memory = args.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -510,11 +510,15 @@ class IngestPipeline:
         return FileResult(name, doc_id, collection, DocState.INDEXED, notes, len(parsed.pages), len(chunks))
 
     def _chunks(self, doc_id: str, collection: str, name: str, parsed: ParsedDocument) -> list[Chunk]:
+        """The document's passages: as the parsing worker split them while reading (when it split them the way this
+        pipeline does), else split here."""
+        given = (parsed.spans if parsed.spans is not None and len(parsed.spans) == len(parsed.pages)
+                 and self.splitter.identity and parsed.split_by == self.splitter.identity else None)
         chunks: list[Chunk] = []
         for number, text in enumerate(parsed.pages, start=1):
-            for span in self.splitter.split(text):
-                chunks.append(Chunk(doc_id, collection, name, number, span.start, span.end,
-                                    text[span.start:span.end], len(chunks)))
+            split = given[number - 1] if given is not None else None
+            for start, end in split if split is not None else self.splitter.spans(text):
+                chunks.append(Chunk(doc_id, collection, name, number, start, end, text[start:end], len(chunks)))
         return chunks
 
 

@@ -110,17 +110,22 @@ class PdfReader:
                 if document is None and reader is None:
                     raise ReadFailure(DocState.INVALID, "the PDF cannot be opened")
                 mine = helpers.first_pages if helpers is not None else page_count
-                pages = [_page_text(reader, document, number, limits, notes) for number in range(1, mine + 1)]
+                pages: list[str] = []
+                spans: list[list[tuple[int, int]] | None] = []
+                for number in range(1, mine + 1):  # split as it goes: the helpers split theirs meanwhile
+                    pages.append(_page_text(reader, document, number, limits, notes))
+                    spans.append(limits.splitter.spans(pages[-1]) if limits.splitter is not None else None)
                 theirs = helpers.collect() if helpers is not None else {}
                 for number in range(mine + 1, page_count + 1):  # a page a helper could not read is read here
-                    pages.append(theirs[number] if number in theirs
-                                 else _page_text(reader, document, number, limits, notes))
+                    text, split = theirs.get(number) or (_page_text(reader, document, number, limits, notes), None)
+                    pages.append(text)
+                    spans.append(split)
                 if helpers is not None:
                     notes.extend(helpers.notes)
         finally:
             if helpers is not None:
                 helpers.close()
-        parsed = ParsedDocument(pages, notes)
+        parsed = ParsedDocument(pages, notes, spans=spans)
         if limits.ocr:
             _ocr_empty_pages(path, parsed, limits)
             if limits.ocr_pictures and limits.max_pictures > 0:
@@ -189,9 +194,9 @@ class _TextHelpers:
             return None
         return cls(children[0][2].start - 1, children)
 
-    def collect(self) -> dict[int, str]:
-        """The helpers' pages by number (waits for them)."""
-        pages: dict[int, str] = {}
+    def collect(self) -> dict[int, tuple[str, list[tuple[int, int]] | None]]:
+        """The helpers' pages by number, with their passages when the helper split them (waits for them)."""
+        pages: dict[int, tuple[str, list[tuple[int, int]] | None]] = {}
         for pid, fd, _numbers in self._children:
             with os.fdopen(fd, "rb") as answer:
                 data = answer.read()
@@ -232,18 +237,20 @@ def _fork_reader(path: Path, numbers: range, limits: ReadLimits) -> tuple[int, i
     try:
         os.close(read_end)
         _die_with(parent)
-        texts: dict[int, str | None] = {}
+        texts: dict[int, tuple[str, list[tuple[int, int]] | None] | None] = {}
         notes: list[str] = []
         document = _open_pdfium(path)
         for number in numbers:
             try:
                 with page_time_limit(limits.page_timeout_s):
-                    texts[number] = normalize_text(_pdfium_text(document, number))
+                    text = normalize_text(_pdfium_text(document, number))
             except PageTimeout:
                 notes.append(f"page {number} skipped: text extraction took over {limits.page_timeout_s:g} s")
-                texts[number] = ""
+                text = ""
             except Exception:  # noqa: BLE001 - the worker reads this page itself, with pypdf's fallback
                 texts[number] = None
+                continue
+            texts[number] = (text, limits.splitter.spans(text) if limits.splitter is not None else None)
         data = pickle.dumps((texts, notes), protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(write_end, "wb") as out:
             out.write(data)
@@ -302,6 +309,8 @@ def _ocr_empty_pages(path: Path, parsed: ParsedDocument, limits: ReadLimits) -> 
         if text.strip():
             parsed.pages[number - 1] = text
             parsed.ocr_pages.append(number)
+            if parsed.spans is not None:
+                parsed.spans[number - 1] = None  # split again, as read by OCR
     if parsed.ocr_pages:
         parsed.notes.append(f"text of page(s) {_page_list(parsed.ocr_pages)} read by OCR")
 
@@ -358,6 +367,8 @@ def with_pictures(path: Path, parsed: ParsedDocument, limits: ReadLimits) -> Par
     pictures = read_pictures(path, parsed.picture_pages, limits)
     for number, text in pictures.pages.items():
         parsed.pages[number - 1] = f"{parsed.pages[number - 1].rstrip()}\n\n{text}"
+        if parsed.spans is not None:
+            parsed.spans[number - 1] = None
     parsed.ocr_pages.extend(n for n in sorted(pictures.pages) if n not in parsed.ocr_pages)
     if pictures.describe():
         parsed.notes.append(pictures.describe())

@@ -10,10 +10,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ingest.normalize import normalize_text
 from storage.records import DocState
+
+if TYPE_CHECKING:
+    from ingest.splitter import TokenSplitter
 
 
 class ReadFailure(Exception):
@@ -39,6 +42,19 @@ class ParsedDocument:
     ocr_pages: list[int] = field(default_factory=list)
     title: str = ""
     picture_pages: list[int] = field(default_factory=list)  # pages whose large pictures are still to be read
+    # each page's passages (start, end), when the reader split them as it read (None for a page it did not), and the
+    # splitting they were made by (TokenSplitter.identity)
+    spans: list[list[tuple[int, int]] | None] | None = None
+    split_by: str = ""
+
+    def split(self, splitter: TokenSplitter | None) -> None:
+        """Fill in the passages of every page not split yet."""
+        if splitter is None:
+            return
+        spans = self.spans if self.spans is not None and len(self.spans) == len(self.pages) else [None] * len(self.pages)
+        self.spans = [given if given is not None else splitter.spans(text) for given, text in zip(spans, self.pages,
+                                                                                                  strict=True)]
+        self.split_by = splitter.identity
 
     @property
     def characters(self) -> int:
@@ -56,6 +72,9 @@ class ReadLimits:
     # processes reading a long PDF's text at once: the parsing worker forks a helper for the second half (only the
     # worker: it is single-threaded and under its own memory limit), so a 300-page report is read in half the time
     text_processes: int = 2
+    # splits pages into passages as they are read (in the worker and its helpers: the main process then only
+    # indexes them); None leaves splitting to the pipeline
+    splitter: TokenSplitter | None = field(default=None, compare=False)
 
 
 class Reader(Protocol):

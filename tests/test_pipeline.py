@@ -3,9 +3,11 @@
 import shutil
 from pathlib import Path
 
+import pytest
+
 from confidant.services import Services
 from storage.records import DocState
-from tests.documents import make_docx, make_pdf
+from tests.documents import HR_DOCS, make_docx, make_pdf
 
 
 def test_mixed_folder_each_file_gets_a_clear_state(services: Services, tmp_path: Path) -> None:
@@ -154,3 +156,28 @@ def test_cancelling_mid_file_keeps_the_files_before_and_nothing_of_the_one_being
     assert not [h for h in services.keywords.search("travel rules abroad", 5, ["c1"]) if h.chunk.document_id == b.id]
     [again] = services.pipeline.ingest([second], "c1")  # added again: indexed in full
     assert again.state is DocState.INDEXED and services.store.count(document_id=b.id) == again.chunks
+
+
+def test_the_parsing_worker_splits_as_it_reads_exactly_as_the_pipeline_would(services: Services, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long PDF is read and split by two processes, a Word file split by the worker after reading it: the same
+    passages as splitting in the app's process, which then only indexes them."""
+    splitter = services.pipeline.splitter
+    assert splitter.identity and splitter.identity.split("|")[0].endswith("tokenizer.json")
+    long_pdf = HR_DOCS / "Northwind_Standard_Benefits_Details.pdf"  # 104 pages: read by the worker and a helper
+    word = make_docx(tmp_path / "policy.docx", ["Leave policy. Employees accrue twenty days of paid leave.",
+                                                "Approval. Requests are approved by the line manager."])
+    for path in (long_pdf, word):
+        parsed = services.worker.parse(path)
+        assert parsed.split_by == splitter.identity, path.name
+        assert parsed.spans == [splitter.spans(page) for page in parsed.pages], path.name
+
+    def not_here(text: str) -> list[tuple[int, int]]:
+        raise AssertionError("split again in the app's process")
+
+    monkeypatch.setattr(splitter, "spans", not_here)
+    results = services.pipeline.ingest([long_pdf, word], "hr", wait=False)
+    assert [r.state for r in results] == [DocState.INDEXED, DocState.INDEXED]
+    chunks = services.keywords.document_chunks("hr", results[0].id)
+    assert len(chunks) == results[0].chunks > 104
+    assert all(c.text.strip() and len(c.text) <= 1500 for c in chunks)
