@@ -200,7 +200,10 @@ class IngestPipeline:
         if record is None:
             return result
         if record.state is DocState.INDEXED:
-            return FileResult(result.file, result.id, result.collection, record.state, record.reason, record.pages,
+            # the record's notes grow by the pictures' note; a restored earlier version keeps saying so
+            reason = (record.reason if record.reason.startswith(result.reason)
+                      else "; ".join(filter(None, [result.reason, record.reason])))
+            return FileResult(result.file, result.id, result.collection, record.state, reason, record.pages,
                               record.chunks)
         return FileResult(result.file, result.id, result.collection, record.state, record.reason)
 
