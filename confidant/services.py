@@ -179,13 +179,18 @@ class Services:
             reranker = CrossEncoderReranker(threads=s.embedding_threads)
         return Retriever(self.embedder, self.store, self.keywords, self.registry, retriever_options(s),
                          reranker=reranker, speller=self._speller(), pages=self.pages,
-                         router=DocumentRouter(self.pages, self.keywords) if s.search_routing else None)
+                         router=self._router() if s.search_routing else None)
+
+    def _known_words(self) -> frozenset[str]:
+        return dictionary_words(tuple(self.settings.search_spelling_languages))
+
+    def _router(self) -> DocumentRouter:
+        return DocumentRouter(self.pages, self.keywords, known_words=self._known_words)
 
     def _speller(self) -> SpellingCorrector | None:
         if not self.settings.search_spelling:
             return None
-        languages = tuple(self.settings.search_spelling_languages)
-        return SpellingCorrector(self.keywords.vocabulary, dictionary=lambda: dictionary_words(languages))
+        return SpellingCorrector(self.keywords.vocabulary, dictionary=self._known_words)
 
     @cached_property
     def chat_model(self) -> ChatModel:

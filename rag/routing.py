@@ -22,7 +22,12 @@ So, before ranking passages:
    `CONCENTRATION` of the passages that hold it are theirs): a company name used in every document, like an
    employer's name in its HR booklets, names none. (A limit on the candidates' share of the pages searched for
    routing itself cost 0.03–0.05 of recall@5 on five-document collections of contracts and filings; it now
-   applies only to taking the names out, step 4.)
+   applies only to taking the names out, step 4.) Nor when the question also gives a made name (written as a
+   name, not an abbreviation, and no dictionary holds it: "Northwind", "Contoso") that no first page holds and
+   the candidates never use, while a few other documents do: "How much does Northwind Standard cost per
+   paycheck?" asked of a benefits booklet (whose cover says "Benefit options") beside an annual report (whose
+   cover says "Standard") was routed to the annual report alone and declined. No question of the three
+   development sets routes differently for it (all 395 compared with and without).
 4. Search only the candidates. Where the names make up much of the question (at least `STRIP_SHARE` of its
    words: "… the License and Hosting Agreement between Corio Inc. and Changepoint, Inc.") and the candidates are a
    small part of what is searched (at most `STRIP_MAX_PAGE_SHARE` of its pages), take out of it the naming words
@@ -41,11 +46,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from storage.keyword_index import NamingIndex, query_terms
-from storage.records import DocumentRecord
+from storage.records import DocumentRecord, ScoredChunk
 
 NAMED_SHARE = 0.6  # a candidate scores at least this share of the best document's name score
 RARE_SHARE = 0.2  # a naming word is on at most this share of the first pages searched (or on two)
@@ -88,6 +93,16 @@ def name_words(text: str) -> list[str]:
     return words
 
 
+def made_names(text: str, dictionary: Collection[str]) -> list[str]:
+    """The names (`name_words`) written as a proper name ("Northwind", "Contoso": a capital, then small letters)
+    that the dictionary does not hold: made names. Abbreviations ("FY", "USD", "EBITDA") are not: they are the
+    subject's words, used by some documents and not others; a dictionary word ("Policyholder") neither."""
+    if not dictionary:
+        return []
+    written = {w.lower() for w in _WORD.findall(text) if len(w) > 1 and w[0].isupper() and w[1:].islower()}
+    return [w for w in dict.fromkeys(name_words(text)) if w in written and w.isalpha() and w not in dictionary]
+
+
 def without_names(text: str) -> str:
     """The question without the words written as names (`name_words`): what it asks, not of which document."""
     names = set(name_words(text))
@@ -100,9 +115,12 @@ def first_page_id(record: DocumentRecord) -> str:
 
 
 class DocumentRouter:
-    def __init__(self, pages: NamingIndex, passages: NamingIndex) -> None:
+    def __init__(self, pages: NamingIndex, passages: NamingIndex,
+                 known_words: Callable[[], Collection[str]] = frozenset) -> None:
         self.pages = pages  # whole pages with their document titles
         self.passages = passages  # the chunk index, to see where a word is used
+        self._known_words = known_words  # the languages' dictionary, loaded when first needed (made_names)
+        self._known: Collection[str] | None = None
 
     def route(self, question: str, records: Sequence[DocumentRecord]) -> Route | None:
         """The documents among `records` (those searched) that the question names, or None to search them all."""
@@ -119,6 +137,9 @@ class DocumentRouter:
             return None  # a year or a number alone names no document
         by_name = self._best(names, ids)
         if not by_name or not any(self._concentrated(w, by_name, records) for w in names):
+            return None
+        if any(self._named_elsewhere(w, by_name, records) for w in made_names(text, self._dictionary())
+               if self.pages.count_among(w, ids) == 0):
             return None
         # a year or number the question gives picks among the documents the names name: those whose first page
         # holds the most of them ("2017" among three years of a company's annual reports)
@@ -155,6 +176,25 @@ class DocumentRouter:
         return {d for d, score in scores.items() if best > 0 and score >= NAMED_SHARE * best}
 
     def _concentrated(self, word: str, named: set[str], records: Sequence[DocumentRecord]) -> bool:
-        collections = sorted({r.collection for r in records})
-        hits = self.passages.search(word, SPREAD_DEPTH, collections, [r.id for r in records])
+        hits = self._passages_holding(word, records)
         return bool(hits) and sum(h.chunk.document_id in named for h in hits) >= CONCENTRATION * len(hits)
+
+    def _dictionary(self) -> Collection[str]:
+        if self._known is None:
+            self._known = self._known_words()
+        return self._known
+
+    def _named_elsewhere(self, word: str, named: set[str], records: Sequence[DocumentRecord]) -> bool:
+        """A made name (`made_names`) no first page holds, that the named documents never use and a few others do ("Northwind
+        Standard", a plan named on a benefits booklet's inner pages, asked beside an annual report whose cover says
+        "Standard"): the question is about those others too."""
+        if self._passages_holding(word, records, named, 1):
+            return False
+        others = {h.chunk.document_id for h in self._passages_holding(word, records)}
+        return 0 < len(others) <= max(2.0, RARE_SHARE * len(records))
+
+    def _passages_holding(self, word: str, records: Sequence[DocumentRecord], among: set[str] | None = None,
+                          k: int = SPREAD_DEPTH) -> list[ScoredChunk]:
+        collections = sorted({r.collection for r in records})
+        ids = [r.id for r in records if among is None or r.id in among]
+        return self.passages.search(word, k, collections, ids)

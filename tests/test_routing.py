@@ -126,17 +126,24 @@ def filings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Ite
     """Two filings of one company: the annual report's long cover gives its name once, the quarterly report's
     short cover five times; and two other companies' filings."""
     folder = tmp_path_factory.mktemp("filings")
-    make_pdf(folder / "annual-report.pdf", ["ANNUAL REPORT\nKestrel Outfitters\n" + COVER_TEXT * 5,
-                                            "Revenues rose to 4.1 billion dollars, led by footwear.", BOILERPLATE])
+    make_pdf(folder / "annual-report.pdf", ["ANNUAL REPORT\nKestrel Outfitters\nNew York Stock Exchange, "
+                                            "Standard Industrial Classification 5661\n" + COVER_TEXT * 5,
+                                            "Revenues rose to 4.1 billion dollars, led by footwear.", BOILERPLATE,
+                                            "New accounting standards. The lease standard had no material effect.",
+                                            "The revenue standard changed when licence revenues are recognised."])
     make_pdf(folder / "quarterly-report.pdf", ["QUARTERLY REPORT of Kestrel Outfitters. Kestrel Outfitters, "
                                                "Kestrel Outfitters and Kestrel Outfitters, Kestrel Outfitters.",
                                                "Quarterly revenues were 1.2 billion dollars.", BOILERPLATE])
     for name, company in (("lumen.pdf", "Lumen Harbour Shipping"), ("orchid.pdf", "Orchid Valley Mills")):
         make_pdf(folder / name, [f"ANNUAL REPORT\n{company}\n" + COVER_TEXT,
                                  "Revenues fell to 800 million dollars.", BOILERPLATE])
+    make_pdf(folder / "benefit-options.pdf", ["BENEFIT OPTIONS\nChoosing your medical plan for next year.",
+                                              "Northwind Standard costs 45 dollars per paycheck for an employee "
+                                              "with one dependent.",
+                                              "Northwind Standard covers preventive care in network."])
     services = make_services(tmp_path_factory.mktemp("filings-home"), embedder)
     results = services.pipeline.ingest([folder], "filings")
-    assert [r.state for r in results] == [DocState.INDEXED] * 4, results
+    assert [r.state for r in results] == [DocState.INDEXED] * 5, results
     yield services
     services.close()
 
@@ -150,3 +157,17 @@ def test_a_document_that_names_the_company_once_is_as_named_as_one_that_repeats_
     assert found is not None
     names = {r.id: r.file_name for r in records}
     assert sorted(names[d] for d in found.document_ids) == ["annual-report.pdf", "quarterly-report.pdf"]
+
+
+def test_a_name_only_another_documents_inner_pages_hold_does_not_route_to_a_cover_that_shares_a_word(
+        filings: Services) -> None:
+    """Tried in the app with a benefits booklet beside an annual report: "Northwind Standard" is on no first page
+    (the booklet's cover says "Benefit options"), "Standard" is on the annual report's cover — the question was
+    routed to the annual report alone and declined. A name the question gives that another document uses inside it
+    keeps the search on every document."""
+    question = "How much does Northwind Standard cost per paycheck for an employee with one dependent?"
+    records = filings.registry.documents("filings")
+    assert filings.retriever.router is not None
+    assert filings.retriever.router.route(question, records) is None
+    [first, *_] = filings.retriever.search(question, 5, ["filings"])
+    assert (first.chunk.file_name, first.chunk.page) == ("benefit-options.pdf", 2)
