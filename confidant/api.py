@@ -171,10 +171,10 @@ def create_api(gate: Gate) -> FastAPI:
     @api.get("/api/indexing")
     def indexing(space: Space) -> dict[str, Any]:
         """Documents of the caller's collections still searched by keywords only, and about how long until their
-        vectors are in."""
+        vectors are in; `pictures`: how many still have their pictures read."""
         queue = space.indexing_queue()
         return {"documents": queue.documents, "chunks": queue.chunks, "seconds_left": queue.seconds_left,
-                "message": queue.describe()}
+                "pictures": queue.pictures, "message": queue.describe()}
 
     @api.post("/api/documents", openapi_extra=_UPLOAD_BODY)
     async def upload(space: Space, request: Request,

@@ -455,23 +455,29 @@ class Workspace:
     def indexing_queue(self, collections: Sequence[str] | None = None) -> VectorQueue:
         """Documents of these collections (default: all the caller may see) still searched by keywords only, and
         about how long until their vectors are all in, at the speed this process's filler measured."""
-        return self._queue(self._waiting(self.scope(collections)))
+        scope = self.scope(collections)
+        return self._queue(self._waiting(scope), self._pictures_waiting(scope))
 
     def _waiting(self, scope: Sequence[str]) -> list[DocumentRecord]:
         named = set(scope)
         return [r for r in self.parts.registry().awaiting_vectors() if r.collection in named]
 
-    def _queue(self, waiting: Sequence[DocumentRecord]) -> VectorQueue:
-        return VectorQueue.of(waiting, self.parts.vector_filler().chunks_per_s if waiting else None)
+    def _pictures_waiting(self, scope: Sequence[str]) -> list[DocumentRecord]:
+        named = set(scope)
+        return [r for r in self.parts.registry().awaiting_pictures() if r.collection in named]
+
+    def _queue(self, waiting: Sequence[DocumentRecord], pictures: Sequence[DocumentRecord] = ()) -> VectorQueue:
+        return VectorQueue.of(waiting, self.parts.vector_filler().chunks_per_s if waiting else None, pictures)
 
     def _with_queue_note(self, answer: Answer, scope: list[str], document_ids: Sequence[str] | None) -> Answer:
         """An answer from collections whose newest documents are not fully embedded says so (asked of some
         documents: when one of them waits)."""
-        waiting = self._waiting(scope)
-        if document_ids is not None and not {r.id for r in waiting} & set(document_ids):
-            return answer
-        queue = self._queue(waiting)
-        if not queue.documents:
+        waiting, pictures = self._waiting(scope), self._pictures_waiting(scope)
+        if document_ids is not None:
+            asked = set(document_ids)
+            waiting, pictures = [r for r in waiting if r.id in asked], [r for r in pictures if r.id in asked]
+        queue = self._queue(waiting, pictures)
+        if queue.empty:
             return answer
         note = f"Still being indexed: {queue.describe()}."
         answer.message = f"{answer.message} {note}".strip() if answer.message else note

@@ -27,22 +27,35 @@ class VectorQueue:
     documents: int
     chunks: int
     seconds_left: float | None  # None until this process has measured its speed
+    pictures: int = 0  # documents whose large pictures are still to be read (their text is searchable meanwhile)
 
     @classmethod
-    def of(cls, waiting: Sequence[DocumentRecord], chunks_per_s: float | None) -> VectorQueue:
-        """The queue these documents make, at this speed."""
+    def of(cls, waiting: Sequence[DocumentRecord], chunks_per_s: float | None,
+           pictures: Sequence[DocumentRecord] = ()) -> VectorQueue:
+        """The queue these documents make, at this speed (`pictures`: those whose pictures are still to be read)."""
         chunks = sum(r.vectors_pending for r in waiting)
-        return cls(len(waiting), chunks, chunks / chunks_per_s if waiting and chunks_per_s else None)
+        return cls(len(waiting), chunks, chunks / chunks_per_s if waiting and chunks_per_s else None, len(pictures))
+
+    @property
+    def empty(self) -> bool:
+        return not self.documents and not self.pictures
 
     def describe(self) -> str:
-        """'keyword search only for 2 documents, about 40 s left' — empty when nothing waits."""
-        if not self.documents:
-            return ""
-        what = f"keyword search only for {self.documents} document{'s' if self.documents != 1 else ''}"
-        if self.seconds_left is None:
-            return what + ", semantic search follows as they are embedded"
-        left = self.seconds_left
-        return what + (f", about {left:.0f} s left" if left < 90 else f", about {left / 60:.0f} min left")
+        """'keyword search only for 2 documents, about 40 s left; the pictures of 1 document are being read' —
+        empty when nothing waits."""
+        parts = []
+        if self.documents:
+            what = f"keyword search only for {_documents(self.documents)}"
+            left = self.seconds_left
+            parts.append(what + (", semantic search follows as they are embedded" if left is None
+                                 else f", about {left:.0f} s left" if left < 90 else f", about {left / 60:.0f} min left"))
+        if self.pictures:
+            parts.append(f"the pictures of {_documents(self.pictures)} are being read")
+        return "; ".join(parts)
+
+
+def _documents(n: int) -> str:
+    return f"{n} document{'s' if n != 1 else ''}"
 
 
 class VectorFiller:

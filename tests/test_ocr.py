@@ -81,6 +81,9 @@ def test_pictures_are_read_after_the_text_is_searchable_then_found_like_the_text
     table_words = "Employee Only $45.00 $55.00"
     assert not any(table_words in c.text for c in services.keywords.document_chunks("hr", result.id))
     assert services.retriever.search("employee cost per paycheck Northwind Standard", 3, ["hr"], mode="keyword")
+    services.pipeline.embed_pending()  # the vectors first: then only the pictures wait, and the sidebar says so
+    queue = services.workspace().indexing_queue(["hr"])
+    assert (queue.documents, queue.pictures, queue.describe()) == (0, 1, "the pictures of 1 document are being read")
 
     services.pipeline.fill_pending()
     record = services.registry.get("hr", result.id)
@@ -98,6 +101,7 @@ def test_pictures_are_read_after_the_text_is_searchable_then_found_like_the_text
                                          mode=mode)
         assert any(table_words in h.chunk.text for h in hits), mode
     assert services.registry.awaiting_pictures() == [] and services.pipeline.fill_pending() == 0
+    assert services.workspace().indexing_queue(["hr"]).empty
     services.close()
 
 

@@ -132,6 +132,9 @@ def test_an_answer_says_which_documents_are_searched_by_keywords_only(services: 
     (VectorQueue(2, 500, 40.2), "keyword search only for 2 documents, about 40 s left"),
     (VectorQueue(1, 9000, 600.0), "keyword search only for 1 document, about 10 min left"),
     (VectorQueue(3, 10, None), "keyword search only for 3 documents, semantic search follows as they are embedded"),
+    (VectorQueue(0, 0, None, pictures=1), "the pictures of 1 document are being read"),
+    (VectorQueue(2, 500, 40.2, pictures=2),
+     "keyword search only for 2 documents, about 40 s left; the pictures of 2 documents are being read"),
 ])
 def test_the_queue_is_described_in_words(queue: VectorQueue, text: str) -> None:
     assert queue.describe() == text

@@ -25,14 +25,15 @@ def status_panel(ctx: AppContext) -> None:
 
 
 def indexing_panel(ctx: AppContext) -> None:
-    """Documents still being embedded behind the scenes, with the time left; refreshed every two seconds while
-    there are any, and the whole page once they are done (the counts and search then include all of them)."""
-    if ctx.ws.indexing_queue().documents:
+    """Documents still being embedded (or their pictures read) behind the scenes, with the time left; refreshed
+    every two seconds while there are any, and the whole page once they are done (the counts and search then
+    include all of them)."""
+    if not ctx.ws.indexing_queue().empty:
         st.fragment(_queue_progress, run_every=2)(ctx)
 
 
 def _queue_progress(ctx: AppContext) -> None:
     queue = ctx.ws.indexing_queue()
-    if not queue.documents:
+    if queue.empty:
         st.rerun(scope="app")
     st.caption(f"Indexing in the background: {queue.describe()}. You can keep asking meanwhile.")
