@@ -56,6 +56,7 @@ def collection_name(name: str) -> str:
 
 CollectionName = Annotated[str, AfterValidator(collection_name)]
 DocumentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{1,64}$")]
+GridRunId = Annotated[str, StringConstraints(pattern=r"^g[0-9]{1,12}-[0-9]{1,12}$")]
 
 
 def client_limits(settings: Settings) -> ClientLimits:
@@ -142,6 +143,14 @@ def create_api(gate: Gate) -> FastAPI:
         history: list[Earlier] = Field(
             default=[], max_length=limits.max_history_items, description="Earlier questions of this conversation.")
 
+    class GridRequest(BaseModel):
+        collection: CollectionName
+        questions: list[Question] = Field(min_length=1, max_length=limits.max_grid_questions,
+                                          description="The grid's columns, one question each.")
+        document_ids: list[DocumentId] | None = Field(
+            default=None, max_length=limits.max_documents, description="The rows; default every current document.")
+        redo: bool = Field(default=False, description="Answer again the cells kept from an earlier run.")
+
     @api.get("/api/health")
     def health() -> dict[str, str]:
         """Liveness only: says nothing about documents or users."""
@@ -175,6 +184,22 @@ def create_api(gate: Gate) -> FastAPI:
         queue = space.indexing_queue()
         return {"documents": queue.documents, "chunks": queue.chunks, "seconds_left": queue.seconds_left,
                 "pictures": queue.pictures, "message": queue.describe()}
+
+    @api.post("/api/grids", status_code=202)
+    def start_grid(space: Space, body: GridRequest) -> dict[str, object]:
+        """Start a review grid in the background: each document asked each question alone, a cited short answer
+        per cell. Poll `GET /api/grids/{id}` for its cells as they are answered."""
+        return space.start_grid(body.collection, body.questions, body.document_ids, redo=body.redo).as_json()
+
+    @api.get("/api/grids/{run_id}")
+    def grid_run(space: Space, run_id: GridRunId) -> dict[str, object]:
+        """A grid you started: its state (queued, running, done, cancelled, failed), progress and cells so far."""
+        return space.grid_run(run_id).as_json()
+
+    @api.delete("/api/grids/{run_id}")
+    def cancel_grid(space: Space, run_id: GridRunId) -> dict[str, object]:
+        """Stop a grid you started, at its next cell; the cells answered so far are kept."""
+        return space.cancel_grid(run_id).as_json()
 
     @api.post("/api/documents", openapi_extra=_UPLOAD_BODY)
     async def upload(space: Space, request: Request,

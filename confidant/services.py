@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from confidant.access import LOCAL_CALLER, Caller
 from confidant.data_folder import loose_modes_warning, make_private
+from confidant.grid_runs import GridRuns
 from confidant.model_choice import AnswerModelPool, choose_chat_model
 from confidant.offline import enforce_offline
 from confidant.settings import Settings
@@ -255,6 +256,7 @@ class Services:
             audit=lambda: self.audit, assistants=lambda: self.assistants, feedback=lambda: self.feedback,
             conversations=lambda: self.conversations, answer_models=lambda: self.answer_models,
             preferences=lambda: self.preferences, grid_cells=lambda: self.grid_cells,
+            grid_runs=lambda: self.grid_runs,
             answer_options=answer_options(self.settings), data_folder_warning=self.data_folder_warning or "")
 
     def gate(self) -> Gate:
@@ -265,8 +267,16 @@ class Services:
         """Every use case, for one caller (the local single user by default)."""
         return Workspace(self.parts(), caller)
 
+    @cached_property
+    def grid_runs(self) -> GridRuns:
+        """Review grids being filled in the background (one thread, started with the first grid)."""
+        return GridRuns()
+
     def close(self) -> None:
         """Close what was opened (once: closing again does nothing)."""
+        runs = self.__dict__.pop("grid_runs", None)
+        if runs is not None:
+            runs.close()  # after the cell being answered: the model and the stores are closed next
         filler = self.__dict__.pop("vector_filler", None)
         if filler is not None:
             filler.stop()  # after the batch being stored; the rest waits in the registry for the next start

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from confidant.access import NOT_FOUND, AccessDenied, Caller
+from confidant.grid_runs import GridRun, GridRuns
 from confidant.limits import ClientLimits
 from confidant.model_choice import DEFAULT, AnswerModel, AnswerModelPool
 from confidant.settings import Settings
@@ -79,6 +80,7 @@ class WorkspaceParts:
     answer_models: Callable[[], AnswerModelPool]
     preferences: Callable[[], PreferenceStore]
     grid_cells: Callable[[], GridCellStore]  # the review grid's answered cells
+    grid_runs: Callable[[], GridRuns]  # grids being filled in the background (this process's)
     answer_options: AnswerOptions
     data_folder_warning: str = ""
 
@@ -517,20 +519,58 @@ class Workspace:
         for the same version of its document is reused (a stopped grid resumes; a changed document redoes only its
         row) unless `redo`. `on_cell(cell, progress)` after each cell; raising from it stops the grid, keeping
         the cells answered so far."""
+        questions, records = self._grid_rows(collection, questions, document_ids)
+        self._record("grid", [collection], documents=[r.file_name for r in records],
+                     detail=f"{len(records)} documents × {len(questions)} questions")
+        return self._fill_grid(collection, questions, records, on_cell, redo)
+
+    def start_grid(self, collection: str, questions: Sequence[str], document_ids: Sequence[str] | None = None, *,
+                   redo: bool = False) -> GridRun:
+        """Fill a grid (see `grid`) in the background, after the grids started before it; its cells can be read
+        with `grid_run` as they are answered, and `cancel_grid` stops it (the cells answered so far are kept)."""
+        questions, records = self._grid_rows(collection, questions, document_ids)
+        run = GridRun("", self.caller.username, collection, questions, [(r.id, r.file_name) for r in records])
+        self.parts.grid_runs().submit(run, lambda on_cell: self._fill_grid(collection, questions, records, on_cell,
+                                                                           redo))
+        self._record("grid", [collection], documents=[r.file_name for r in records],
+                     detail=f"{len(records)} documents × {len(questions)} questions, in the background ({run.id})")
+        return run
+
+    def grid_run(self, run_id: str) -> GridRun:
+        """A grid the caller started in the background: its state, progress and the cells so far."""
+        run = self.parts.grid_runs().get(run_id)
+        if run is None or run.owner != self.caller.username:
+            raise self._denied(NOT_FOUND, f"grid run {run_id[:40]!r}")
+        return run
+
+    def grid_runs(self) -> list[GridRun]:
+        """The grids the caller started in this process, newest first."""
+        return self.parts.grid_runs().of(self.caller.username)
+
+    def cancel_grid(self, run_id: str) -> GridRun:
+        """Stop a grid the caller started, at its next cell."""
+        run = self.grid_run(run_id)
+        self.parts.grid_runs().cancel(run.id)
+        self._record("grid_cancel", [run.collection], detail=run.id)
+        return run
+
+    def _grid_rows(self, collection: str, questions: Sequence[str],
+                   document_ids: Sequence[str] | None) -> tuple[list[str], list[DocumentRecord]]:
+        """A grid's columns and rows, once the caller may grid this collection and within the limits."""
         questions = list(dict.fromkeys(q.strip() for q in self.limits.grid_questions(questions)))
         if document_ids is not None:
             self.limits.documents(document_ids)
         self.scope([collection])
         if document_ids is None:
-            records = [r for r in self.documents(collection, DocState.INDEXED) if r.current]
-        else:
-            named = {r.id: r for r in self.documents(collection)}
-            missing = [d for d in document_ids if d not in named]
-            if missing:
-                raise self._denied(NOT_FOUND, f"document {missing[0]!r} in {collection!r}")
-            records = [named[d] for d in dict.fromkeys(document_ids) if named[d].state == DocState.INDEXED]
-        self._record("grid", [collection], documents=[r.file_name for r in records],
-                     detail=f"{len(records)} documents × {len(questions)} questions")
+            return questions, [r for r in self.documents(collection, DocState.INDEXED) if r.current]
+        named = {r.id: r for r in self.documents(collection)}
+        missing = [d for d in document_ids if d not in named]
+        if missing:
+            raise self._denied(NOT_FOUND, f"document {missing[0]!r} in {collection!r}")
+        return questions, [named[d] for d in dict.fromkeys(document_ids) if named[d].state == DocState.INDEXED]
+
+    def _fill_grid(self, collection: str, questions: list[str], records: list[DocumentRecord],
+                   on_cell: Callable[[GridCell, GridProgress], None] | None, redo: bool) -> Grid:
         store = self.parts.grid_cells()
         stored = {(c.document_id, c.question): c for c in store.cells(collection, [r.id for r in records], questions)}
         grid = Grid([(r.id, r.file_name) for r in records], questions)
@@ -565,6 +605,7 @@ class Workspace:
             raise self._denied(NOT_FOUND, f"grid cell {question[:80]!r} of {record.file_name!r}")
         self._record("grid_review", [collection], question=question, documents=[record.file_name], detail=answer)
         [cell] = self.parts.grid_cells().cells(collection, [document_id], [question])
+        self.parts.grid_runs().reviewed(collection, cell)
         return cell
 
     def grid_templates(self, collection: str) -> dict[str, list[str]]:

@@ -96,7 +96,9 @@ def test_every_other_route_refuses_missing_or_bad_tokens(world: World, client: T
     routes: list[tuple[str, str, dict[str, Any]]] = [
         ("GET", "/api/search?q=dental", {}), ("POST", "/api/ask", {"json": {"question": "dental deductible?"}}),
         ("GET", "/api/documents", {}), ("POST", "/api/documents", upload),
-        ("DELETE", f"/api/documents/hr/{hr}", {}), ("GET", f"/api/documents/hr/{hr}/file", {})]
+        ("DELETE", f"/api/documents/hr/{hr}", {}), ("GET", f"/api/documents/hr/{hr}/file", {}),
+        ("POST", "/api/grids", {"json": {"collection": "hr", "questions": ["dental deductible?"]}}),
+        ("GET", "/api/grids/g1-1", {}), ("DELETE", "/api/grids/g1-1", {})]
     files_before = sorted(world.services.settings.files_dir.rglob("*"))
     for token in (None, "garbage", "cfd_" + "x" * 43, expired, revoked, gone):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -147,6 +149,36 @@ def test_forbidden_and_missing_answer_alike_and_legal_never_leaks(
     by_bob = [client.delete(url, headers=bob) for url in (f"/api/documents/hr/{world.hr_id}", f"/api/documents/x/{missing}")]
     assert [(r.status_code, r.json()) for r in by_bob] == [gone, gone]
     assert world.services.registry.get("legal", legal) and world.services.registry.get("hr", world.hr_id)
+
+
+def test_a_grid_started_over_the_api_fills_in_the_background_and_only_its_owner_reads_it(
+        world: World, client: TestClient, tokens: dict[str, Headers]) -> None:
+    alice, bob = tokens["alice"], tokens["bob"]
+    question = "What is the dental deductible?"
+    started = client.post("/api/grids", headers=alice, json={"collection": "hr", "questions": [question]})
+    assert started.status_code == 202 and started.json()["state"] in ("queued", "running"), started.text
+    run_id, deadline = started.json()["id"], time.monotonic() + 120
+    while (run := client.get(f"/api/grids/{run_id}", headers=alice).json())["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.1)
+    assert run["state"] == "done" and (run["done"], run["total"], run["answered"]) == (1, 1, 1), run
+    [row] = run["rows"]
+    [cell] = row["cells"]
+    assert row["file"] == HR_FILE and cell["question"] == question and cell["page"] == 1, cell
+    assert "50" in cell["quote"] and "zephyrine" not in str(run).lower()
+    # legal is as unknown to alice as a collection that does not exist; bob cannot see or stop her grid
+    gone = (404, {"detail": NOT_FOUND})
+    for collection in ("legal", "nosuch"):
+        refused = client.post("/api/grids", headers=alice, json={"collection": collection, "questions": [question]})
+        assert (refused.status_code, refused.json()) == gone
+    for method in ("GET", "DELETE"):
+        response = client.request(method, f"/api/grids/{run_id}", headers=bob)
+        assert (response.status_code, response.json()) == gone
+    assert client.get(f"/api/grids/{run_id}", headers=alice).json()["state"] == "done"
+    # limits on what a client sends
+    too_many = client.post("/api/grids", headers=alice, json={"collection": "hr", "questions": ["Why?"] * 31})
+    assert too_many.status_code == 422
+    assert client.get("/api/grids/not-a-run", headers=alice).status_code == 422
 
 
 def files_under(folder: Path) -> set[Path]:

@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import Engine
 
 from confidant.grid_export import header, write_csv, write_xlsx
+from confidant.grid_runs import GridRun, RunState
 from confidant.services import Services, build_services
 from confidant.settings import Settings
 from rag.answering import Answer, Citation
@@ -294,6 +295,46 @@ def test_a_small_contract_grid_is_right_or_plainly_not_found(contracts: Services
     assert {k: c for k, c in redone.cells.items() if k[0] != changed} == \
         {k: c for k, c in grid.cells.items() if k[0] != changed}
     assert all(redone.cells[(changed, q)].version != grid.cells[(changed, q)].version for q in redone.questions)
+
+
+def _wait(run: GridRun, until: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 900
+    while not until():
+        assert run.state is not RunState.FAILED, run.error
+        assert time.monotonic() < deadline, run.describe()
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_grid_filled_in_the_background_shows_its_cells_as_they_come_and_stops_on_cancel(
+        contracts: Services, contracts_home: Path) -> None:
+    """The app's and the API's way: the grid is started and read while it runs; Cancel stops it after the cell being
+    answered (the cells so far are kept and shown); started again, it answers only the rest."""
+    with sqlite3.connect(contracts_home / "registry.sqlite3") as db:  # none kept from the test before
+        db.execute("DELETE FROM grid_cells")
+    ws = contracts.workspace()
+    questions = [LAW, TERM_END]
+    run = ws.start_grid("legal", questions)
+    assert ws.grid_runs()[0] is run and run.state in (RunState.QUEUED, RunState.RUNNING)
+    _wait(run, lambda: bool(run.cells))
+    first = dict(run.cells)
+    assert run.progress is not None and run.progress.total == 6 and run.state is RunState.RUNNING
+    ws.cancel_grid(run.id)
+    _wait(run, lambda: run.finished)
+    assert run.state is RunState.CANCELLED and 1 <= len(run.cells) < 6 and first.items() <= run.cells.items()
+    assert "cancelled after" in run.describe()
+    kept = len(_stored_cells(contracts_home))
+    assert kept == len(run.cells)
+    again = ws.start_grid("legal", questions)
+    _wait(again, lambda: again.finished)
+    assert again.state is RunState.DONE and again.answered == 6 - kept
+    assert run.cells.items() <= again.cells.items() and len(again.cells) == 6
+    rows = again.as_json()["rows"]
+    assert [len(r["cells"]) for r in rows] == [2, 2, 2]  # type: ignore[index,union-attr]
+    events = ws.audit_events(action="grid", limit=3)
+    assert [e.detail for e in events[:2]] == [f"3 documents × 2 questions, in the background ({r.id})"
+                                              for r in (again, run)]
+    assert ws.audit_events(action="grid_cancel", limit=1)[0].detail == run.id
 
 
 def _stored_cells(home: Path) -> list[tuple[str, str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,14 +192,30 @@ def test_review_grid_fills_its_cells_and_offers_the_exports(ctx: AppContext) -> 
         "How many weeks of paid parental leave do employees receive?\nWhat is the policy on goldfish and pets?").run()
     at.button(key="grid_run").click().run()
     assert not at.exception, at.exception
+    finished(at, "2 answered now, 0 kept from before")
     [table] = at.dataframe
     rows = table.value.to_dict("records")
     assert [r["file"] for r in rows] == ["handbook.pdf"]
     leave = rows[0]["How many weeks of paid parental leave do employees receive?"]
     assert leave.startswith("✓") and "sixteen weeks" in leave and "(p. 3)" in leave
     assert rows[0]["What is the policy on goldfish and pets?"].startswith("∅ Not found in this document.")
-    assert any("2 answered now, 0 kept from before" in s.label for s in at.status)
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download CSV", "Download Excel", "Download JSON"]
     at.button(key="grid_run").click().run()
-    assert any("0 answered now, 2 kept from before" in s.label for s in at.status)
+    finished(at, "0 answered now, 2 kept from before")
+    # a new session of the same person (a reload) finds the grid it started
+    again = app(ctx)
+    again.sidebar.radio(key="page").set_value("Review grid").run()
+    assert any("0 answered now, 2 kept from before" in c.value for c in again.caption)
+    assert again.text_area(key="grid_questions").value.splitlines() == [
+        "How many weeks of paid parental leave do employees receive?", "What is the policy on goldfish and pets?"]
+
+
+def finished(at: AppTest, says: str) -> None:
+    """Rerun the page (as its two-second refresh does) until the background grid has ended and says so."""
+    deadline = time.monotonic() + 120
+    while not any(says in c.value for c in at.caption):
+        assert not at.exception, at.exception
+        assert time.monotonic() < deadline, [c.value for c in at.caption]
+        time.sleep(0.2)
+        at.run()

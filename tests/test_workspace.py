@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from confidant.access import AccessDenied
+from confidant.grid_runs import GridRun
 from confidant.workspace import Workspace
 from ingest.sync import SyncPlan
 from ingest.uploads import Upload
 from rag.answering import Answer
 from rag.embedders import Embedder
 from rag.evaluation import Evidence, Question
+from rag.grid import Grid
 from storage.collections import CollectionSettings
 from storage.records import DocState
 from tests.test_access import LEGAL_QUESTION, World, build_world
@@ -56,6 +58,9 @@ REFUSED: dict[str, Call] = {
     "evaluate_answers": lambda ws, other, doc: ws.evaluate_answers([QUESTION], [other]),
     # the review grid
     "grid": lambda ws, other, doc: ws.grid(other, ["Which law governs this agreement?"]),
+    "start_grid": lambda ws, other, doc: ws.start_grid(other, ["Which law governs this agreement?"]),
+    "grid_run": lambda ws, other, doc: ws.grid_run(_roots_grid_run(ws, other)),  # someone else's run
+    "cancel_grid": lambda ws, other, doc: ws.cancel_grid(_roots_grid_run(ws, other)),
     "review_grid_cell": lambda ws, other, doc: ws.review_grid_cell(other, doc, "Which law governs?", "Ohio"),
     "grid_templates": lambda ws, other, doc: ws.grid_templates(other),
     "save_grid_template": lambda ws, other, doc: ws.save_grid_template(other, "mine", ["Which law governs?"]),
@@ -107,6 +112,19 @@ REFUSED: dict[str, Call] = {
 def _roots_conversation(ws: Workspace) -> str:
     """A conversation of the administrator's (made behind the door, as the test's set-up)."""
     return ws.parts.conversations().create("root", "Board minutes", {"collections": []}).id
+
+def _roots_grid_run(ws: Workspace, collection: str) -> str:
+    """A background grid of the administrator's (queued behind the door, as the test's set-up)."""
+    run = GridRun("", "root", collection, ["Which law governs this agreement?"], [])
+    return ws.parts.grid_runs().submit(run, lambda on_cell: Grid([], [])).id
+
+
+def _own_grid_runs_only(ws: Workspace, world: World, other: str, doc: str) -> None:
+    theirs = _roots_grid_run(ws, other)
+    mine = ws.start_grid(ws.collections()[0], ["What is the dental deductible?"])
+    listed = [r.id for r in ws.grid_runs()]
+    assert mine.id in listed and theirs not in listed
+
 
 ROLE_ONLY = {"ready_to_ingest", "require_editing"}
 
@@ -164,6 +182,7 @@ FILTERED: dict[str, Check] = {
     "model_name": lambda ws, world, other, doc: None if ws.model_name() else pytest.fail("no model"),
     "rate_answer": _rating_is_the_callers,
     "conversations": _own_conversations_only,
+    "grid_runs": _own_grid_runs_only,
     "add_to_eval_set": _own_eval_set_only,
     "eval_set": _own_eval_set_only,
     "answer_models": lambda ws, world, other, doc: None if "default" in [m.id for m in ws.answer_models()]

@@ -1,8 +1,10 @@
 """Review grid: pick documents and questions, get a table of short cited answers (rows are documents, columns are
 questions), click a cell to see its sentence on the page, correct it, and download the grid for the team.
 
-Each cell is kept as soon as it is answered: Cancel (or leaving the page) stops the run, and running it again
-answers only the cells still missing; a document that changed has its row answered again."""
+The grid is filled in the background (Workspace.start_grid): the person can leave the page, ask questions in the
+chat, and come back to it; its cells show as they are answered. Each cell is kept as soon as it is answered:
+Cancel stops the run, and running it again answers only the cells still missing; a document that changed has its
+row answered again."""
 
 from __future__ import annotations
 
@@ -14,15 +16,16 @@ import streamlit as st
 
 from confidant.access import AccessDenied
 from confidant.grid_export import write_csv, write_json, write_xlsx
+from confidant.grid_runs import GridRun, RunState
 from confidant.limits import LimitExceeded
-from confidant.progress_estimate import eta_clock
 from confidant.workspace import Workspace
-from rag.grid import CellState, Grid, GridCell, GridProgress
+from rag.grid import CellState, Grid, GridCell
 from storage.records import DocState
 from ui.context import AppContext
 from ui.page_image import highlighted_page
 
-RESULT = "grid_result"
+RUN = "grid_run_id"  # the run this session started last
+MARK_RUN = {RunState.DONE: "✓", RunState.CANCELLED: "■", RunState.FAILED: "✗"}
 # plain symbols (emoji need a colour font the browser may not have: headless Chromium drew boxes)
 MARK = {CellState.ANSWERED: "✓", CellState.NOT_FOUND: "∅", CellState.NEEDS_REVIEW: "⚠", CellState.REVIEWED: "✎"}
 STATE_HELP = ("✓ answered: the short answer's facts are in the quoted sentence · ∅ not found in this document · "
@@ -55,16 +58,59 @@ def grid_page(ctx: AppContext) -> None:
         st.session_state["grid_template_shown"] = template
         if template in templates:
             st.session_state["grid_questions"] = "\n".join(templates[template])
+    shown = latest_run(ws, collection)
+    if shown is not None and not st.session_state.get("grid_questions"):  # a reload: the grid's own questions
+        st.session_state["grid_questions"] = "\n".join(shown.questions)
     text = st.text_area("Questions (columns), one per line", key="grid_questions", height=180)
     questions = [line.strip() for line in text.splitlines() if line.strip()]
     save_template(ws, collection, questions)
     run = st.button(f"Fill the grid: {len(chosen)} × {len(questions)} cells", type="primary", key="grid_run",
                     disabled=not (chosen and questions))
     if run:
-        st.session_state[RESULT] = fill(ws, collection, questions, chosen)
-    grid = st.session_state.get(RESULT)
-    if isinstance(grid, Grid):
-        show(ws, collection, grid)
+        try:
+            shown = ws.start_grid(collection, questions, chosen)
+        except (AccessDenied, LimitExceeded) as refused:
+            st.error(str(refused).capitalize())
+        else:
+            st.session_state[RUN] = shown.id
+    if shown is None:
+        return
+    if not shown.finished:
+        st.fragment(progress, run_every=2)(ws, shown.id)
+    else:
+        st.caption(f"{MARK_RUN[shown.state]} {shown.describe().capitalize()}.")
+        show(ws, collection, shown.grid())
+
+
+def latest_run(ws: Workspace, collection: str) -> GridRun | None:
+    """The grid this session started last, else the newest one the caller started on this collection (a reload,
+    or another tab, finds the grid still being filled)."""
+    runs = ws.grid_runs()
+    chosen = st.session_state.get(RUN)
+    for run in runs:
+        if run.id == chosen and run.collection == collection:
+            return run
+    return next((r for r in runs if r.collection == collection), None)
+
+
+def progress(ws: Workspace, run_id: str) -> None:
+    """A running grid: its progress, time left, Cancel and the cells so far; refreshed every two seconds, and the
+    whole page once it ends."""
+    try:
+        run = ws.grid_run(run_id)
+    except AccessDenied:
+        return
+    if run.finished:
+        st.rerun(scope="app")
+    total = len(run.documents) * len(run.questions)
+    done = run.progress.done if run.progress is not None else 0
+    st.progress(done / total if total else 0.0, text=f"Filling the grid in the background: {run.describe()}")
+    if st.button("Cancel", key="grid_cancel", icon=":material/stop:"):
+        ws.cancel_grid(run.id)
+        st.caption("Stopping after the cell being answered; the cells answered so far are kept.")
+    st.caption("You can leave this page and keep asking in the chat; the grid goes on.")
+    if run.cells:
+        st.dataframe(frame(run.grid()), hide_index=True, width="stretch", key="grid_partial")
 
 
 def save_template(ws: Workspace, collection: str, questions: list[str]) -> None:
@@ -77,35 +123,6 @@ def save_template(ws: Workspace, collection: str, questions: list[str]) -> None:
                 st.error(str(refused).capitalize())
             else:
                 st.success(f"Saved “{name.strip()}” for everyone who uses {collection}.")
-
-
-def fill(ws: Workspace, collection: str, questions: list[str], document_ids: list[str]) -> Grid | None:
-    """Answer the grid's missing cells with progress and an ETA; Cancel stops it (any click reruns the page, which
-    stops this run at its next cell; the cells answered so far are kept)."""
-    total = len(questions) * len(document_ids)
-    with st.status(f"Filling {total} cells…", expanded=True) as status:
-        st.button("Cancel", key="grid_cancel", icon=":material/stop:")
-        progress = st.progress(0.0, text="Starting…")
-        table = st.empty()
-        partial = Grid([], questions)
-
-        def on_cell(cell: GridCell, step: GridProgress) -> None:
-            if (cell.document_id, cell.file_name) not in partial.documents:
-                partial.documents.append((cell.document_id, cell.file_name))
-            partial.cells[(cell.document_id, cell.question)] = cell
-            progress.progress(step.done / step.total, text=f"{step.done}/{step.total} cells · {cell.file_name[:40]} · "
-                              + (eta_clock(step.seconds_left) if step.done < step.total else "done"))
-            table.dataframe(frame(partial), hide_index=True, width="stretch")
-
-        try:
-            grid = ws.grid(collection, questions, document_ids, on_cell=on_cell)
-        except (AccessDenied, LimitExceeded) as refused:
-            status.update(label=str(refused).capitalize(), state="error")
-            return None
-        table.empty()
-        status.update(label=f"{len(grid.cells)} cells: {grid.answered} answered now, "
-                      f"{len(grid.cells) - grid.answered} kept from before", state="complete", expanded=False)
-    return grid
 
 
 def frame(grid: Grid) -> list[dict[str, str]]:
@@ -183,7 +200,7 @@ def detail(ws: Workspace, collection: str, grid: Grid, cell: GridCell) -> None:
             except (AccessDenied, LimitExceeded) as refused:
                 st.error(str(refused).capitalize())
             else:
-                grid.cells[(cell.document_id, cell.question)] = reviewed
+                grid.cells[(cell.document_id, cell.question)] = reviewed  # the run's cell is updated with it
                 st.rerun()
 
 
