@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.embedders import Embedder
+from rag.number_words import ORDINALS, SMALL, TENS
 from storage.records import ScoredChunk
 
 _MARKER = re.compile(r"\s*\[(\d{1,2})\](?:\s*\[(\d{1,2})\])*")
@@ -116,11 +117,8 @@ def split_sentences(text: str) -> list[str]:
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?\b", re.IGNORECASE)
-_NUMBER_WORDS = {w: str(n) for n, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
-_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80",
-                      "ninety": "90", "first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5"})
+_NUMBER_WORDS = {w: str(n) for w, n in [*SMALL.items(), *TENS.items(), *ORDINALS.items()]
+                 if w not in ORDINALS or 1 <= n <= 5}  # "first" to "fifth": a sixth is rarely a fact
 _MONTHS = ("january february march april may june july august september october november december").split()
 _MONTH = re.compile(r"\b(" + "|".join(m[:3] + f"(?:{m[3:]})?" for m in _MONTHS) + r")\b\.?", re.IGNORECASE)
 _WORDS = re.compile(r"[a-z]+", re.IGNORECASE)

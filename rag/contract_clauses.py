@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from rag.citations import asks_for_place, places, split_sentences
+from rag.number_words import ORDINALS, SMALL, TENS
 
 _MONTHS = [m.lower() for m in calendar.month_name[1:]]
 _MONTH = r"(?P<month>" + "|".join(m.capitalize() + "|" + m.upper() + "|" + m for m in _MONTHS) + r")"
@@ -46,12 +47,7 @@ _DATES = [
     re.compile(r"(?<!\d)" + _ORDINAL_DAY + r"\s+(?:day\s+of\s+)?" + _MONTH + r",?\s+" + _YEAR),
     re.compile(r"(?P<blank>_{2,}\s+day\s+of\s+_{2,}|_{2,}|\bas\s+of\s*),\s*" + _YEAR),
 ]
-_WORDS = {w: n for n, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
-_ORDINALS = {w: n for n, w in enumerate(
-    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
-    "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split())}
+_WORDS, _ORDINALS = SMALL, ORDINALS
 _NUMBER = r"(?P<n>\d{1,2}|" + "|".join(_WORDS) + r")(?:\s*\((?:\d{1,2})\))?"
 _ORDINAL = r"(?P<n>\d{1,2}(?:st|nd|rd|th)|" + "|".join(_ORDINALS) + r")(?:\s*\(\d{1,2}(?:st|nd|rd|th)\))?"
 
@@ -320,8 +316,7 @@ ASKS_RENEWAL_LENGTH = re.compile(r"\bhow\s+long\b[^?]*\b(?:renew|extend)", re.IG
 ASKS_RENEWAL_NOTICE = re.compile(r"\bnotice\b[^?]*\b(?:renew|renewal|renewing)\b|\b(?:renew|renewal)\b[^?]*\bnotice\b",
                                  re.IGNORECASE)
 _SPELLED_DIGITS = re.compile(  # "one hundred eighty (180)", "thirty (30)": the digits say it
-    r"\b(?:(?:" + "|".join([*_WORDS, "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred",
-                           "thousand", "and"]) + r")[\s-]*)+\((\d{1,4})\)", re.IGNORECASE)
+    r"\b(?:(?:" + "|".join([*_WORDS, *TENS, "hundred", "thousand", "and"]) + r")[\s-]*)+\((\d{1,4})\)", re.IGNORECASE)
 _PERIOD_NUMBER = (r"(?P<n>\d{1,4}|" + "|".join(_WORDS) + r"|thirty|sixty|ninety)(?:\s*\((?:\d{1,4}|[IVXl]{1,4})\))?")
 _RENEWS_FOR = re.compile(
     r"\b(?:renew(?:ed|s|al)?|extend(?:ed|s)?)\b[^.;]{0,80}?\bfor\s+(?:an?\s+|the\s+)?"

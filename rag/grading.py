@@ -36,13 +36,12 @@ import numpy as np
 
 from rag.citations import asks_for_place, content_words, key_facts, places
 from rag.embedders import Embedder
+from rag.number_words import SMALL, TENS
 
 Grade = Literal["right", "wrong", "declined", "unsupported"]
 MEANING_SIMILARITY = 0.8
 
-_SMALL = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                                     "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split())}
-_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_SMALL, _TENS = SMALL, TENS
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(list(_TENS) + ["twenty"]) + r")[\s-]+(" + "|".join(
     w for w in _SMALL if 0 < _SMALL[w] < 10) + r")\b|\b(" + "|".join(list(_SMALL) + list(_TENS)) + r")\b",
     re.IGNORECASE)
