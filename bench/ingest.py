@@ -7,8 +7,8 @@ loads every side's embedding model (timed as `load`) and warms it up, then inges
 temp dir with each side (timed as `ingest`: store setup, read, split, embed, store). `searchable` is the time
 until every file can be found: Confidant's files are keyword-searchable once read (the first stage; the vectors
 follow on another thread), the baseline's only when its whole ingest is done. The order of the sides rotates
-per round; the table shows medians. Timings depend on the machine's load, so only the ratio
-Confidant/baseline, measured in the same run, means anything.
+per round; the table shows medians, and a second table where Confidant's time goes, stage by stage. Timings
+depend on the machine's load, so only the ratio Confidant/baseline, measured in the same run, means anything.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import gc
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ BASELINE = "llamaindex-default"
 VARIANTS: dict[str, dict[str, str]] = {CONFIDANT: {}, "confidant-minilm": {"embedding_model": "minilm"}}
 
 
+Ingested = tuple[int, int, float, dict[str, float]]  # pages, chunks, seconds until searchable, seconds per stage
+
+
 @dataclass
 class Timing:
     system: str
@@ -43,10 +46,11 @@ class Timing:
     pages: int
     chunks: int
     searchable_s: float  # until every file is found by some search (keyword search for Confidant's first stage)
+    stages: dict[str, float] = field(default_factory=dict)  # Confidant's seconds per stage (IngestPipeline.clock)
 
 
 def _confidant_round(docs: Path, home: Path,
-                     overrides: dict[str, str]) -> tuple[Callable[[], None], Callable[[], tuple[int, int, float]]]:
+                     overrides: dict[str, str]) -> tuple[Callable[[], None], Callable[[], Ingested]]:
     """Returns (load, ingest) for one round of Confidant on an empty home folder."""
     from confidant.services import build_services
     from confidant.settings import Settings
@@ -58,7 +62,7 @@ def _confidant_round(docs: Path, home: Path,
         services.embedder.embed_documents(["warm up"])
         services.worker.warm()  # as the app and the API do when they start
 
-    def ingest() -> tuple[int, int, float]:
+    def ingest() -> Ingested:
         from ingest.pipeline import Progress
 
         started = time.perf_counter()
@@ -78,12 +82,12 @@ def _confidant_round(docs: Path, home: Path,
         chunks = sum(r.chunks for r in results)
         if services.store.count() != chunks:
             raise RuntimeError(f"store holds {services.store.count()} chunks, results say {chunks}")
-        return sum(r.pages for r in results), chunks, max(read, default=0.0)
+        return sum(r.pages for r in results), chunks, max(read, default=0.0), services.pipeline.clock.totals()
 
     return load, ingest
 
 
-def _baseline_round(docs: Path, home: Path) -> tuple[Callable[[], None], Callable[[], tuple[int, int, float]]]:
+def _baseline_round(docs: Path, home: Path) -> tuple[Callable[[], None], Callable[[], Ingested]]:
     from bench import llama_baseline
     from rag.embedders import minilm_model_dir
 
@@ -93,10 +97,10 @@ def _baseline_round(docs: Path, home: Path) -> tuple[Callable[[], None], Callabl
         model["embed"] = llama_baseline.load_embed_model(minilm_model_dir())
         model["embed"].get_text_embedding("warm up")
 
-    def ingest() -> tuple[int, int, float]:
+    def ingest() -> Ingested:
         started = time.perf_counter()
         built = llama_baseline.build_index(docs, home / "chroma", model["embed"])
-        return built.pages, built.chunks, time.perf_counter() - started  # nothing is searchable before the end
+        return built.pages, built.chunks, time.perf_counter() - started, {}  # nothing is searchable before the end
 
     return load, ingest
 
@@ -124,8 +128,8 @@ def run(docs: Path, repeat: int, variants: list[str]) -> list[Timing]:
             sides[BASELINE] = _baseline_round(docs, Path(tmp) / BASELINE)
             loads = {name: _timed(sides[name][0])[0] for name in order}  # every model loaded before any ingest
             for name in order:
-                seconds, (pages, chunks, searchable) = _timed(sides[name][1])
-                timings.append(Timing(name, rnd + 1, loads[name], seconds, pages, chunks, searchable))
+                seconds, (pages, chunks, searchable, stages) = _timed(sides[name][1])
+                timings.append(Timing(name, rnd + 1, loads[name], seconds, pages, chunks, searchable, stages))
             del sides
             gc.collect()
     return timings
@@ -145,6 +149,27 @@ def summarize(timings: list[Timing]) -> dict[str, dict[str, float]]:
 
 
 KEYS = ("load_s", "ingest_s", "pages_per_s", "chunks_per_s", "searchable_s")
+
+
+def stage_rows(timings: list[Timing]) -> dict[str, dict[str, float]]:
+    """Median seconds per stage for each Confidant side (stages on other threads overlap: see StageClock)."""
+    rows: dict[str, dict[str, float]] = {}
+    for name in dict.fromkeys(t.system for t in timings if t.stages):
+        mine = [t for t in timings if t.system == name]
+        stages = dict.fromkeys(s for t in mine for s in t.stages)
+        rows[name] = {s: round(report.median([t.stages.get(s, 0.0) for t in mine]), 2) for s in stages}
+    return rows
+
+
+def stage_table(rows: dict[str, dict[str, float]]) -> Table:
+    out = Table(title="Where Confidant's ingest time goes: seconds each stage kept its thread busy (median; the "
+                      "vectors are embedded on another thread while the next file is read, so stages overlap)")
+    out.add_column("stage")
+    for name in rows:
+        out.add_column(name, justify="right")
+    for stage in dict.fromkeys(s for r in rows.values() for s in r):
+        out.add_row(stage, *(f"{r.get(stage, 0.0):.2f}" for r in rows.values()))
+    return out
 
 
 def table(rows: dict[str, dict[str, float]], repeat: int) -> Table:
@@ -180,6 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     timings = run(args.docs, max(1, args.repeat), variants)
     rows = summarize(timings)
     out.print(table(rows, max(1, args.repeat)))
+    stages = stage_rows(timings)
+    if stages:
+        out.print(stage_table(stages))
     settings = {v: Settings(**VARIANTS[v]).model_dump(include={"embedding_model", "chunk_size", "chunk_overlap",  # type: ignore[arg-type]
                                                                 "embedding_batch_size", "embedding_threads"})
                 for v in variants}
@@ -189,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
               "tokens per chunk, i.e. one chunk per page here), so chunks/s is not.")
     context["load_average_end"] = report.machine()["load_average"]
     payload = {"benchmark": "ingest", "docs": str(args.docs), "repeat": args.repeat, "machine": context,
-               "confidant_settings": settings, "summary": rows, "ratio_over_baseline": {
+               "confidant_settings": settings, "summary": rows, "stages": stages, "ratio_over_baseline": {
                    name: {k: report.ratio(rows[name][k], rows[BASELINE][k]) for k in KEYS}
                    for name in rows if name != BASELINE},
                "rounds": [asdict(t) for t in timings]}

@@ -30,6 +30,7 @@ from ingest.page_passages import page_passages, pages_from_chunks
 from ingest.readers import PictureText
 from ingest.reading import ParsedDocument, ReadFailure
 from ingest.splitter import TokenSplitter
+from ingest.stage_clock import StageClock
 from ingest.vector_filler import VectorFiller, VectorQueue
 from ingest.worker import ParseWorker
 from rag.embedders import Embedder, document_title, embedding_text
@@ -147,6 +148,7 @@ class IngestPipeline:
         self.worker = worker
         self.max_file_bytes = max_file_bytes
         self.lock_path = lock_path
+        self.clock = StageClock()  # seconds per stage (bench/ingest.py prints them)
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -261,7 +263,8 @@ class IngestPipeline:
         try:
             if not source.is_file() or sha256_file(source) != record.id:
                 raise ReadFailure(DocState.FAILED, "the original file is no longer there")
-            pictures = self.worker.read_pictures(source, pages)
+            with self.clock.stage("pictures (OCR in the parsing worker)"):
+                pictures = self.worker.read_pictures(source, pages)
         except ReadFailure as failure:
             pictures = PictureText(notes=[f"pictures not read: {failure.reason}"])
         except OSError as exc:
@@ -360,7 +363,8 @@ class IngestPipeline:
                 break
             batch = chunks[lo : lo + EMBED_BATCH]
             try:
-                vectors = self.embedder.embed_documents([embedding_text(c) for c in batch])
+                with self.clock.stage("embedding (vectors)"):
+                    vectors = self.embedder.embed_documents([embedding_text(c) for c in batch])
             except Exception as exc:  # noqa: BLE001 - any model error ends the document failed, with its reason
                 self._vectors_failed(record, exc)
                 return embedded
@@ -371,8 +375,9 @@ class IngestPipeline:
                         return embedded
                     if current.embedded >= lo + len(batch):  # another process stored these meanwhile
                         continue
-                    self.store.add(batch, vectors)
-                    self.registry.set_embedded(record.collection, record.id, lo + len(batch))
+                    with self.clock.stage("vector store"):
+                        self.store.add(batch, vectors)
+                        self.registry.set_embedded(record.collection, record.id, lo + len(batch))
             except Exception as exc:  # noqa: BLE001 - a store that refuses the vectors (disk full): failed, as a model error
                 self._vectors_failed(record, exc)
                 return embedded
@@ -437,7 +442,8 @@ class IngestPipeline:
         if not path.is_file():
             return _Prepared(FileResult(name, "", collection, DocState.INVALID, "not a regular file"))
         try:
-            doc_id = sha256_file(path)
+            with self.clock.stage("hashing"):
+                doc_id = sha256_file(path)
         except OSError as exc:
             return _Prepared(FileResult(name, "", collection, DocState.INVALID, f"cannot read the file: {exc.strerror}"))
         if size > self.max_file_bytes:
@@ -449,7 +455,8 @@ class IngestPipeline:
             return _Prepared(FileResult(name, doc_id, collection, DocState.DUPLICATE, reason,
                                         existing.pages, existing.chunks), doc_id, size)
         try:
-            parsed: ParsedDocument | ReadFailure = self.worker.parse(path)
+            with self.clock.stage("read and split (parsing worker)"):
+                parsed: ParsedDocument | ReadFailure = self.worker.parse(path)
         except ReadFailure as failure:
             parsed = failure
         return _Prepared(None, doc_id, size, parsed)
@@ -485,14 +492,18 @@ class IngestPipeline:
     def _index(self, path: Path, key: str, collection: str, doc_id: str, size: int, parsed: ParsedDocument,
                index: int, total: int, on_progress: ProgressCallback | None) -> FileResult:
         name = path.name
-        self.registry.begin(DocumentRecord(doc_id, collection, name, str(path.resolve()), size, DocState.PENDING,
-                                           source_key=key, effective_date=file_date(path)))
+        with self.clock.stage("registry"):
+            self.registry.begin(DocumentRecord(doc_id, collection, name, str(path.resolve()), size, DocState.PENDING,
+                                               source_key=key, effective_date=file_date(path)))
         try:
-            chunks = self._chunks(doc_id, collection, name, parsed)
-            self.keywords.add(chunks, [document_title(name)] * len(chunks))
+            with self.clock.stage("passages (split here where the worker did not)"):
+                chunks = self._chunks(doc_id, collection, name, parsed)
+            with self.clock.stage("keyword index"):
+                self.keywords.add(chunks, [document_title(name)] * len(chunks))
             if self.pages is not None:
-                passages = page_passages(doc_id, collection, name, parsed.pages)
-                self.pages.add(passages, [document_title(name)] * len(passages))
+                with self.clock.stage("page index"):
+                    passages = page_passages(doc_id, collection, name, parsed.pages)
+                    self.pages.add(passages, [document_title(name)] * len(passages))
             if on_progress:
                 on_progress(Progress(path, index, total, pages=len(parsed.pages), file_pages=len(parsed.pages)))
         except BaseException as exc:
@@ -507,9 +518,10 @@ class IngestPipeline:
         empty = sum(1 for p in parsed.pages if not p.strip())
         if empty:
             notes = "; ".join(filter(None, [notes, f"{empty} page(s) without a text layer"]))
-        self.registry.finish(collection, doc_id, DocState.INDEXED, notes, pages=len(parsed.pages),
-                             chunks=len(chunks), characters=parsed.characters, ocr_pages=parsed.ocr_pages,
-                             pictures_pending=bool(parsed.picture_pages))
+        with self.clock.stage("registry"):
+            self.registry.finish(collection, doc_id, DocState.INDEXED, notes, pages=len(parsed.pages),
+                                 chunks=len(chunks), characters=parsed.characters, ocr_pages=parsed.ocr_pages,
+                                 pictures_pending=bool(parsed.picture_pages))
         return FileResult(name, doc_id, collection, DocState.INDEXED, notes, len(parsed.pages), len(chunks))
 
     def _chunks(self, doc_id: str, collection: str, name: str, parsed: ParsedDocument) -> list[Chunk]:

@@ -58,6 +58,11 @@ def test_waiting_ingest_embeds_while_the_next_file_is_read_and_reports_vector_pr
     assert services.store.count() == services.keywords.count() == sum(r.chunks for r in records)
     assert steps and steps[-1].chunks_left == 0 and steps[-1].chunks_done == sum(r.chunks for r in records)
     assert [s.chunks_done for s in steps] == sorted(s.chunks_done for s in steps)
+    # where the time went, stage by stage (bench/ingest.py prints it)
+    stages = services.pipeline.clock.totals()
+    for stage in ("hashing", "read and split (parsing worker)", "keyword index", "page index", "registry",
+                  "embedding (vectors)", "vector store"):
+        assert stages.get(stage, 0.0) > 0, (stage, stages)
 
 
 def test_a_document_deleted_while_its_vectors_are_embedded_leaves_none_behind(services: Services,
