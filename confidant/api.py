@@ -180,7 +180,7 @@ def create_api(gate: Gate) -> FastAPI:
     @api.get("/api/indexing")
     def indexing(space: Space) -> dict[str, Any]:
         """Documents of the caller's collections still searched by keywords only, and about how long until their
-        vectors are in; `pictures`: how many still have their pictures read."""
+        vectors are in; `pictures`: how many still have their pictures to be read."""
         queue = space.indexing_queue()
         return {"documents": queue.documents, "chunks": queue.chunks, "seconds_left": queue.seconds_left,
                 "pictures": queue.pictures, "message": queue.describe()}

@@ -41,7 +41,7 @@ class VectorQueue:
         return not self.documents and not self.pictures
 
     def describe(self) -> str:
-        """'keyword search only for 2 documents, about 40 s left; the pictures of 1 document are being read' —
+        """'keyword search only for 2 documents, about 40 s left; looking for text in the pictures of 1 document' —
         empty when nothing waits."""
         parts = []
         if self.documents:
@@ -50,7 +50,7 @@ class VectorQueue:
             parts.append(what + (", semantic search follows as they are embedded" if left is None
                                  else f", about {left:.0f} s left" if left < 90 else f", about {left / 60:.0f} min left"))
         if self.pictures:
-            parts.append(f"the pictures of {_documents(self.pictures)} are being read")
+            parts.append(f"looking for text in the pictures of {_documents(self.pictures)}")
         return "; ".join(parts)
 
 

@@ -83,7 +83,7 @@ def test_pictures_are_read_after_the_text_is_searchable_then_found_like_the_text
     assert services.retriever.search("employee cost per paycheck Northwind Standard", 3, ["hr"], mode="keyword")
     services.pipeline.embed_pending()  # the vectors first: then only the pictures wait, and the sidebar says so
     queue = services.workspace().indexing_queue(["hr"])
-    assert (queue.documents, queue.pictures, queue.describe()) == (0, 1, "the pictures of 1 document are being read")
+    assert (queue.documents, queue.pictures, queue.describe()) == (0, 1, "looking for text in the pictures of 1 document")
 
     services.pipeline.fill_pending()
     record = services.registry.get("hr", result.id)

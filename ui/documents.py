@@ -24,7 +24,7 @@ def table_rows(docs: list[DocumentRecord]) -> list[dict[str, object]]:
              "version": f"{d.version}" + ("" if d.current or d.state is not DocState.INDEXED else " (older)"),
              "effective": d.effective_date, "pages": d.pages, "chunks": d.chunks,
              "state": d.state.value + (f" (keywords only, vectors {d.embedded}/{d.chunks})" if d.vectors_pending
-                                       else "") + (" (pictures being read)" if d.pictures_pending else ""),
+                                       else "") + (" (pictures to be read)" if d.pictures_pending else ""),
              "reason": d.reason, "added": d.created_at.replace("T", " ")[:16]}
             for d in docs]
 
