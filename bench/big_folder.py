@@ -5,7 +5,8 @@ after kill -9 (and after Ctrl-C) without duplicates.
 
 Builds the folder from Debian's r-doc-pdf manuals and the HR set (plus byte-distinct copies of the R manuals until
 the page target is met), then drives the real CLI in its own process group with a fresh CONFIDANT_HOME: run 1 is
-killed with SIGKILL to the whole group after --kill-after seconds, run 2 resumes to the end. RSS of every process in
+killed with SIGKILL to the whole group after --kill-after seconds, run 2 resumes to the end (a --kill-after past
+the run's length lets run 1 go to the end: then its ETA, a fresh run's, is reported too). RSS of every process in
 the group is summed every 0.5 s. Progress goes to a pseudo-terminal, as a user would see it. Then the registry, the
 Chroma store and the BM25 index are checked against each other. A shorter trial does the same with SIGINT (Ctrl-C).
 Timings depend on the machine's load; memory and consistency are what this benchmark is for.
@@ -531,6 +532,11 @@ def main(argv: list[str] | None = None) -> None:
                       f"{'Interrupted' in first.stderr_tail}; stderr tail: {first.stderr_tail[-300:]!r}")
         out.print(f"  run 2 reported: {t['run2_states']}")
         out.print(f"  checks: { {k: v for k, v in t['checks'].items()} }")
+        if not first.signal_sent:  # run 1 went to the end (--kill-after past it): a fresh run's ETA
+            out.print(f"  run 1 ETA: {eta_quality(first)}; samples:")
+            for s in eta_samples(first):
+                out.print(f"    t={s['t_s']:>7}s  ETA shown {s['eta_shown_s']}s, really left {s['really_left_s']:>5}s "
+                          f" | {s['line']}")
         out.print(f"  run 2 ETA: {eta_quality(second)}; samples:")
         for s in eta_samples(second):
             out.print(f"    t={s['t_s']:>7}s  ETA shown {s['eta_shown_s']}s, really left {s['really_left_s']:>5}s "
@@ -539,7 +545,10 @@ def main(argv: list[str] | None = None) -> None:
                "command": confidant_command(work / "folder"), "pages_target": args.pages,
                "files": [{"file": str(d.path.relative_to(work / 'folder')), "pages": d.pages} for d in docs],
                "trials": [{**{k: v for k, v in t.items() if k not in ("stopped", "resumed")},
-                           "stopped": {**asdict(t["stopped"]), "frames": t["stopped"].frames[-20:], "results": None},
+                           "stopped": {**asdict(t["stopped"]), "frames": t["stopped"].frames[-20:], "results": None,
+                                       **({} if t["stopped"].signal_sent else {
+                                           "eta_quality": eta_quality(t["stopped"]),
+                                           "eta_samples": eta_samples(t["stopped"], 12)})},
                            "resumed": {**asdict(t["resumed"]), "frames": eta_samples(t["resumed"], 12),
                                        "results": None}} for t in trials]}
     report.save(args.save_as, out, payload, args.json)
