@@ -145,10 +145,14 @@ class GridRuns:
                 run.cells[(cell.document_id, cell.question)] = cell
 
     def cancel(self, run_id: str) -> None:
-        """Stop a run at its next cell (a queued one never starts)."""
-        run = self.get(run_id)
-        if run is not None and not run.finished:
+        """Stop a run at its next cell (a queued one never starts: it is cancelled at once)."""
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None or run.finished:
+                return
             run._cancel.set()
+            if run.state is RunState.QUEUED:
+                run.state, run.finished_at = RunState.CANCELLED, time.time()
 
     def close(self) -> None:
         """Cancel every run and end the thread (after the cell being answered)."""
@@ -174,12 +178,12 @@ class GridRuns:
                 continue
             self._run(run, fill)
 
-    @staticmethod
-    def _run(run: GridRun, fill: Fill) -> None:
-        if run.cancel_requested:
-            run.state, run.finished_at = RunState.CANCELLED, time.time()
-            return
-        run.state = RunState.RUNNING
+    def _run(self, run: GridRun, fill: Fill) -> None:
+        with self._lock:
+            if run.cancel_requested:  # cancelled while it waited (cancel() marked it)
+                run.state, run.finished_at = RunState.CANCELLED, run.finished_at or time.time()
+                return
+            run.state = RunState.RUNNING
 
         def on_cell(cell: GridCell, step: GridProgress) -> None:
             run.cells[(cell.document_id, cell.question)] = cell

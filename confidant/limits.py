@@ -22,6 +22,7 @@ class ClientLimits:
     max_collections: int = 100
     max_documents: int = 1000
     max_grid_questions: int = 30  # columns of one review grid
+    max_grid_runs: int = 3  # grids one person may have waiting or running at once (they take turns at the model)
     on_refusal: Callable[[str], None] | None = None  # the Workspace audits every refusal
 
     def _refuse(self, reason: str) -> LimitExceeded:
@@ -68,6 +69,11 @@ class ClientLimits:
             raise self._refuse(f"the grid has {len(questions)} questions; at most {self.max_grid_questions} are "
                                 "accepted")
         return [self.question(q, "grid question") for q in questions]
+
+    def grid_runs(self, unfinished: int) -> None:
+        if unfinished >= self.max_grid_runs:
+            raise self._refuse(f"{unfinished} of your grids are still waiting or running; at most "
+                               f"{self.max_grid_runs} at once (cancel one, or wait for one to finish)")
 
     def documents(self, ids: Sequence[str]) -> list[str]:
         if len(ids) > self.max_documents:

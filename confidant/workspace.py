@@ -529,6 +529,7 @@ class Workspace:
         """Fill a grid (see `grid`) in the background, after the grids started before it; its cells can be read
         with `grid_run` as they are answered, and `cancel_grid` stops it (the cells answered so far are kept)."""
         questions, records = self._grid_rows(collection, questions, document_ids)
+        self.limits.grid_runs(sum(not r.finished for r in self.parts.grid_runs().of(self.caller.username)))
         run = GridRun("", self.caller.username, collection, questions, [(r.id, r.file_name) for r in records])
         self.parts.grid_runs().submit(run, lambda on_cell: self._fill_grid(collection, questions, records, on_cell,
                                                                            redo))
