@@ -428,8 +428,8 @@ class Workspace:
         return Answerer(search, model, self.parts.embedder(), self.parts.answer_options,
                         searched_question=lambda q: retriever.searched_question(q, scope, document_ids),
                         rank_sentences=self.parts.rank_sentences, opening=self._opening,
-                        search_document=lambda chunk, query, k: self.search(query, k, [chunk.collection],
-                                                                            [chunk.document_id], audit=False))
+                        search_document=lambda chunk, query, k, mode: self.search(
+                            query, k, [chunk.collection], [chunk.document_id], audit=False, mode=mode))
 
     def stream_answer(self, question: str, collections: Sequence[str] | None = None,
                       document_ids: Sequence[str] | None = None, history: Sequence[str] = (),

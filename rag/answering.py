@@ -32,6 +32,7 @@ from rag.contract_clauses import (
 from rag.embedders import Embedder
 from rag.follow_up import is_follow_up, retrieval_query, standalone_question
 from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer
+from rag.retriever import Mode
 from rag.routing import without_names
 from storage.records import Chunk, ScoredChunk
 
@@ -145,9 +146,10 @@ class Answerer:
                  searched_question: Callable[[str], str] | None = None, quote_fallback: bool = True,
                  rank_sentences: Callable[[str, list[str]], Sequence[float]] | None = None,
                  opening: Callable[[Chunk], list[Chunk]] | None = None,
-                 search_document: Callable[[Chunk, str, int], list[ScoredChunk]] | None = None) -> None:
+                 search_document: Callable[[Chunk, str, int, Mode], list[ScoredChunk]] | None = None) -> None:
         self.search = search
-        self.search_document = search_document  # search one passage's document only (a clause by its wording)
+        # search one passage's document only, in one mode (a clause by its wording)
+        self.search_document = search_document
         self.opening = opening  # the first page's passages of a passage's document (where its date is written)
         # the question as the search read it (without the names of the documents it was narrowed to): what the
         # prompt's passages are cut around, so a contract's own clause is kept rather than its title line
@@ -288,10 +290,22 @@ class Answerer:
         query = clause_query(asked)
         if found is not None or query is None or not passages or self.search_document is None:
             return found
+        # by its words first: the clause is one sentence of its passage, whose meaning (its vector) is mostly the
+        # sentences around it, so hybrid search shows the page by a neighbouring passage (seen: "This Agreement shall
+        # be governed by the laws of the State of Texas" inside a passage about assignment, on a page whose
+        # severability passage is nearer the wording's meaning)
         seen = {(p.chunk.document_id, p.chunk.index) for p in passages}
-        more = [h for h in self.search_document(passages[0].chunk, query, self.k)
-                if (h.chunk.document_id, h.chunk.index) not in seen]
-        return self._read_clause(question, asked, [*passages, *more], model) if more else None
+        more: list[ScoredChunk] = []
+        modes: tuple[Mode, ...] = ("keyword", "hybrid")
+        for mode in modes:
+            for hit in self.search_document(passages[0].chunk, query, self.k, mode):
+                if (hit.chunk.document_id, hit.chunk.index) not in seen:
+                    seen.add((hit.chunk.document_id, hit.chunk.index))
+                    more.append(hit)
+        found = self._read_clause(question, asked, [*passages, *more], model) if more else None
+        if found is not None:  # the looked-up passages after the one cited are not shown
+            found.passages = found.passages[:max([len(passages), *(c.n for c in found.citations)])]
+        return found
 
     def _read_clause(self, question: str, asked: str, passages: list[ScoredChunk], model: str) -> Answer | None:
         openings: dict[int, list[Chunk]] = {}

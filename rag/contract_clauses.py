@@ -405,6 +405,12 @@ _PLACE_LAW = re.compile(r"(?i:\b(?:governed|construed|interpreted)\b[^.;]{0,80}?
                         r"\s+(?i:law)\b")
 _THEREOF = re.compile(r"(?i:\b(?:state|commonwealth|province)\s+of\s+)(?P<place>[A-Z][A-Za-z ]{2,30}?)"
                       r"(?i:\s+and\s+(?:shall|will)\s+be\s+(?:governed|construed)\b[^.;]{0,80}?\blaws\s+thereof)\b")
+# "the laws of such state": the state named before it in the same sentence ("accepted in the state in which
+# Franchisor's headquarters (currently the State of California) is located and shall be governed by … the laws of
+# such state")
+_SUCH_PLACE = re.compile(r"(?i:\blaws?\s+of\s+(?:such|said|that|the\s+same)\s+(?:state|commonwealth|province|"
+                         r"jurisdiction|country)\b)")
+_NAMED_BEFORE = re.compile(r"(?i:\b(?:state|commonwealth|province)\s+of\s+)(?P<place>[A-Z][A-Za-z]*(?:\s+[A-Z][A-Za-z]*)*)")
 _ADJECTIVES = {"english": "England", "scottish": "Scotland", "scots": "Scotland", "irish": "Ireland",
                "german": "Germany", "french": "France", "swiss": "Switzerland", "dutch": "Netherlands",
                "japanese": "Japan", "chinese": "China", "indian": "India", "israeli": "Israel"}
@@ -413,12 +419,19 @@ _ADJECTIVES = {"english": "England", "scottish": "Scotland", "scots": "Scotland"
 def governing_law(sentence: str) -> str | None:
     """The place whose law the sentence says governs the agreement ("… governed by … the laws of the State of
     Texas" → "Texas", "… in accordance with English law" → "England", "made in the State of California and shall be
-    governed by … the laws thereof" → "California"); the first place named, so "the laws of the
+    governed by … the laws thereof" → "California", "… (currently the State of California) … shall be governed by …
+    the laws of such state" → "California"); the first place named, so "the laws of the
     United States and … the laws of the Commonwealth of Kentucky" gives Kentucky."""
     if not re.search(r"\bgovern|\bconstrued\b", sentence, re.IGNORECASE):
         return None
     laws_of = [m for m in _LAWS_OF.finditer(sentence) if _GOVERNS_BEFORE.search(sentence[: m.start()])
                and not _INCORPORATED.search(sentence[: m.start()])]
+    such = _SUCH_PLACE.search(sentence)
+    if such is not None and _GOVERNS_BEFORE.search(sentence[: such.start()]):
+        named_before = [m.group("place") for m in _NAMED_BEFORE.finditer(sentence[: such.start()])]
+        known = [p for p in places(named_before[-1]) if named_before[-1].lower().startswith(p)] if named_before else []
+        if known:
+            return max(known, key=len).title()
     for m in [*laws_of, *_PLACE_LAW.finditer(sentence), *_THEREOF.finditer(sentence)]:
         words = m.group("place").strip()
         last = words.split()[-1].lower() if words.split() else ""

@@ -206,3 +206,15 @@ def test_the_laws_thereof_are_those_of_the_state_the_agreement_was_made_in() -> 
                          "construed in accordance with the laws thereof without regard to principles of conflicts "
                          "of laws.") == "California"
     assert governing_law("The Company, a corporation of the State of Delaware, shall be governed by its bylaws.") is None
+
+
+def test_the_laws_of_such_state_are_those_of_the_state_named_before() -> None:
+    """contracts-dev's El Pollo Loco development agreement: its clause names the state once, then says "such state";
+    the grid said "not found in this document"."""
+    assert governing_law("This Agreement, after review by Developer and El Pollo Loco, was accepted in the state in "
+                         "which Franchisor’s then-current headquarters (currently the State of California) is located "
+                         "and shall be governed by and construed in accordance with the laws of such state, except "
+                         "that the provisions in Section 20.1 shall be governed by the laws of the state in which the "
+                         "breach occurs.") == "California"
+    # "such state" with no state named before it names none
+    assert governing_law("This Agreement shall be governed by the laws of such state as the parties agree.") is None

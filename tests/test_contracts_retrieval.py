@@ -143,3 +143,39 @@ def test_a_clause_the_question_does_not_find_is_looked_up_by_its_wording(two_con
                                            "Corio Inc. and Changepoint, Inc. end?", ["mine"])
     assert "December 13, 2004" in answer.text, answer.text
     assert {(c.chunk.file_name, c.chunk.page) for c in answer.citations} == {(FILES[0], 10), (FILES[0], 1)}
+
+
+@pytest.fixture(scope="module")
+def clause_inside_a_passage(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Services]:
+    """Two contracts whose governing-law sentence sits inside a passage about something else (assignment; an audit),
+    on a page where another passage is nearer the clause's usual wording by meaning."""
+    folder = tmp_path_factory.mktemp("clause-inside")
+    for name in CLAUSE_INSIDE:
+        shutil.copy(CONTRACTS / "docs" / name, folder / name)
+    services = make_services(tmp_path_factory.mktemp("clause-inside-home"), embedder)
+    results = services.pipeline.ingest([folder], "legal")
+    assert [r.state for r in results] == [DocState.INDEXED] * len(CLAUSE_INSIDE), results
+    yield services
+    services.close()
+
+
+CLAUSE_INSIDE = ("KIROMICBIOPHARMA,INC_05_11_2020-EX-10.23-CONSULTING AGREEMENT.PDF",
+                 "CYBERIANOUTPOSTINC_07_09_1998-EX-10.13-PROMOTION AGREEMENT.PDF")
+
+
+def test_a_clause_inside_a_passage_about_something_else_is_found_by_its_words(
+        clause_inside_a_passage: Services) -> None:
+    """con-010 ("I don't know", the reference is Texas), and the grid's governing-law cell of the Cyberian promotion
+    agreement ("not found in this document", it is California): the clause looked up by its usual wording in the
+    contract was missed because hybrid search shows each page by one passage, here the one nearest by meaning.
+    The lookup now reads the keyword ranking first."""
+    ws = clause_inside_a_passage.workspace()
+    answer = ws.ask("Which jurisdiction's law governs the Consulting Agreement between Kriomic, Inc and Gianluca "
+                    "Rotino?", ["legal"])
+    assert answer.text.startswith("The agreement is governed by the laws of Texas"), answer.text
+    assert [(c.chunk.file_name, c.chunk.page) for c in answer.citations] == [(CLAUSE_INSIDE[0], 4)]
+    assert len(answer.passages) <= ws.settings.answer_k + 1  # the lookup's other passages are not shown
+    cyberian = next(d for d in ws.documents("legal") if d.file_name == CLAUSE_INSIDE[1])
+    cell = ws.ask("Which jurisdiction's law governs this agreement?", ["legal"], [cyberian.id])
+    assert cell.text.startswith("The agreement is governed by the laws of California"), cell.text
+    assert "laws of the State of California" in cell.message
