@@ -180,10 +180,12 @@ def create_api(gate: Gate) -> FastAPI:
     @api.get("/api/indexing")
     def indexing(space: Space) -> dict[str, Any]:
         """Documents of the caller's collections still searched by keywords only, and about how long until their
-        vectors are in; `pictures`: how many still have their pictures to be read."""
+        vectors are in; `pictures`: how many still have their pictures to be read, and about how long that takes
+        (`picture_seconds_left`, null until this server has read some)."""
         queue = space.indexing_queue()
         return {"documents": queue.documents, "chunks": queue.chunks, "seconds_left": queue.seconds_left,
-                "pictures": queue.pictures, "message": queue.describe()}
+                "pictures": queue.pictures, "picture_seconds_left": queue.picture_seconds_left,
+                "message": queue.describe()}
 
     @api.post("/api/grids", status_code=202)
     def start_grid(space: Space, body: GridRequest) -> dict[str, object]:

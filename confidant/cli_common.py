@@ -63,10 +63,11 @@ def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
     bytes still to read at the rate of the files actually read so far (skipped duplicates do not inflate it); each
     file is keyword-searchable once read. Vectors (with `wait`): passages embedded, of those expected (the passages
     of the files read so far, scaled up by the bytes still to read), and the ETA of the whole run at the rate of
-    embedding so far, which is what a whole ingest waits for; the reading bar then says when reading ends."""
+    embedding so far, which is what a whole ingest waits for (with the pictures still to read, at the speed of those
+    read, once some are); the reading bar then says when reading ends."""
     import time
 
-    from confidant.progress_estimate import Estimate, RecentRate, eta_clock
+    from confidant.progress_estimate import Estimate, RecentRate, eta_clock, seconds_left
     from ingest.pipeline import VectorProgress, discover
 
     files = [p for p, _ in keyed] if keyed is not None else discover(paths)
@@ -95,9 +96,10 @@ def ingest_with_progress(ws: Workspace, paths: list[Path], collection: str,
             rate = step.chunks_done / max(1e-6, time.monotonic() - started)
             recent.add(step.chunks_done)
             now = recent.per_s() or rate  # the last minute's speed: faster once reading ends
+            pictures_note = f" · pictures of {step.picture_pages_left} pages to read" if step.picture_pages_left else ""
             bar.update(vectors, total=expected, completed=step.chunks_done, files=f"{step.chunks_done}/{expected}",
-                       detail=f"passages · {now:.0f}/s",
-                       eta=eta_clock((expected - step.chunks_done) / now if now else None))
+                       detail=f"passages · {now:.0f}/s{pictures_note}",
+                       eta=eta_clock(seconds_left(expected - step.chunks_done, now, step.picture_seconds_left())))
 
         results = ws.ingest_files(paths, collection, on_progress, keyed, wait=wait, on_vectors=on_vectors)
         bar.update(task, description="Read", eta="")

@@ -95,6 +95,14 @@ class RecentRate:
         return (d1 - d0) / (t1 - t0) if t1 > t0 and d1 > d0 else None
 
 
+def seconds_left(passages_left: int, passages_per_s: float | None, pictures_left_s: float | None) -> float | None:
+    """What a whole ingest still waits for: its passages at the embedding speed, then the pictures still to read
+    (they are read after the last vector), at the speed measured on those read so far — left out until some are."""
+    if not passages_per_s:
+        return None
+    return passages_left / passages_per_s + (pictures_left_s or 0.0)
+
+
 def eta_clock(seconds: float | None) -> str:
     """'ETA ~1:02:03' / 'ETA ~2:05', or 'ETA …' while there is no estimate yet."""
     if seconds is None:

@@ -469,7 +469,9 @@ class Workspace:
         return [r for r in self.parts.registry().awaiting_pictures() if r.collection in named]
 
     def _queue(self, waiting: Sequence[DocumentRecord], pictures: Sequence[DocumentRecord] = ()) -> VectorQueue:
-        return VectorQueue.of(waiting, self.parts.vector_filler().chunks_per_s if waiting else None, pictures)
+        filler = self.parts.vector_filler()
+        return VectorQueue.of(waiting, filler.chunks_per_s if waiting else None, pictures,
+                              filler.picture_s_per_page if pictures else None)
 
     def _with_queue_note(self, answer: Answer, scope: list[str], document_ids: Sequence[str] | None) -> Answer:
         """An answer from collections whose newest documents are not fully embedded says so (asked of some

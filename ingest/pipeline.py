@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -66,6 +67,17 @@ class VectorProgress:
     chunks_done: int  # chunks embedded by this run so far
     chunks_left: int  # chunks of indexed documents still without vectors
     documents_left: int  # documents with chunks still without vectors
+    picture_pages_left: int = 0  # pages of the documents whose pictures are still to be read
+    picture_pages_done: int = 0  # pages whose pictures this pipeline has read, and the time that took: the speed
+    picture_seconds: float = 0.0  # of the picture step, which runs after the last vector (a run's last minutes)
+
+    def picture_seconds_left(self) -> float | None:
+        """About how long the pictures still to be read will take, at the speed measured so far (None before the
+        first document's pictures are read; 0 when none wait)."""
+        if not self.picture_pages_left:
+            return 0.0
+        return self.picture_pages_left * self.picture_seconds / self.picture_pages_done if self.picture_pages_done \
+            else None
 
 
 VectorCallback = Callable[[VectorProgress], None]
@@ -149,6 +161,8 @@ class IngestPipeline:
         self.max_file_bytes = max_file_bytes
         self.lock_path = lock_path
         self.clock = StageClock()  # seconds per stage (bench/ingest.py prints them)
+        self._picture_pages_done = 0  # the picture step's speed, for the ETA
+        self._picture_seconds = 0.0
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -250,8 +264,20 @@ class IngestPipeline:
             waiting = self.registry.awaiting_pictures()
             if not waiting or (stop is not None and stop.is_set()):
                 break
+            started = time.monotonic()
             self.read_pictures(waiting[0])
+            self._picture_pages_done += waiting[0].pages
+            self._picture_seconds += time.monotonic() - started
+            if on_vectors:
+                on_vectors(self._vector_progress(waiting[0].file_name, done))
         return done
+
+    def _vector_progress(self, file_name: str, done: int) -> VectorProgress:
+        """What is left of the later stages after a step on `file_name` (`done` chunks embedded by this run)."""
+        left = VectorQueue.of(self.registry.awaiting_vectors(), None)
+        pictures = sum(r.pages for r in self.registry.awaiting_pictures())
+        return VectorProgress(file_name, done, left.chunks, left.documents, pictures, self._picture_pages_done,
+                              self._picture_seconds)
 
     def read_pictures(self, record: DocumentRecord) -> int:
         """Read the large pictures on a document's text pages by OCR (in the parsing worker, under its limits) and add
@@ -383,8 +409,7 @@ class IngestPipeline:
                 return embedded
             embedded += len(batch)
             if on_vectors:
-                left = VectorQueue.of(self.registry.awaiting_vectors(), None)
-                on_vectors(VectorProgress(record.file_name, done + embedded, left.chunks, left.documents))
+                on_vectors(self._vector_progress(record.file_name, done + embedded))
         return embedded
 
     def _vectors_failed(self, record: DocumentRecord, exc: Exception) -> None:

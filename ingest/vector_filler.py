@@ -28,13 +28,17 @@ class VectorQueue:
     chunks: int
     seconds_left: float | None  # None until this process has measured its speed
     pictures: int = 0  # documents whose large pictures are still to be read (their text is searchable meanwhile)
+    picture_seconds_left: float | None = None  # None until this process has read some pictures
 
     @classmethod
     def of(cls, waiting: Sequence[DocumentRecord], chunks_per_s: float | None,
-           pictures: Sequence[DocumentRecord] = ()) -> VectorQueue:
-        """The queue these documents make, at this speed (`pictures`: those whose pictures are still to be read)."""
+           pictures: Sequence[DocumentRecord] = (), picture_s_per_page: float | None = None) -> VectorQueue:
+        """The queue these documents make, at these speeds (`pictures`: those whose pictures are still to be
+        read)."""
         chunks = sum(r.vectors_pending for r in waiting)
-        return cls(len(waiting), chunks, chunks / chunks_per_s if waiting and chunks_per_s else None, len(pictures))
+        pages = sum(r.pages for r in pictures)
+        return cls(len(waiting), chunks, chunks / chunks_per_s if waiting and chunks_per_s else None, len(pictures),
+                   pages * picture_s_per_page if pictures and picture_s_per_page is not None else None)
 
     @property
     def empty(self) -> bool:
@@ -48,14 +52,20 @@ class VectorQueue:
             what = f"keyword search only for {_documents(self.documents)}"
             left = self.seconds_left
             parts.append(what + (", semantic search follows as they are embedded" if left is None
-                                 else f", about {left:.0f} s left" if left < 90 else f", about {left / 60:.0f} min left"))
+                                 else f", {_about(left)} left"))
         if self.pictures:
-            parts.append(f"looking for text in the pictures of {_documents(self.pictures)}")
+            left = self.picture_seconds_left
+            parts.append(f"looking for text in the pictures of {_documents(self.pictures)}"
+                         + ("" if left is None else f", {_about(left)} left"))
         return "; ".join(parts)
 
 
 def _documents(n: int) -> str:
     return f"{n} document{'s' if n != 1 else ''}"
+
+
+def _about(seconds: float) -> str:
+    return f"about {seconds:.0f} s" if seconds < 90 else f"about {seconds / 60:.0f} min"
 
 
 class VectorFiller:
@@ -75,6 +85,7 @@ class VectorFiller:
         self._finished = threading.Event()  # set when the thread ends (see _wait)
         self._lock = threading.Lock()
         self._chunks_per_s: float | None = None
+        self._picture_s_per_page: float | None = None
         self._run_started = 0.0
 
     # --- control ------------------------------------------------------------------------------------------------
@@ -116,6 +127,11 @@ class VectorFiller:
         """This filler's measured speed (None before its first batch)."""
         return self._chunks_per_s
 
+    @property
+    def picture_s_per_page(self) -> float | None:
+        """Seconds the picture step took per page here (None before the first document's pictures are read)."""
+        return self._picture_s_per_page
+
     # --- the thread ---------------------------------------------------------------------------------------------
     def _run(self) -> None:
         try:
@@ -149,5 +165,7 @@ class VectorFiller:
         elapsed = time.monotonic() - self._run_started
         if elapsed > 0 and step.chunks_done:
             self._chunks_per_s = step.chunks_done / elapsed
+        if step.picture_pages_done:
+            self._picture_s_per_page = step.picture_seconds / step.picture_pages_done
         if self.on_vectors is not None:
             self.on_vectors(step)

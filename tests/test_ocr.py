@@ -105,6 +105,35 @@ def test_pictures_are_read_after_the_text_is_searchable_then_found_like_the_text
     services.close()
 
 
+def test_the_time_the_pictures_take_is_measured_and_counted_in_what_is_left(tmp_path: Path,
+                                                                            embedder: Embedder) -> None:
+    """The pictures are read after the last vector, so a long ingest's last minutes were missing from its ETA (on
+    10,000 pages: the bar said seconds while four minutes were left). Each step of the later stages now says how
+    many pages still have their pictures to read and how long those read so far took."""
+    from ingest.vector_filler import VectorQueue
+    from tests.documents import make_pdf
+
+    services = make_services(tmp_path / "home", embedder)
+    booklet = services.pipeline.ingest([HR_DOCS / "Benefit_Options.pdf"], "hr", wait=False)[0]
+    memo = services.pipeline.ingest([make_pdf(tmp_path / "memo.pdf", ["Parking is free in the north garage."])],
+                                    "hr", wait=False)[0]
+    assert (booklet.pages, memo.pages) == (4, 1)
+    steps: list = []  # type: ignore[type-arg]
+    services.pipeline.fill_pending(steps.append)
+    read = [s for s in steps if s.picture_pages_done]
+    assert steps[0].picture_pages_left == 5 and steps[0].picture_seconds_left() is None  # not measured yet
+    first = {"Benefit_Options.pdf": 4, "memo.pdf": 1}[read[0].file_name]  # the document whose pictures came first
+    assert read[0].picture_pages_done == first and read[0].picture_pages_left == 5 - first
+    assert read[0].picture_seconds > 0
+    assert read[0].picture_seconds_left() == pytest.approx((5 - first) * read[0].picture_seconds / first)
+    assert steps[-1].picture_pages_left == 0 and steps[-1].picture_seconds_left() == 0.0
+    # the app's queue: the pictures' time left at the speed measured
+    waiting = [services.registry.get("hr", memo.id)]
+    assert VectorQueue.of([], None, waiting, 0.5).describe() == \
+        "looking for text in the pictures of 1 document, about 0 s left"
+    services.close()
+
+
 def test_a_crash_while_adding_the_pictures_text_is_mended_by_reading_the_file_again(tmp_path: Path,
                                                                                    embedder: Embedder,
                                                                                    monkeypatch: pytest.MonkeyPatch

@@ -1,6 +1,6 @@
 """The ingest ETA: bytes still to do at the rate of files actually indexed; skipped files do not speed it up."""
 
-from confidant.progress_estimate import Estimate
+from confidant.progress_estimate import Estimate, seconds_left
 from storage.records import DocState, FileResult
 
 
@@ -53,3 +53,12 @@ def test_the_vectors_eta_follows_the_speed_of_the_last_minute() -> None:
         rate.add(done)
     assert rate.per_s() == 30
     assert done / now[0] < 22.1  # what the whole run's average says
+
+
+def test_what_is_left_counts_the_pictures_once_their_speed_is_known() -> None:
+    """The pictures are read after the last vector: on 10,000 pages the bar said seconds while four minutes of
+    picture reading were left. Their time counts once measured; before that only the passages can be counted."""
+    assert seconds_left(600, 20.0, None) == 30.0  # no picture read yet: its speed is unknown
+    assert seconds_left(600, 20.0, 90.0) == 120.0
+    assert seconds_left(0, 20.0, 90.0) == 90.0  # the vectors are done, the pictures are not
+    assert seconds_left(600, None, 90.0) is None  # nothing measured yet

@@ -143,6 +143,8 @@ def test_an_answer_says_which_documents_are_searched_by_keywords_only(services: 
     (VectorQueue(0, 0, None, pictures=1), "looking for text in the pictures of 1 document"),
     (VectorQueue(2, 500, 40.2, pictures=2),
      "keyword search only for 2 documents, about 40 s left; looking for text in the pictures of 2 documents"),
+    (VectorQueue(0, 0, None, pictures=3, picture_seconds_left=150.0),
+     "looking for text in the pictures of 3 documents, about 2 min left"),
 ])
 def test_the_queue_is_described_in_words(queue: VectorQueue, text: str) -> None:
     assert queue.describe() == text
