@@ -7,7 +7,7 @@ documents they name (rag/routing.py); 0.88 and 0.50 after (2026-12-05)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import pytest
@@ -32,14 +32,21 @@ FILES = (
 )
 
 
-@pytest.fixture(scope="module")
-def contracts(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Services]:
+def indexed(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, names: Sequence[str],
+            collection: str) -> Services:
+    """Services over a fresh data folder holding these contracts of contracts-dev, every one indexed."""
     folder = tmp_path_factory.mktemp("contracts")
-    for name in FILES:
+    for name in names:
         shutil.copy(CONTRACTS / "docs" / name, folder / name)
     services = make_services(tmp_path_factory.mktemp("contracts-home"), embedder)
-    results = services.pipeline.ingest([folder], "legal")
-    assert [r.state for r in results] == [DocState.INDEXED] * len(FILES), results
+    results = services.pipeline.ingest([folder], collection)
+    assert [r.state for r in results] == [DocState.INDEXED] * len(names), results
+    return services
+
+
+@pytest.fixture(scope="module")
+def contracts(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Services]:
+    services = indexed(tmp_path_factory, embedder, FILES, "legal")
     yield services
     services.close()
 
@@ -124,12 +131,7 @@ def test_the_governing_law_is_read_from_the_contracts_own_clause(contracts: Serv
 @pytest.fixture(scope="module")
 def two_contracts(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Services]:
     """A collection of just two contracts, as a person uploads them."""
-    folder = tmp_path_factory.mktemp("two-contracts")
-    for name in (FILES[0], FILES[3]):
-        shutil.copy(CONTRACTS / "docs" / name, folder / name)
-    services = make_services(tmp_path_factory.mktemp("two-contracts-home"), embedder)
-    results = services.pipeline.ingest([folder], "mine")
-    assert [r.state for r in results] == [DocState.INDEXED] * 2, results
+    services = indexed(tmp_path_factory, embedder, (FILES[0], FILES[3]), "mine")
     yield services
     services.close()
 
@@ -149,12 +151,7 @@ def test_a_clause_the_question_does_not_find_is_looked_up_by_its_wording(two_con
 def clause_inside_a_passage(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Services]:
     """Two contracts whose governing-law sentence sits inside a passage about something else (assignment; an audit),
     on a page where another passage is nearer the clause's usual wording by meaning."""
-    folder = tmp_path_factory.mktemp("clause-inside")
-    for name in CLAUSE_INSIDE:
-        shutil.copy(CONTRACTS / "docs" / name, folder / name)
-    services = make_services(tmp_path_factory.mktemp("clause-inside-home"), embedder)
-    results = services.pipeline.ingest([folder], "legal")
-    assert [r.state for r in results] == [DocState.INDEXED] * len(CLAUSE_INSIDE), results
+    services = indexed(tmp_path_factory, embedder, CLAUSE_INSIDE, "legal")
     yield services
     services.close()
 
