@@ -29,7 +29,7 @@ from rag.contract_clauses import (
     read_governing_law,
     read_renewal,
 )
-from rag.embedders import Embedder
+from rag.embedders import Embedder, embedding_text
 from rag.follow_up import is_follow_up, retrieval_query, standalone_question
 from rag.prompting import DECLINE_TEXT, SentenceScores, build_messages, says_it_cannot_answer
 from rag.retriever import Mode
@@ -239,6 +239,8 @@ class Answerer:
         named = focus != asked
         as_asked = asked if asked != question else ""
         if similarity < self.min_relevance and not (named and passages):
+            similarity = max(similarity, self._similarity_by_words_alone(query, passages))
+        if similarity < self.min_relevance and not (named and passages):
             timings["total_ms"] = (time.perf_counter() - started) * 1000
             yield Answer(question, DECLINE_TEXT, True, model_name, passages, asked_as=as_asked, timings=timings,
                          message="No passage in the documents is relevant to this question.")
@@ -278,6 +280,17 @@ class Answerer:
         answer = self._finish(question, "".join(pieces), passages, model_name, message, timings, focus, asked)
         answer.asked_as = as_asked
         yield answer
+
+    def _similarity_by_words_alone(self, query: str, passages: Sequence[ScoredChunk]) -> float:
+        """The best similarity to the question among the passages that keyword search alone found, which carry none
+        (all of them for a document still waiting for its vectors: without this its questions were declined as
+        having no relevant passage), measured now."""
+        unscored = [p for p in passages if p.similarity is None]
+        if not unscored or self.embedder is None:
+            return 0.0
+        question = self.embedder.embed_query(query)
+        vectors = self.embedder.embed_documents([embedding_text(p.chunk) for p in unscored])
+        return float(np.max(vectors @ question))
 
     def read_contract_clause(self, question: str, asked: str, passages: list[ScoredChunk], model: str) -> Answer | None:
         """The standard contract questions answered from the contract's own clauses (rag/contract_clauses.py): when

@@ -119,6 +119,25 @@ def test_a_store_that_refuses_the_vectors_ends_the_document_failed_and_the_inges
     assert services.store.count(document_id=results["parking.pdf"].id) == results["parking.pdf"].chunks
 
 
+def test_a_document_still_waiting_for_its_vectors_answers_from_its_words(services: Services) -> None:
+    """Found by using the app: a review grid started while the uploaded contracts were keyword-searchable only said
+    "not found in this document" for clauses the keyword search ranked first — the relevance floor read the best
+    passage's similarity, which keyword hits do not carry, as zero. Such passages are now measured when it matters."""
+    from tests.documents import SHARED
+
+    contract = SHARED / "eval" / "contracts-dev" / "docs" / "KIROMICBIOPHARMA,INC_05_11_2020-EX-10.23-CONSULTING " \
+        "AGREEMENT.PDF"
+    result = services.pipeline.ingest([contract], "legal", wait=False)[0]
+    record = services.registry.get("legal", result.id)
+    assert record is not None and record.vectors_pending and services.store.count(document_id=result.id) == 0
+    answer = services.workspace().ask("Which jurisdiction's law governs this agreement?", ["legal"], [result.id])
+    assert answer.text.startswith("The agreement is governed by the laws of Texas"), (answer.text, answer.message)
+    assert "keyword search only for 1 document" in answer.message
+    # a question the document does not speak to is still declined before the model
+    unrelated = services.workspace().ask("What is the boiling point of mercury at sea level?", ["legal"], [result.id])
+    assert unrelated.declined and "No passage in the documents is relevant" in unrelated.message
+
+
 def test_an_answer_says_which_documents_are_searched_by_keywords_only(services: Services, tmp_path: Path) -> None:
     from rag.answering import Answer
 
