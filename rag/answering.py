@@ -238,9 +238,8 @@ class Answerer:
         # even when a clause is worded far from the question; the floor is for questions no document is close to
         named = focus != asked
         as_asked = asked if asked != question else ""
-        if similarity < self.min_relevance and not (named and passages):
-            similarity = max(similarity, self._similarity_by_words_alone(query, passages))
-        if similarity < self.min_relevance and not (named and passages):
+        if (similarity < self.min_relevance and not (named and passages)
+                and self._similarity_by_words_alone(query, passages) < self.min_relevance):
             timings["total_ms"] = (time.perf_counter() - started) * 1000
             yield Answer(question, DECLINE_TEXT, True, model_name, passages, asked_as=as_asked, timings=timings,
                          message="No passage in the documents is relevant to this question.")

@@ -429,19 +429,25 @@ def governing_law(sentence: str) -> str | None:
     such = _SUCH_PLACE.search(sentence)
     if such is not None and _GOVERNS_BEFORE.search(sentence[: such.start()]):
         named_before = [m.group("place") for m in _NAMED_BEFORE.finditer(sentence[: such.start()])]
-        known = [p for p in places(named_before[-1]) if named_before[-1].lower().startswith(p)] if named_before else []
-        if known:
-            return max(known, key=len).title()
+        place = _known_place(named_before[-1]) if named_before else None
+        if place:
+            return place
     for m in [*laws_of, *_PLACE_LAW.finditer(sentence), *_THEREOF.finditer(sentence)]:
         words = m.group("place").strip()
         last = words.split()[-1].lower() if words.split() else ""
         if last in _ADJECTIVES and m.re is _PLACE_LAW:
             return _ADJECTIVES[last]
-        named = [p for p in places(words.title()) if words.title().lower().startswith(p)
-                 or (m.re is _PLACE_LAW and words.title().lower().endswith(p))]
-        if named:
-            return max(named, key=len).title()
+        place = _known_place(words.title(), at_end=m.re is _PLACE_LAW)
+        if place:
+            return place
     return None
+
+
+def _known_place(words: str, *, at_end: bool = False) -> str | None:
+    """The longest known place the words begin with (or, `at_end`, end with: "… New York law"), title-cased."""
+    lowered = words.lower()
+    named = [p for p in places(words) if lowered.startswith(p) or (at_end and lowered.endswith(p))]
+    return max(named, key=len).title() if named else None
 
 
 def read_governing_law(question: str, passages: Sequence[tuple[str, str]]) -> ClauseAnswer | None:
