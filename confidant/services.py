@@ -94,8 +94,10 @@ class Services:
         index = INDEX_NAMES[s.embedding_model]
         if s.chroma_server:
             host, _, port = s.chroma_server.rpartition(":")
-            return ChromaStore.server(host or "127.0.0.1", int(port), index, ef_search=s.search_hnsw_ef)
-        return ChromaStore.persistent(s.chroma_dir, index, ef_search=s.search_hnsw_ef)
+            return ChromaStore.server(host or "127.0.0.1", int(port), index, ef_search=s.search_hnsw_ef,
+                                      max_neighbors=s.index_hnsw_max_neighbors)
+        return ChromaStore.persistent(s.chroma_dir, index, ef_search=s.search_hnsw_ef,
+                                      max_neighbors=s.index_hnsw_max_neighbors)
 
     @cached_property
     def embedder(self) -> Embedder:

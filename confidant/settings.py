@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         default=400, ge=10, description="HNSW search breadth of the vector index (Chroma's default is 100). At 100 the "
         "HR set's recall@5 depended on how the graph happened to be built (0.887 or 0.902); at 400 both builds gave "
         "0.902 at the same latency (bench/search_scale.py for large collections).")
+    index_hnsw_max_neighbors: int = Field(
+        default=32, ge=4, le=128, description="HNSW degree (M) of a collection's vector index, fixed when the index is "
+        "created (Chroma's default is 16). At 16, once about 32 stored passages lie close around one (many versions "
+        "of the same documents, near-copies), the graph splits into islands and search misses most of the exact top "
+        "10 (recall@10 0.46 in Chroma at ≈41 near-copies; 0.99 at 32, 8 % slower to add; bench/hnsw_scale.py).")
     search_page_weight: float = Field(
         default=0.5, ge=0.0, description="Weight of BM25 over whole pages in hybrid search (0 = off); chosen on the "
         "HR set (python -m bench.quality).")

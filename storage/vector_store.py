@@ -18,6 +18,12 @@ from storage.records import Chunk, ScoredChunk
 # HNSW search breadth. Chroma's default (100) left the HR set's recall@5 at 0.887 or 0.902 depending on how the graph
 # happened to be built (its build is multi-threaded); at 400 both builds give 0.902 (2026-12-01).
 DEFAULT_EF_SEARCH = 400
+# HNSW degree (Chroma's "max_neighbors", hnswlib's M: links per vector, twice that on the bottom layer), fixed when a
+# collection's index is created. With Chroma's default, 16, the graph splits into islands once about 2 × 16 stored
+# vectors lie close around one (a document's unchanged passages in its many versions, near-copies): in Chroma, 100,000
+# passages with ≈41 near-copies of each vector, recall@10 against exact search 0.46 at 16 and 0.99 at 32, for 8 % fewer
+# inserts per second and the same query time (bench/hnsw_scale.py, 2026-12-07; README "Search at scale").
+DEFAULT_MAX_NEIGHBORS = 32
 
 Vector = Sequence[float] | npt.NDArray[np.float32]
 Vectors = Sequence[Vector] | npt.NDArray[np.float32]
@@ -69,10 +75,11 @@ class ChromaStore:
     """
 
     def __init__(self, client: Any, index_name: str, path: Path | None = None, *,
-                 ef_search: int = DEFAULT_EF_SEARCH) -> None:
+                 ef_search: int = DEFAULT_EF_SEARCH, max_neighbors: int = DEFAULT_MAX_NEIGHBORS) -> None:
         self._client = client
         self._index_name = index_name
         self._ef_search = ef_search
+        self._max_neighbors = max_neighbors
         self._path = path
         self._lock = threading.RLock()
         self._cols: dict[str, Any] = {}
@@ -80,20 +87,23 @@ class ChromaStore:
         self._seen = self._files_stamp()
 
     @classmethod
-    def persistent(cls, path: Path, index_name: str, *, ef_search: int = DEFAULT_EF_SEARCH) -> ChromaStore:
+    def persistent(cls, path: Path, index_name: str, *, ef_search: int = DEFAULT_EF_SEARCH,
+                   max_neighbors: int = DEFAULT_MAX_NEIGHBORS) -> ChromaStore:
         path.mkdir(parents=True, exist_ok=True)
-        return cls(_persistent_client(path), index_name, path, ef_search=ef_search)
+        return cls(_persistent_client(path), index_name, path, ef_search=ef_search, max_neighbors=max_neighbors)
 
     @classmethod
-    def server(cls, host: str, port: int, index_name: str, *, ef_search: int = DEFAULT_EF_SEARCH) -> ChromaStore:
+    def server(cls, host: str, port: int, index_name: str, *, ef_search: int = DEFAULT_EF_SEARCH,
+               max_neighbors: int = DEFAULT_MAX_NEIGHBORS) -> ChromaStore:
         """A Chroma server (`chroma run`) shared by several app processes or machines."""
         client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
-        return cls(client, index_name, ef_search=ef_search)
+        return cls(client, index_name, ef_search=ef_search, max_neighbors=max_neighbors)
 
     @classmethod
-    def ephemeral(cls, index_name: str, *, ef_search: int = DEFAULT_EF_SEARCH) -> ChromaStore:
+    def ephemeral(cls, index_name: str, *, ef_search: int = DEFAULT_EF_SEARCH,
+                  max_neighbors: int = DEFAULT_MAX_NEIGHBORS) -> ChromaStore:
         client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
-        return cls(client, index_name, ef_search=ef_search)
+        return cls(client, index_name, ef_search=ef_search, max_neighbors=max_neighbors)
 
     def close(self) -> None:
         """Release this store's hold on the embedded client's files (the last holder in the process stops it)."""
@@ -115,7 +125,8 @@ class ChromaStore:
                     # the space goes in the configuration: beside it, the legacy "hnsw:space" metadata makes it l2
                     col = self._client.get_or_create_collection(
                         name=self._name(collection), metadata={"collection": collection},
-                        configuration={"hnsw": {"space": "cosine", "ef_search": self._ef_search}})
+                        configuration={"hnsw": {"space": "cosine", "ef_search": self._ef_search,
+                                                "max_neighbors": self._max_neighbors}})
                 else:
                     try:
                         col = self._client.get_collection(name=self._name(collection))

@@ -18,7 +18,7 @@ from ingest.worker import WorkerLimits
 from rag.answering import AnswerOptions
 from rag.retriever import RetrieverOptions
 from storage.accounts import SqlAccounts
-from storage.vector_store import DEFAULT_EF_SEARCH
+from storage.vector_store import DEFAULT_EF_SEARCH, DEFAULT_MAX_NEIGHBORS
 
 DEFAULTS = Settings.model_fields
 
@@ -44,6 +44,7 @@ PAIRS = {
     "ocr_pictures": lambda: ReadLimits().ocr_pictures,
     "parse_text_processes": lambda: ReadLimits().text_processes,
     "search_hnsw_ef": lambda: DEFAULT_EF_SEARCH,
+    "index_hnsw_max_neighbors": lambda: DEFAULT_MAX_NEIGHBORS,
     "login_max_failures": lambda: parameter(SqlAccounts.__init__, "max_failures"),
     "login_lockout_minutes": lambda: parameter(SqlAccounts.__init__, "lockout_window") / timedelta(minutes=1),
 }

@@ -156,14 +156,14 @@ def test_a_store_with_one_shared_index_is_moved_to_one_index_per_collection(tmp_
 
 
 def test_indexes_use_cosine_and_the_configured_search_breadth(tmp_path: Path) -> None:
-    """New indexes get cosine space and the store's HNSW breadth; an index made before (Chroma's default breadth,
-    space set the legacy way) gets the breadth on open and keeps cosine."""
+    """New indexes get cosine space and the store's HNSW breadth and degree; an index made before (Chroma's default
+    breadth, space set the legacy way) gets the breadth on open and keeps cosine and its degree (fixed at creation)."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     client = chromadb.PersistentClient(path=str(tmp_path / "chroma"),
                                        settings=ChromaSettings(anonymized_telemetry=False))
-    store = ChromaStore.persistent(tmp_path / "chroma", "idx", ef_search=321)
+    store = ChromaStore.persistent(tmp_path / "chroma", "idx", ef_search=321, max_neighbors=24)
     client.get_or_create_collection(store._name("legal"), metadata={"hnsw:space": "cosine", "collection": "legal"})
     longer = [2.0 * x for x in unit(0)]  # same direction, twice as long: cosine 1, l2 distance 1
     store.add([chunk("d1", "hr", 0), chunk("d2", "legal", 0)], [longer, longer])
@@ -172,6 +172,7 @@ def test_indexes_use_cosine_and_the_configured_search_breadth(tmp_path: Path) ->
         assert abs(hit.score - 1.0) < 1e-5, collection
         hnsw = ChromaStore.persistent(tmp_path / "chroma", "idx", ef_search=321)._col(collection).configuration["hnsw"]
         assert (hnsw["space"], hnsw["ef_search"]) == ("cosine", 321), collection
+        assert hnsw["max_neighbors"] == (24 if collection == "hr" else 16), collection
 
 
 def test_listing_reads_big_indexes_in_pages(open_store: object, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,3 +183,32 @@ def test_listing_reads_big_indexes_in_pages(open_store: object, monkeypatch: pyt
     store.add([chunk(f"d{i}", "hr", i) for i in range(8)] + [chunk("d0", "hr", 100)], [unit(i) for i in range(9)])
     assert store.document_ids("hr") == {("hr", f"d{i}") for i in range(8)}
     assert [c.index for c in store.get_document_chunks("hr", "d0")] == [0, 100]
+
+
+def near_copies(centres: int, copies: int, seed: int = 1) -> np.ndarray:
+    """`centres` unit vectors as alike as real passage embeddings (cos ≈ 0.64), each stored itself and then `copies`
+    times with a little noise (cos ≈ 0.9 to it): the passages a document keeps in many versions, or near-copies."""
+    rng = np.random.default_rng(seed)
+    dim = 384
+    common = rng.normal(size=dim)
+    base = 0.6 * rng.normal(size=(centres, dim)) / np.sqrt(dim) + 0.8 * common / np.linalg.norm(common)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    picks = rng.integers(0, centres, size=centres * copies)
+    rows = np.concatenate([base, base[picks] + rng.normal(0.0, 0.0247, size=(len(picks), dim))])
+    unit_rows: np.ndarray = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    return unit_rows
+
+
+def test_a_passage_stored_among_many_near_copies_is_still_found(open_store: object) -> None:
+    """HNSW with Chroma's degree (16) keeps at most 32 links per vector on its bottom layer; once about 41 near-copies
+    surround one vector, its links all go to them and the graph falls apart into islands: a search for a stored
+    passage's own vector missed 48 of these 300 (bench/hnsw_scale.py: recall@10 0.31 at ≈41 copies). The store's
+    default degree keeps the graph whole."""
+    rows = near_copies(50, 41)
+    store = open_store()  # type: ignore[operator]
+    chunks = [Chunk("d", "hr", "d.pdf", 1, i, i + 1, f"passage {i}", i) for i in range(len(rows))]
+    for lo in range(0, len(rows), 500):
+        store.add(chunks[lo: lo + 500], rows[lo: lo + 500])
+    sample = range(0, len(rows), 7)
+    missed = [i for i in sample if store.query(rows[i], 1, ["hr"])[0].chunk.index != i]
+    assert len(missed) <= len(sample) // 100, f"{len(missed)} of {len(sample)} stored passages not found"
