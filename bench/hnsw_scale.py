@@ -72,18 +72,21 @@ CASES = {c.name: c for c in (
 )}
 
 
-def derived(real: np.ndarray, case: Case) -> np.ndarray:
-    """Rows as bench/corpus.py makes them: the base vectors first, then base + N(0, σ²) per row, normalised."""
+def derived(real: np.ndarray, case: Case) -> tuple[np.ndarray, np.ndarray]:
+    """Rows as bench/corpus.py makes them: the base vectors first, then base + N(0, σ²) per row, normalised; and the
+    base vector each row was made from."""
     n_base = len(real) if case.base is None else min(case.base, len(real))
     out = np.empty((case.size, real.shape[1]), dtype=np.float32)
     out[:n_base] = real[:n_base]
+    base_of = np.arange(case.size, dtype=np.int64)
     for lo in range(n_base, case.size, corpus.BLOCK):
         hi = min(case.size, lo + corpus.BLOCK)
         rng = np.random.default_rng([corpus.SEED, lo // corpus.BLOCK])
         picks = rng.integers(0, n_base, size=hi - lo)
         noisy = real[picks] + rng.normal(0.0, case.sigma, size=(hi - lo, real.shape[1])).astype(np.float32)
         out[lo:hi] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
-    return out if case.centres else out[n_base:]
+        base_of[lo:hi] = picks
+    return (out, base_of) if case.centres else (out[n_base:], base_of[n_base:])
 
 
 def exact_top(rows: np.ndarray, queries: np.ndarray, depth: int = K) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +107,7 @@ def run_case(case: Case, real: np.ndarray, queries: np.ndarray, efs: list[int], 
              self_sample: int, log: Any) -> dict[str, Any]:
     import hnswlib
 
-    rows = derived(real, case)
+    rows, _ = derived(real, case)
     log(f"{case.name}: {len(rows):,} rows derived; building M {case.m}, construction {case.construction}")
     index = hnswlib.Index(space="cosine", dim=rows.shape[1])
     index.init_index(max_elements=len(rows), M=case.m, ef_construction=case.construction, random_seed=100)
@@ -147,12 +150,7 @@ def run_case_in_chroma(case: Case, real: dict[str, Any], queries: np.ndarray, m:
     from storage.records import Chunk
     from storage.vector_store import ChromaStore
 
-    rows = derived(np.asarray(real["vectors"], dtype=np.float32), case)
-    n_base = len(real["vectors"]) if case.base is None else min(case.base, len(real["vectors"]))
-    base_of = np.concatenate([np.arange(n_base), np.zeros(len(rows) - n_base, dtype=np.int64)])
-    for lo in range(n_base, len(rows), corpus.BLOCK):  # the base row each derived row was made from, as derived()
-        hi = min(len(rows), lo + corpus.BLOCK)
-        base_of[lo:hi] = np.random.default_rng([corpus.SEED, lo // corpus.BLOCK]).integers(0, n_base, size=hi - lo)
+    rows, base_of = derived(np.asarray(real["vectors"], dtype=np.float32), case)
     work = Path(tempfile.mkdtemp(prefix="bench-hnsw-chroma-"))
     try:
         store = ChromaStore.persistent(work, INDEX, max_neighbors=m)
