@@ -206,17 +206,33 @@ def test_ctrl_c_while_waiting_for_vectors_stops_the_embedding_thread_and_keeps_w
     folder.mkdir()
     shutil.copy(HR_DOCS / BIG, folder / BIG)
     interrupted = threading.Event()
+    seen: list[int] = []  # chunks done, at each progress report
+    sent: list[int] = []  # how many reports there had been at each Ctrl-C
 
     def on_vectors(step: VectorProgress) -> None:
-        if step.chunks_done >= 180 and not interrupted.is_set():  # the file read long before: in drain()
+        seen.append(step.chunks_done)
+        if step.chunks_done < 180:  # the file read long before: in drain()
+            return
+        # Ctrl-C, as the terminal sends it; again only when the first was lost: CPython drops a KeyboardInterrupt
+        # that lands while the main thread runs an object's finalizer ("Exception ignored in …"; seen in the full
+        # suite, with earlier tests' garbage collected), and then two more batches are reported (once the main
+        # thread has it, stop() lets only the batch being embedded finish)
+        if not sent or len(seen) - sent[-1] >= 3:
+            sent.append(len(seen))
             interrupted.set()
-            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # Ctrl-C, as the terminal sends it
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
-    with pytest.raises(KeyboardInterrupt):
+    handler = signal.getsignal(signal.SIGINT)
+    raised = False
+    try:
         services.pipeline.ingest([folder], "hr", on_vectors=on_vectors)
         time.sleep(60)  # (the interrupt may land just after the call returned: it must not pass silently)
-    assert interrupted.is_set()
+    except KeyboardInterrupt:
+        raised = True
     [record] = services.registry.documents("hr")
+    assert raised, (f"no KeyboardInterrupt: SIGINT handler {handler!r}, {len(sent)} sent, vectors reported up "
+                    f"to {max(seen, default=0)} of {record.chunks}, document {record.state} {record.reason!r}")
+    assert interrupted.is_set()
     time.sleep(3)  # (an interrupted join() can report the thread as stopped: what it stores is the proof)
     [later] = services.registry.documents("hr")
     assert later.embedded == record.embedded, "vectors were still being embedded after Ctrl-C"
