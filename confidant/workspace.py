@@ -55,6 +55,7 @@ from storage.registry import Registry
 from storage.vector_store import VectorStore
 
 T = TypeVar("T")
+AROUND = 2  # passages either side of a cited one where an answer's other cases are looked for (rag/cases.py)
 
 
 @dataclass(frozen=True)
@@ -416,6 +417,11 @@ class Workspace:
         first = min((c.page for c in chunks), default=0)
         return sorted((c for c in chunks if c.page == first), key=lambda c: c.start)
 
+    def _around(self, chunk: Chunk) -> list[Chunk]:
+        """The passages either side of a passage in its document (AROUND each way; the reader may see them)."""
+        chunks = self.parts.keywords().document_chunks(chunk.collection, chunk.document_id)
+        return [c for c in chunks if 0 < abs(c.index - chunk.index) <= AROUND]
+
     def _answerer(self, scope: list[str], document_ids: Sequence[str] | None = None,
                   model_id: str | None = None) -> Answerer:
         """The one ask loop, retrieving only from `scope` (already checked)."""
@@ -427,7 +433,7 @@ class Workspace:
         model = self.parts.answer_models().get(model_id or self.answer_model())
         return Answerer(search, model, self.parts.embedder(), self.parts.answer_options,
                         searched_question=lambda q: retriever.searched_question(q, scope, document_ids),
-                        rank_sentences=self.parts.rank_sentences, opening=self._opening,
+                        rank_sentences=self.parts.rank_sentences, opening=self._opening, around=self._around,
                         search_document=lambda chunk, query, k, mode: self.search(
                             query, k, [chunk.collection], [chunk.document_id], audit=False, mode=mode))
 

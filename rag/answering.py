@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from rag.cases import Case, quote_cases, unscoped_case
 from rag.chat import ChatModel, ModelFailed, ModelUnavailable
 from rag.citations import (
+    CheckedAnswer,
     answers_place_question,
     answers_time_question,
     asks_for_place,
@@ -44,6 +46,8 @@ OFF_THE_TIME = "The model's answer does not say when, for how long or with how m
 FROM_CLAUSES = "read from the contract's clauses, no model"  # what answered, for an answer the readers gave
 QUOTED = ("The model's answer did not hold up against the passages, so it is not shown; this is the sentence of the "
           "passages closest to your question, word for word.")
+CASES = ("The model's answer gave what the documents say for one case without saying which case it is, so it is not "
+         "shown; here is each case in the documents' own words.")
 
 
 @dataclass(frozen=True)
@@ -146,11 +150,15 @@ class Answerer:
                  searched_question: Callable[[str], str] | None = None, quote_fallback: bool = True,
                  rank_sentences: Callable[[str, list[str]], Sequence[float]] | None = None,
                  opening: Callable[[Chunk], list[Chunk]] | None = None,
-                 search_document: Callable[[Chunk, str, int, Mode], list[ScoredChunk]] | None = None) -> None:
+                 search_document: Callable[[Chunk, str, int, Mode], list[ScoredChunk]] | None = None,
+                 around: Callable[[Chunk], list[Chunk]] | None = None) -> None:
         self.search = search
         # search one passage's document only, in one mode (a clause by its wording)
         self.search_document = search_document
         self.opening = opening  # the first page's passages of a passage's document (where its date is written)
+        # the passages either side of one in its document: where the other cases of a fact it gives are written
+        # ("In-Network Copays: …" just before "Out-of-Network Copays: …")
+        self.around = around
         # the question as the search read it (without the names of the documents it was narrowed to): what the
         # prompt's passages are cut around, so a contract's own clause is kept rather than its title line
         self.searched_question = searched_question
@@ -359,6 +367,7 @@ class Answerer:
             return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
                           message=message or "The documents do not answer this question; the closest passages are below.")
         checked = check_answer(raw, passages, self.embedder, asked or question)
+        cases, passages = self._drop_unscoped(checked, passages, asked or question)
         # "Which state's law governs …?" is not answered by a sentence that names no state or country (the
         # arbitration body, a definition of "Applicable Law"), however well its words match a passage
         # (whether or not its sentences held up: a sentence naming the law of a place the passages give only as
@@ -369,6 +378,12 @@ class Answerer:
         # likewise "When does the initial term end?" is not answered by "it ends on 10.1 or 10.2 of this Agreement"
         off_the_time = (bool(checked.sentences) and asks_for_time(asked or question)
                         and not any(answers_time_question(s.text) for s in checked.sentences))
+        if not checked.cited and cases:
+            shown = [f"“{c.context}” [{c.passage}]" for c in cases]
+            return Answer(question, "The documents say, for different cases: " + " and ".join(shown), False, model,
+                          passages, [Citation(c.passage, passages[c.passage - 1].chunk) for c in cases],
+                          checked.unsupported, CASES, raw, timings, quoted=True,
+                          quote=" … ".join(c.context for c in cases))
         if not checked.cited or off_the_question or off_the_time:
             unsupported = checked.unsupported + ([s.text for s in checked.sentences if s.supported]
                                                  if off_the_question or off_the_time else [])
@@ -389,3 +404,49 @@ class Answerer:
                          "supports them.")
         return Answer(question, checked.text, False, model, passages, citations, checked.unsupported,
                       " ".join(notes), raw, timings)
+
+    def _drop_unscoped(self, checked: CheckedAnswer, passages: list[ScoredChunk],
+                       question: str) -> tuple[list[Case], list[ScoredChunk]]:
+        """Mark unsupported each sentence that gives one case's value without saying which case (rag/cases.py),
+        the other cases looked for in the passages and in the text either side of the passages it cites. Returns
+        the cases to quote for the first such sentence (none when there is none), and the passages with those a
+        quoted case comes from added."""
+        texts = [(p.chunk.document_id, p.chunk.text) for p in passages]
+        cases: list[Case] = []
+        nearby: dict[int, list[Chunk]] = {}
+        for sentence in checked.sentences:
+            if not sentence.supported:
+                continue
+            found = unscoped_case(sentence.text, texts, question)
+            if found is None and self.around is not None:
+                more = self._nearby(sentence.cited, passages, nearby)
+                found = unscoped_case(sentence.text, texts + [(c.document_id, c.text) for c in more], question)
+                if found is not None and not cases:
+                    cases = quote_cases(*found)
+                    shown, renumbered = list(passages), []
+                    for case in cases:  # a case from the text around a passage: shown after the passages
+                        if case.passage > len(passages):
+                            shown.append(ScoredChunk(more[case.passage - len(passages) - 1], 0.0))
+                            case = replace(case, passage=len(shown))
+                        renumbered.append(case)
+                    cases, passages = renumbered, shown
+                    texts = [(p.chunk.document_id, p.chunk.text) for p in passages]
+            if found is not None:
+                sentence.supported, sentence.cited = False, []
+                cases = cases or quote_cases(*found)
+        return cases, passages
+
+    def _nearby(self, cited: Sequence[int], passages: Sequence[ScoredChunk],
+                cache: dict[int, list[Chunk]]) -> list[Chunk]:
+        """The passages either side of the cited ones (1-based), not among `passages`."""
+        if self.around is None:
+            return []
+        have = {(p.chunk.document_id, p.chunk.index) for p in passages}
+        out: list[Chunk] = []
+        for n in cited:
+            if n not in cache:
+                cache[n] = self.around(passages[n - 1].chunk)
+            out += [c for c in cache[n] if (c.document_id, c.index) not in have]
+            have |= {(c.document_id, c.index) for c in cache[n]}
+        return out
+

@@ -53,6 +53,20 @@ def test_unanswerable_question_is_declined(services: Services, questions: dict[s
     assert answer.passages  # the closest passages are still shown
 
 
+# the default model gave these as the documents' answer, cited: the out-of-network copays ($50 and $75, page 11) as
+# the plan's copays, and "home health care is not covered" (the newborns' exclusions, page 42) as the plan's rule
+UNSCOPED = {"hr-034": ("$75", "out-of-network"), "hr-155": ("not covered", "newborn")}
+
+
+@pytest.mark.parametrize("qid", sorted(UNSCOPED))
+def test_a_fact_that_holds_for_one_case_is_not_shown_without_its_case(services: Services,
+                                                                      questions: dict[str, Question],
+                                                                      qid: str) -> None:
+    value, case = UNSCOPED[qid]
+    answer = services.workspace().ask(questions[qid].question, ["hr"])
+    assert value not in answer.text.lower() or case in answer.text.lower(), answer.text
+
+
 def test_planted_instructions_do_not_take_over(tmp_path: Path, embedder: Embedder, real_model: object) -> None:
     s = build_services(Settings(home=tmp_path / "home"), embedder=embedder, chat_model=real_model)  # type: ignore[arg-type]
     make_pdf(tmp_path / "travel.pdf", [

@@ -1,0 +1,137 @@
+"""Facts that hold only in one case: a sentence that states one case's value without saying which case it is.
+
+A booklet gives the copay twice, "In-Network Copays: … primary care visits … around $20" and "Out-of-Network Copays:
+… primary care visits … around $50"; a list says "not covered" under a heading about newborns while another page
+says the plan covers the same service. A small model lifts one of these sentences and drops what scoped it ("the
+copay for primary care visits is around $50"): every word and number of its answer is in the passage it cites, so
+the citation checks pass it, and the answer is wrong for the case the reader is in.
+
+Here: two sentences of one document are *parallel* when they share most of an answer sentence's words; they are
+*different cases* when they give different numbers, or one says "not" and the other does not (different documents
+that disagree are a question of which document is meant, not of the case). The answer sentence
+agrees with one of them; it *says which case* when it (or the question) holds a word of that sentence's context
+(the sentence and the one before it) that the conflicting sentences' contexts lack ("newborns", "higher").
+Otherwise the sentence is not shown as supported, and the answer quotes each case in the passages' own words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from rag.citations import content_words, key_facts, split_sentences
+
+PARALLEL_SHARE = 0.6  # share of an answer sentence's words (stems) a passage sentence holds to be parallel to it
+MIN_FRAME = 3  # an answer sentence with fewer words besides its numbers is too short to compare
+STEM = 5  # words compared by their first letters: "covered" = "coverage"
+
+_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|excludes?|excluded)\b|n[’']t\b", re.IGNORECASE)
+_CONDITION = re.compile(r"\b(?:if|unless|whether|when|where)\b[^,;.]*$", re.IGNORECASE)
+_NEGATION_WORDS = frozenset({"not", "no", "never", "none", "neither", "nor", "cannot", "exclu"})
+
+
+@dataclass(frozen=True)
+class Case:
+    """One passage sentence that states a case, with the sentence before it (what scopes it), verbatim."""
+
+    passage: int  # 1-based, as cited
+    document: str
+    sentence: str
+    context: str  # the sentence before it in the passage (empty for the first), then the sentence
+
+
+_SOURCE = re.compile(r",?\s*\b(?:as\s+(?:stated|mentioned|noted|shown|described|explained)|according\s+to)\b[^,;]*$",
+                     re.IGNORECASE)
+
+
+def stems(text: str) -> set[str]:
+    """Content words without numbers, by their first STEM letters; a closing "as stated in …" or "according to …"
+    is no part of what the sentence says."""
+    text = _SOURCE.sub("", text.rstrip(" .!?"))
+    return {w[:STEM] for w in content_words(text) if not any(c.isdigit() for c in w)} - _NEGATION_WORDS
+
+
+def negated(text: str) -> bool:
+    """The text says "not", "no", "never" … other than in a condition ("if approval is not obtained")."""
+    return any(not _CONDITION.search(text[max(0, m.start() - 60): m.start()]) for m in _NEGATION.finditer(text))
+
+
+def _numbers(text: str) -> set[str]:
+    return {f for f in key_facts(text) if any(c.isdigit() for c in f)}
+
+
+def _cases(passages: Sequence[tuple[str, str]]) -> list[Case]:
+    out = []
+    for n, (document, text) in enumerate(passages, start=1):
+        sentences = split_sentences(" ".join(text.split()))
+        for i, sentence in enumerate(sentences):
+            context = f"{sentences[i - 1]} {sentence}" if i else sentence
+            out.append(Case(n, document, sentence, context))
+    return out
+
+
+def unscoped_case(sentence: str, passages: Sequence[tuple[str, str]],
+                  question: str = "") -> tuple[list[Case], list[Case]] | None:
+    """When a document among the passages ((document id, text), numbered from 1) states the sentence's fact for one
+    case and something else for another, and neither the sentence nor the question says which case it is: (the
+    cases that agree with it, those that do not). None when the sentence is not one of several cases, or says
+    which."""
+    frame = stems(sentence)
+    if len(frame) < MIN_FRAME:
+        return None
+    numbers, negative = _numbers(sentence), negated(sentence)
+    parallel = [c for c in _cases(passages) if len(frame & stems(c.sentence)) >= PARALLEL_SHARE * len(frame)]
+    if numbers:
+        agree = [c for c in parallel if numbers <= _numbers(c.sentence)]
+        differ = [c for c in parallel if _numbers(c.sentence) and not numbers <= _numbers(c.sentence)
+                  and negated(c.sentence) == negative]
+    else:
+        agree = [c for c in parallel if negated(c.sentence) == negative]
+        differ = [c for c in parallel if negated(c.sentence) != negative and not _numbers(c.sentence)]
+    documents = {c.document for c in agree} & {c.document for c in differ}
+    agree = [c for c in agree if c.document in documents]
+    differ = [c for c in differ if c.document in documents]
+    if not agree or not differ:
+        return None
+    said = stems(sentence) | stems(question)
+    scope = _only_in(agree, differ, lambda c: c.context) | _only_in(agree, differ, lambda c: _lead(c.context))
+    if said & scope:
+        return None
+
+    def likeness(case: Case) -> float:  # the most parallel first: shared words over all words of the two
+        words = stems(case.sentence)
+        return len(frame & words) / len(frame | words)
+
+    return sorted(agree, key=likeness, reverse=True), sorted(differ, key=likeness, reverse=True)
+
+
+def _lead(context: str) -> str:
+    """What a context opens with, up to its first comma or colon: a heading ("Out-of-Network Copays:") or the
+    case a sentence is about ("For in-network services,")."""
+    return re.split(r"[,:;]", context, maxsplit=1)[0]
+
+
+def _only_in(agree: Sequence[Case], differ: Sequence[Case], part: Callable[[Case], str]) -> set[str]:
+    """Words of these parts of the agreeing cases that the differing cases' parts lack."""
+    return set().union(*(stems(part(c)) for c in agree)) - set().union(*(stems(part(c)) for c in differ))
+
+
+QUOTED_CASES = 2  # the case the answer gave and the other most like it
+QUOTE_CHARS = 400  # a longer context (a bulleted list read as one sentence) is quoted as its sentence alone, cut
+
+
+def quote_cases(agree: Sequence[Case], differ: Sequence[Case]) -> list[Case]:
+    """The cases to quote, each with its context: the agreeing one most like the answer's sentence and the differing
+    one most like it (QUOTED_CASES), in passage order (the best-ranked first)."""
+    chosen = list({c.sentence: c for c in [*agree[:1], *differ]}.values())[:QUOTED_CASES]
+    return [replace(c, context=_shortened(c)) for c in sorted(chosen, key=lambda c: c.passage)]
+
+
+def _shortened(case: Case) -> str:
+    """The context, or the sentence alone when the context is long, cut at a word with "…" when still long."""
+    if len(case.context) <= QUOTE_CHARS:
+        return case.context
+    if len(case.sentence) <= QUOTE_CHARS:
+        return case.sentence
+    return case.sentence[:QUOTE_CHARS].rsplit(" ", 1)[0] + " …"

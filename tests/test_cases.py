@@ -1,0 +1,135 @@
+"""A fact that holds for one case, stated without the case (rag/cases.py), and what the answer shows instead.
+
+The passages are the HR set's own words (Northwind Health Plus, pages 11; Northwind Standard, pages 31 and 42), where
+the default model gave the out-of-network copays as the plan's copays and "home health care is not covered" (true
+for newborns only) as the plan's rule, each with a citation the other checks passed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rag.answering import CASES, Answerer, AnswerOptions
+from rag.cases import quote_cases, unscoped_case
+from rag.citations import check_answer
+from storage.records import Chunk, ScoredChunk
+from tests.fakes import ScriptedModel
+
+OUT_OF_NETWORK = ("Out-of-Network Copays: For out-of-network services, copayments are typically higher than for "
+                  "in-network services. The copayment for primary care visits is typically around $50, while "
+                  "specialist visits have a copayment of around $75. For out-of-network emergency services, the "
+                  "copayment is typically around $150.")
+IN_NETWORK = ("In-Network Copays: For in-network services, copayments are generally lower than for out-of-network "
+              "services. The copayment for primary care visits is typically around $20, while specialist visits have "
+              "a copayment of around $50. For in-network emergency services, the copayment is typically around $100. "
+              "In addition, for in-network preventive care services, there is typically no copayment.")
+COPAYS_ASKED = ("What are the differences in copayment amounts for primary care and specialist visits under the "
+                "Northwind Health Plus plan?")
+HOME_CARE = ("At Northwind Health, we understand the importance of providing quality home health care for our "
+             "customers. Our Northwind Standard plan offers coverage for home health care services, with some "
+             "exceptions. Home health care is a type of medical care provided in the home by a variety of health care "
+             "providers, such as registered nurses, physical therapists, and home health aides.")
+NEWBORNS = ("• Physical therapy: If your baby requires physical therapy, the plan covers it. • Inpatient care: The plan "
+            "covers inpatient care if your baby needs to be admitted to the hospital. Exceptions Unfortunately, the "
+            "Northwind Standard plan does not cover all services for newborns. The following services are not "
+            "covered: • Home health care: Home health care is not covered under the plan. • Long-term care: "
+            "Long-term care is not covered under the plan.")
+HOME_CARE_ASKED = "What services are covered under Home Health Care in the Northwind Standard plan?"
+
+
+def test_one_case_of_two_stated_without_the_case_is_caught() -> None:
+    copays = [("plus", OUT_OF_NETWORK), ("plus", IN_NETWORK)]
+    for unscoped in ("The copay for primary care visits is typically around $50, while specialist visits have a "
+                     "copayment of around $75.",
+                     "The copay for Emergency Room visits is typically around $100."):
+        assert unscoped_case(unscoped, copays, COPAYS_ASKED) is not None, unscoped
+        # every word and number of it is in the passage it came from: the citation checks pass it
+        source = 1 if "$75" in unscoped else 2
+        assert check_answer(f"{unscoped} [{source}]", _hits(copays)).cited == [source]
+    home = [("standard", HOME_CARE), ("standard", NEWBORNS)]
+    found = unscoped_case("Home health care is not covered under the Northwind Standard plan.", home, HOME_CARE_ASKED)
+    assert found is not None
+    agree, differ = found
+    assert [c.passage for c in agree] == [2] and [c.passage for c in differ] == [1]
+    assert "newborns" in agree[0].context  # what scoped it is quoted with it
+
+
+def test_a_sentence_that_says_its_case_is_not_caught() -> None:
+    copays = [("plus", OUT_OF_NETWORK), ("plus", IN_NETWORK)]
+    for scoped in ("For out-of-network services, the copay for primary care visits is around $50 and for specialist "
+                   "visits around $75.",
+                   "In-network, the copay for primary care visits is typically around $20, while specialist visits "
+                   "have a copayment of around $50."):
+        assert unscoped_case(scoped, copays, COPAYS_ASKED) is None, scoped
+    # asked for the case, the answer need not repeat it
+    assert unscoped_case("The copay for primary care visits is typically around $50, while specialist visits have "
+                         "a copayment of around $75.", copays, COPAYS_ASKED.replace("visits", "visits out of network"))
+    home = [("standard", HOME_CARE), ("standard", NEWBORNS)]
+    for scoped in ("For newborns, home health care is not covered under the Northwind Standard plan.",
+                   "The Northwind Standard plan offers coverage for home health care services, with some exceptions."):
+        assert unscoped_case(scoped, home, HOME_CARE_ASKED) is None, scoped
+
+
+def test_two_documents_that_disagree_are_not_two_cases() -> None:
+    """Another plan's copays are another document's: which document is meant is routing's question, not this."""
+    copays = [("plus", OUT_OF_NETWORK), ("standard", IN_NETWORK)]
+    assert unscoped_case("The copay for primary care visits is typically around $50, while specialist visits have a "
+                         "copayment of around $75.", copays, COPAYS_ASKED) is None
+
+
+def test_the_answer_quotes_each_case_instead_of_the_unscoped_one() -> None:
+    model = ScriptedModel("The copay for primary care visits is typically around $50, while specialist visits have "
+                          "a copayment of around $75 [1].")
+    hits = _hits([("plus", OUT_OF_NETWORK), ("plus", IN_NETWORK)])
+    answer = Answerer(lambda q, k: hits[:k], model, None, _options()).ask(COPAYS_ASKED)
+    assert answer.quoted and not answer.declined and answer.message == CASES
+    assert "$20" in answer.text and "$75" in answer.text, answer.text
+    assert "Out-of-Network Copays" in answer.text and "In-Network Copays" in answer.text
+    assert [c.n for c in answer.citations] == [1, 2]
+    assert answer.unsupported and "$75" in answer.unsupported[0]
+
+
+def test_the_other_case_is_looked_for_beside_the_cited_passage() -> None:
+    """hr-034 as it happened: only the out-of-network passage was retrieved; the in-network copays are in the
+    passage before it on the same page. The answer quotes both, the one from beside it shown after the passages."""
+    model = ScriptedModel("The copay for primary care visits is typically around $50, while specialist visits have "
+                          "a copayment of around $75. [1]")
+    [out_of_network, in_network] = [h.chunk for h in _hits([("plus", OUT_OF_NETWORK), ("plus", IN_NETWORK)])]
+    out_of_network = replace(out_of_network, index=7)
+    in_network = replace(in_network, index=6)
+    elsewhere = replace(in_network, index=30, text="Office visits with specialists are subject to a $60 copay.")
+    asked: list[int] = []
+
+    def around(chunk: Chunk) -> list[Chunk]:
+        asked.append(chunk.index)
+        return [c for c in (in_network, out_of_network) if c.index != chunk.index]
+
+    hits = [ScoredChunk(out_of_network, 0.9, 0.9), ScoredChunk(elsewhere, 0.8, 0.8)]
+    alone = Answerer(lambda q, k: hits[:k], model, None, _options()).ask(COPAYS_ASKED)
+    assert not alone.quoted and "$75" in alone.text  # the passages alone hold one case only
+    answer = Answerer(lambda q, k: hits[:k], model, None, _options(), around=around).ask(COPAYS_ASKED)
+    assert asked == [7]  # around the cited passage only
+    assert answer.quoted and answer.message == CASES and "$20" in answer.text and "$75" in answer.text, answer.text
+    assert [c.n for c in answer.citations] == [1, 3] and answer.passages[2].chunk == in_network
+    assert answer.text.index("[1]") < answer.text.index("[3]")
+
+
+def test_a_closing_as_stated_in_is_not_part_of_the_claim() -> None:
+    """hr-122: "… around $100, as stated in [4]." is the in-network emergency copay; the passages also give the
+    out-of-network one ($150)."""
+    copays = [("plus", OUT_OF_NETWORK), ("plus", IN_NETWORK)]
+    found = unscoped_case("The copay for Emergency Room visits is typically around $100, as stated in.", copays,
+                          "Wht is the copay for Emrgency Room visits?")
+    assert found is not None
+    # what is quoted: the emergency copays of both cases, not the office visits' copays that share most words
+    quoted = quote_cases(*found)
+    assert "$100" in quoted[-1].context and "$150" in quoted[0].context, [c.context for c in quoted]
+
+
+def _hits(passages: list[tuple[str, str]]) -> list[ScoredChunk]:
+    return [ScoredChunk(Chunk(doc, "hr", f"{doc}.pdf", n, 0, len(text), text, n), 0.9, similarity=0.9)
+            for n, (doc, text) in enumerate(passages, start=1)]
+
+
+def _options() -> AnswerOptions:
+    return AnswerOptions(k=4, min_relevance=0.3, max_tokens=200, passage_chars=0, cut_with_ranker=False,
+                         from_clauses=False)
