@@ -9,15 +9,17 @@ the citation checks pass it, and the answer is wrong for the case the reader is 
 Here: two sentences of one document are *parallel* when they share most of an answer sentence's words; they are
 *different cases* when they give different numbers, or one says "not" and the other does not (different documents
 that disagree are a question of which document is meant, not of the case). The answer sentence
-agrees with one of them; it *says which case* when it (or the question) holds a word of that sentence's context
-(the sentence and the one before it) that the conflicting sentences' contexts lack ("newborns", "higher").
-Otherwise the sentence is not shown as supported, and the answer quotes each case in the passages' own words.
+agrees with one of them; it *says which case* when, for each conflicting sentence, it (or the question) holds a
+word of its own sentence's context (the sentence and the one before it) that the conflicting one's context lacks
+("newborns", "out-of-network" in the heading, "emergency" against the mental health copays). Otherwise the sentence
+is not shown as supported, and the answer quotes the case it gave and the other most like it, in the passages' own
+words.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rag.citations import content_words, key_facts, split_sentences
@@ -75,8 +77,8 @@ def unscoped_case(sentence: str, passages: Sequence[tuple[str, str]],
                   question: str = "") -> tuple[list[Case], list[Case]] | None:
     """When a document among the passages ((document id, text), numbered from 1) states the sentence's fact for one
     case and something else for another, and neither the sentence nor the question says which case it is: (the
-    cases that agree with it, those that do not). None when the sentence is not one of several cases, or says
-    which."""
+    cases that agree with it, those it does not tell itself apart from). None when the sentence is not one of several
+    cases, or says which."""
     frame = stems(sentence)
     if len(frame) < MIN_FRAME:
         return None
@@ -95,8 +97,12 @@ def unscoped_case(sentence: str, passages: Sequence[tuple[str, str]],
     if not agree or not differ:
         return None
     said = stems(sentence) | stems(question)
-    scope = _only_in(agree, differ, lambda c: c.context) | _only_in(agree, differ, lambda c: _lead(c.context))
-    if said & scope:
+    context = set().union(*(stems(c.context) for c in agree))
+    lead = set().union(*(stems(_lead(c.context)) for c in agree))
+    # each other case must be told apart: by a word of this case's context that is not in that case's
+    differ = [c for c in differ
+              if not said & ((context - stems(c.context)) | (lead - stems(_lead(c.context))))]
+    if not differ:
         return None
 
     def likeness(case: Case) -> float:  # the most parallel first: shared words over all words of the two
@@ -110,11 +116,6 @@ def _lead(context: str) -> str:
     """What a context opens with, up to its first comma or colon: a heading ("Out-of-Network Copays:") or the
     case a sentence is about ("For in-network services,")."""
     return re.split(r"[,:;]", context, maxsplit=1)[0]
-
-
-def _only_in(agree: Sequence[Case], differ: Sequence[Case], part: Callable[[Case], str]) -> set[str]:
-    """Words of these parts of the agreeing cases that the differing cases' parts lack."""
-    return set().union(*(stems(part(c)) for c in agree)) - set().union(*(stems(part(c)) for c in differ))
 
 
 QUOTED_CASES = 2  # the case the answer gave and the other most like it
