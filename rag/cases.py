@@ -6,7 +6,8 @@ says the plan covers the same service. A small model lifts one of these sentence
 copay for primary care visits is around $50"): every word and number of its answer is in the passage it cites, so
 the citation checks pass it, and the answer is wrong for the case the reader is in.
 
-Here: two sentences of one document are *parallel* when they share most of an answer sentence's words; they are
+Here: two sentences of one document are *parallel* to an answer sentence when they share most of its words (or it
+shares most of theirs); they are
 *different cases* when they give different numbers, or one says "not" and the other does not (different documents
 that disagree are a question of which document is meant, not of the case). The answer sentence
 agrees with one of them; it *says which case* when, for each conflicting sentence, it (or the question) holds a
@@ -24,8 +25,8 @@ from dataclasses import dataclass, replace
 
 from rag.citations import content_words, key_facts, split_sentences
 
-PARALLEL_SHARE = 0.6  # share of an answer sentence's words (stems) a passage sentence holds to be parallel to it
-MIN_FRAME = 3  # an answer sentence with fewer words besides its numbers is too short to compare
+PARALLEL_SHARE = 0.6  # share of the shorter sentence's words (stems) two sentences hold in common to be parallel
+MIN_FRAME = 3  # fewer words besides the numbers (of a sentence, or in common) are too few to compare
 STEM = 5  # words compared by their first letters: "covered" = "coverage"
 
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|excludes?|excluded)\b|n[’']t\b", re.IGNORECASE)
@@ -83,7 +84,7 @@ def unscoped_case(sentence: str, passages: Sequence[tuple[str, str]],
     if len(frame) < MIN_FRAME:
         return None
     numbers, negative = _numbers(sentence), negated(sentence)
-    parallel = [c for c in _cases(passages) if len(frame & stems(c.sentence)) >= PARALLEL_SHARE * len(frame)]
+    parallel = [c for c in _cases(passages) if _parallel(frame, stems(c.sentence))]
     if numbers:
         agree = [c for c in parallel if numbers <= _numbers(c.sentence)]
         differ = [c for c in parallel if _numbers(c.sentence) and not numbers <= _numbers(c.sentence)
@@ -110,6 +111,13 @@ def unscoped_case(sentence: str, passages: Sequence[tuple[str, str]],
         return len(frame & words) / len(frame | words)
 
     return sorted(agree, key=likeness, reverse=True), sorted(differ, key=likeness, reverse=True)
+
+
+def _parallel(frame: set[str], words: set[str]) -> bool:
+    """The two share PARALLEL_SHARE of the shorter one's words: "The copay for the emergency room under Northwind
+    Health Plus is typically around $150" and "For out-of-network emergency services, the copayment is typically
+    around $150" (the answer repeats the plan's name from the question; the passage names the case)."""
+    return len(frame & words) >= PARALLEL_SHARE * min(len(frame), len(words)) and len(frame & words) >= MIN_FRAME
 
 
 def _lead(context: str) -> str:

@@ -129,6 +129,10 @@ def test_a_closing_as_stated_in_is_not_part_of_the_claim() -> None:
     found = unscoped_case("The copay for Emergency Room visits is typically around $100, as stated in.", copays,
                           "Wht is the copay for Emrgency Room visits?")
     assert found is not None
+    # the follow-up as the app showed it: the plan's name repeated from the question, the case left out
+    assert unscoped_case("The copay for the emergency room under Northwind Health Plus is typically around $150, as "
+                         "stated in.", copays,
+                         "What is the copay for the emergency room under Northwind Health Plus?") is not None
     # what is quoted: the emergency copays of both cases, not the office visits' copays that share most words
     quoted = quote_cases(*found)
     assert "$100" in quoted[-1].context and "$150" in quoted[0].context, [c.context for c in quoted]
