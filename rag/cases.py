@@ -11,10 +11,10 @@ shares most of theirs); they are
 *different cases* when they give different numbers, or one says "not" and the other does not (different documents
 that disagree are a question of which document is meant, not of the case). The answer sentence
 agrees with one of them; it *says which case* when, for each conflicting sentence, it (or the question) holds a
-word of its own sentence's context (the sentence and the one before it) that the conflicting one's context lacks
-("newborns", "out-of-network" in the heading, "emergency" against the mental health copays). Otherwise the sentence
-is not shown as supported, and the answer quotes the case it gave and the other most like it, in the passages' own
-words.
+word of its own case's sentence, context (the sentence and the one before it) or heading that the conflicting one
+lacks ("newborns", "out-of-network" in the heading, "emergency" against the mental health copays), or its year.
+Otherwise the sentence is not shown as supported, and the answer quotes the case it gave and the other most like it,
+in the passages' own words.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from rag.citations import content_words, key_facts, split_sentences
+from rag.citations import NEGATED_SPAN, content_words, key_facts, split_sentences
 
 PARALLEL_SHARE = 0.6  # share of the shorter sentence's words (stems) two sentences hold in common to be parallel
 MIN_FRAME = 3  # fewer words besides the numbers (of a sentence, or in common) are too few to compare
@@ -55,9 +55,28 @@ def stems(text: str) -> set[str]:
     return {w[:STEM] for w in content_words(text) if not any(c.isdigit() for c in w)} - _NEGATION_WORDS
 
 
+def _negations(text: str) -> list[re.Match[str]]:
+    """Each "not", "no", "never" … other than in a condition ("if approval is not obtained") or "no matter"."""
+    return [m for m in _NEGATION.finditer(text) if not _CONDITION.search(text[max(0, m.start() - 60): m.start()])
+            and not re.match(r"\s+(?:matter|later|less|more|doubt)\b", text[m.end():], re.IGNORECASE)]
+
+
 def negated(text: str) -> bool:
-    """The text says "not", "no", "never" … other than in a condition ("if approval is not obtained")."""
-    return any(not _CONDITION.search(text[max(0, m.start() - 60): m.start()]) for m in _NEGATION.finditer(text))
+    """The text says something is not so."""
+    return bool(_negations(text))
+
+
+def _denied(text: str) -> set[str]:
+    """Stems of the words each negation is about (the NEGATED_SPAN words after it): "is not covered under the plan"
+    → cover, plan. An exclusion as a noun ("pre-existing condition exclusions") denies nothing."""
+    return set().union(*(stems(" ".join(text[m.end():].split()[:NEGATED_SPAN])) for m in _negations(text)))
+
+
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def _years(text: str) -> set[str]:
+    return set(_YEAR.findall(text))
 
 
 def _numbers(text: str) -> set[str]:
@@ -89,20 +108,32 @@ def unscoped_case(sentence: str, passages: Sequence[tuple[str, str]],
         agree = [c for c in parallel if numbers <= _numbers(c.sentence)]
         differ = [c for c in parallel if _numbers(c.sentence) and not numbers <= _numbers(c.sentence)
                   and negated(c.sentence) == negative]
-    else:
-        agree = [c for c in parallel if negated(c.sentence) == negative]
-        differ = [c for c in parallel if negated(c.sentence) != negative and not _numbers(c.sentence)]
+    elif negative:  # "X is not covered": another sentence that covers X, without a "not" about it, is the other case
+        denied = _denied(sentence) & frame
+        agree = [c for c in parallel if _denied(c.sentence) & denied]
+        differ = [c for c in parallel if not negated(c.sentence) and stems(c.sentence) & denied
+                  and not _numbers(c.sentence)]
+    else:  # "X is covered": another sentence whose "not" is about the answer's words is the other case
+        agree = [c for c in parallel if not negated(c.sentence)]
+        differ = [c for c in parallel if _denied(c.sentence) & frame and not _numbers(c.sentence)]
     documents = {c.document for c in agree} & {c.document for c in differ}
     agree = [c for c in agree if c.document in documents]
     differ = [c for c in differ if c.document in documents]
     if not agree or not differ:
         return None
-    said = stems(sentence) | stems(question)
+    said, years = stems(sentence) | stems(question), _years(sentence) | _years(question)
+    own = set().union(*(stems(c.sentence) for c in agree))
     context = set().union(*(stems(c.context) for c in agree))
     lead = set().union(*(stems(_lead(c.context)) for c in agree))
-    # each other case must be told apart: by a word of this case's context that is not in that case's
+    dated = set().union(*(_years(c.context) for c in agree))
+    # each other case must be told apart, by a word it lacks: of this case's sentence ("primary care" against the
+    # emergency copay of the same list), of its context (the sentence before: "newborns"), or of its heading or
+    # opening clause ("Out-of-Network Copays:") that is not in the other's sentence either; or by its year
+    # ("… was $1.2 billion in fiscal 2022" beside "In fiscal 2021, … $0.9 billion": the year is the case)
     differ = [c for c in differ
-              if not said & ((context - stems(c.context)) | (lead - stems(_lead(c.context))))]
+              if not said & ((own - stems(c.sentence)) | (context - stems(c.context))
+                             | (lead - stems(_lead(c.context)) - stems(c.sentence)))
+              and not years & (dated - _years(c.sentence))]
     if not differ:
         return None
 

@@ -78,6 +78,37 @@ def test_a_sentence_that_says_its_case_is_not_caught() -> None:
         assert unscoped_case(scoped, home, HOME_CARE_ASKED) is None, scoped
 
 
+def test_a_year_says_which_case() -> None:
+    """A filing gives each year's figure in sentences alike but for the year and the amount; the year the answer
+    names is its case (it is a number, so no word of the sentences tells them apart)."""
+    filing = [("10-k", "Cash flows. In fiscal 2022, net cash provided by operating activities was $1.2 billion. "
+                       "In fiscal 2021, net cash provided by operating activities was $0.9 billion.")]
+    asked = "What was the operating cash flow?"
+    assert unscoped_case("Net cash provided by operating activities was $1.2 billion in fiscal 2022.", filing,
+                         asked) is None
+    assert unscoped_case("Net cash provided by operating activities was $1.2 billion.", filing, asked) is not None
+    assert unscoped_case("Net cash provided by operating activities was $1.2 billion.", filing,
+                         asked.replace("?", " in 2022?")) is None
+
+
+def test_a_not_about_something_else_is_no_other_case() -> None:
+    """HR reference answers checked against their own evidence pages (bench: 0 of 75 contracts-dev and 0 of 47
+    financebench-dev reference sentences flagged, 5 of 808 HR): "no matter where you are" and a notice of
+    "exclusions" deny nothing the answer says."""
+    network = [("plus", "First, you should make sure that any provider you plan to visit is a part of Northwind Health "
+                        "Plus' nationwide network. These providers are part of Northwind Health Plus' nationwide "
+                        "network, which is designed to ensure that you are able to receive care, no matter where you "
+                        "are.")]
+    assert unscoped_case("When using Northwind Health Plus providers outside Washington, ensure that the provider is "
+                         "part of Northwind Health Plus' nationwide network.", network,
+                         "What should I do when using providers outside Washington?") is None
+    notice = [("standard", "The Notice of Pre-Existing Condition Exclusions provides information about any "
+                           "pre-existing condition exclusions that may apply to your coverage. The notice describes "
+                           "the coverage that applies to pre-existing conditions.")]
+    assert unscoped_case("The Notice of Pre-Existing Condition Exclusions describes the coverage that applies to "
+                         "pre-existing conditions.", notice, "What does the notice describe?") is None
+
+
 def test_two_documents_that_disagree_are_not_two_cases() -> None:
     """Another plan's copays are another document's: which document is meant is routing's question, not this."""
     copays = [("plus", OUT_OF_NETWORK), ("standard", IN_NETWORK)]
