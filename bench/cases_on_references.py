@@ -10,6 +10,7 @@ No model, no index: seconds.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,11 @@ from rag.citations import split_sentences
 PASSAGE_CHARS = 900
 
 
-def page_text(path: Path, page: int) -> str:
+def page_texts(path: Path, pages: Sequence[int]) -> list[str]:
+    """These pages' text (1-based; none for a page past the end), the file opened once."""
     document = pdfium.PdfDocument(str(path))
     try:
-        return document[page - 1].get_textpage().get_text_range() if 0 < page <= len(document) else ""
+        return [document[page - 1].get_textpage().get_text_range() for page in pages if 0 < page <= len(document)]
     finally:
         document.close()
 
@@ -57,8 +59,8 @@ def main(argv: list[str] | None = None) -> None:
         for q in s.questions():
             if not q.answerable:
                 continue
-            texts = [(e.file, t) for e in q.evidence for page in (e.page or 0, (e.page or 0) + 1)
-                     for t in passages(page_text(s.docs / e.file, page))]
+            texts = [(e.file, t) for e in q.evidence
+                     for text in page_texts(s.docs / e.file, (e.page or 0, (e.page or 0) + 1)) for t in passages(text)]
             for sentence in split_sentences(q.answer):
                 checked += 1
                 cases = unscoped_case(sentence, texts, q.question)

@@ -419,7 +419,7 @@ class Answerer:
                 continue
             found = unscoped_case(sentence.text, texts, question)
             if found is None and self.around is not None:
-                more = self._nearby(sentence.cited, passages, nearby)
+                more = _nearby(self.around, sentence.cited, passages, nearby)
                 found = unscoped_case(sentence.text, texts + [(c.document_id, c.text) for c in more], question)
                 if found is not None and not cases:
                     cases = quote_cases(*found)
@@ -436,17 +436,15 @@ class Answerer:
                 cases = cases or quote_cases(*found)
         return cases, passages
 
-    def _nearby(self, cited: Sequence[int], passages: Sequence[ScoredChunk],
-                cache: dict[int, list[Chunk]]) -> list[Chunk]:
-        """The passages either side of the cited ones (1-based), not among `passages`."""
-        if self.around is None:
-            return []
-        have = {(p.chunk.document_id, p.chunk.index) for p in passages}
-        out: list[Chunk] = []
-        for n in cited:
-            if n not in cache:
-                cache[n] = self.around(passages[n - 1].chunk)
-            out += [c for c in cache[n] if (c.document_id, c.index) not in have]
-            have |= {(c.document_id, c.index) for c in cache[n]}
-        return out
 
+def _nearby(around: Callable[[Chunk], list[Chunk]], cited: Sequence[int], passages: Sequence[ScoredChunk],
+            cache: dict[int, list[Chunk]]) -> list[Chunk]:
+    """The passages either side of the cited ones (1-based), not among `passages`."""
+    have = {(p.chunk.document_id, p.chunk.index) for p in passages}
+    out: list[Chunk] = []
+    for n in cited:
+        if n not in cache:
+            cache[n] = around(passages[n - 1].chunk)
+        out += [c for c in cache[n] if (c.document_id, c.index) not in have]
+        have |= {(c.document_id, c.index) for c in cache[n]}
+    return out

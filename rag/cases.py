@@ -23,14 +23,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from rag.citations import NEGATED_SPAN, content_words, key_facts, split_sentences
+from rag.citations import NEGATED_SPAN, content_words, in_condition, key_facts, split_sentences
 
 PARALLEL_SHARE = 0.6  # share of the shorter sentence's words (stems) two sentences hold in common to be parallel
 MIN_FRAME = 3  # fewer words besides the numbers (of a sentence, or in common) are too few to compare
 STEM = 5  # words compared by their first letters: "covered" = "coverage"
 
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|excludes?|excluded)\b|n[’']t\b", re.IGNORECASE)
-_CONDITION = re.compile(r"\b(?:if|unless|whether|when|where)\b[^,;.]*$", re.IGNORECASE)
 _NEGATION_WORDS = frozenset({"not", "no", "never", "none", "neither", "nor", "cannot", "exclu"})
 
 
@@ -57,7 +56,7 @@ def stems(text: str) -> set[str]:
 
 def _negations(text: str) -> list[re.Match[str]]:
     """Each "not", "no", "never" … other than in a condition ("if approval is not obtained") or "no matter"."""
-    return [m for m in _NEGATION.finditer(text) if not _CONDITION.search(text[max(0, m.start() - 60): m.start()])
+    return [m for m in _NEGATION.finditer(text) if not in_condition(text, m.start())
             and not re.match(r"\s+(?:matter|later|less|more|doubt)\b", text[m.end():], re.IGNORECASE)]
 
 

@@ -175,6 +175,14 @@ POLARITY_WORDS = 2  # a positive sentence contradicts a passage that lists this 
 
 
 _CONDITION = re.compile(r"\b(?:if|unless|whether|when|where)\b[^,;.]*$", re.IGNORECASE)
+
+
+def in_condition(text: str, at: int) -> bool:
+    """The word at `at` is inside an "if …", "unless …", "when …" clause: "if prior authorization is not obtained"
+    states a condition, not that something is not so."""
+    return bool(_CONDITION.search(text[max(0, at - 60): at]))
+
+
 NEGATED_SPAN = 5  # words after a "not", "no", "never" … that it negates
 
 
@@ -183,7 +191,7 @@ def negated_words(text: str) -> set[str]:
     text says is not so ("does not renew" → renew; "Not covered: food, supplements" → cover, food, suppl)."""
     stems: set[str] = set()
     for match in _NEGATION.finditer(text):
-        if _CONDITION.search(text[max(0, match.start() - 60): match.start()]):
+        if in_condition(text, match.start()):
             continue  # "if prior authorization is not obtained": a condition, not a claim
         after = _WORD.findall(text[match.end():])[:NEGATED_SPAN]
         stems |= {w[:5] for w in content_words(" ".join(after))}
