@@ -162,6 +162,14 @@ def unnamed_in(snapshot: str) -> list[str]:
     return [m.group(0).strip() for m in UNNAMED.finditer(snapshot)]
 
 
+def settled(page: Any, timeout: int = 120_000) -> None:
+    """Wait until the app's script has finished its run (Streamlit marks the page while a run is under way)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(300)  # the rerun a click requests is marked a moment after the click
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)
+
+
 def test_the_accessibility_check_finds_a_control_without_a_name() -> None:
     snapshot = '- button "Send"\n- button:\n  - img\n- textbox "Search"\n- combobox [disabled]\n- link "Help":'
     assert unnamed_in(snapshot) == ["- button:", "- combobox ["]
@@ -212,16 +220,20 @@ def test_a_days_journey_by_keyboard_with_every_control_named(tmp_path: Path) -> 
         expect(page.get_by_text("And who must approve the leave requests?", exact=True)).to_be_visible()
         expect(page.get_by_text("Thank you for the feedback.")).to_have_count(1)  # the rating stayed with its answer
         sidebar = page.get_by_test_id("stSidebar")
-        for name in ("Upload", "Collections", "Evaluate", "Documents"):
+        for name, title in (("Upload", "Add documents"), ("Collections", "Collections"),
+                            ("Evaluate", "Evaluate retrieval and answers on your own questions"),
+                            ("Documents", "Documents")):
             sidebar.get_by_text(name, exact=True).click()
-            expect(page.get_by_role("heading").first).to_be_visible(timeout=30_000)
-            page.wait_for_timeout(1500)
+            expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=60_000)
+            settled(page)
             assert unnamed_controls(page) == [], name
         page.get_by_role("combobox", name="Document").click()
         page.get_by_role("option", name=re.compile("travel.pdf")).click()
+        settled(page)  # a click during the rerun the choice started may reach the page it replaces
         page.get_by_role("button", name="Delete").click()
+        expect(page.get_by_text("Remove travel.pdf and its passages from hr?")).to_be_visible(timeout=30_000)
         page.get_by_role("button", name="Delete now").click()
-        expect(page.get_by_text("Deleted travel.pdf from hr.")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Deleted travel.pdf from hr.")).to_be_visible(timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / "journey-documents.png"))
         browser.close()
     listed = subprocess.run([sys.executable, "-m", "confidant.cli", "docs", "list", "--json"], env=env, check=True,
