@@ -19,6 +19,7 @@ from rag.citations import (
     asks_for_time,
     check_answer,
     content_words,
+    only_restates,
     split_sentences,
 )
 from rag.contract_clauses import (
@@ -44,10 +45,11 @@ QUOTE_MIN_WORDS = 4
 OFF_THE_QUESTION = "The model's answer does not say which state's or country's law or courts apply, so it is not shown."
 OFF_THE_TIME = "The model's answer does not say when, for how long or with how much notice, so it is not shown."
 FROM_CLAUSES = "read from the contract's clauses, no model"  # what answered, for an answer the readers gave
-QUOTED = ("The model's answer did not hold up against the passages, so it is not shown; this is the sentence of the "
-          "passages closest to your question, word for word.")
+QUOTED_INSTEAD = "this is the sentence of the passages closest to your question, word for word."
+QUOTED = f"The model's answer did not hold up against the passages, so it is not shown; {QUOTED_INSTEAD}"
 CASES = ("The model's answer gave what the documents say for one case without saying which case it is, so it is not "
          "shown; here is each case in the documents' own words.")
+RESTATED = "The model's answer only says the question back, so it is not shown"
 
 
 @dataclass(frozen=True)
@@ -367,7 +369,9 @@ class Answerer:
             return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
                           message=message or "The documents do not answer this question; the closest passages are below.")
         checked = check_answer(raw, passages, self.embedder, asked or question)
+        held = [s for s in checked.sentences if s.supported]
         cases, passages = self._drop_unscoped(checked, passages, asked or question)
+        unscoped = [s for s in held if not s.supported]
         # "Which state's law governs …?" is not answered by a sentence that names no state or country (the
         # arbitration body, a definition of "Applicable Law"), however well its words match a passage
         # (whether or not its sentences held up: a sentence naming the law of a place the passages give only as
@@ -378,30 +382,42 @@ class Answerer:
         # likewise "When does the initial term end?" is not answered by "it ends on 10.1 or 10.2 of this Agreement"
         off_the_time = (bool(checked.sentences) and asks_for_time(asked or question)
                         and not any(answers_time_question(s.text) for s in checked.sentences))
-        if not checked.cited and cases:
+        # the answer's first claim gave one case's value: the cases are the answer, what else held up follows
+        if cases and (not checked.cited or held[0] in unscoped):
             shown = [f"“{c.context}” [{c.passage}]" for c in cases]
-            return Answer(question, "The documents say, for different cases: " + " and ".join(shown), False, model,
-                          passages, [Citation(c.passage, passages[c.passage - 1].chunk) for c in cases],
+            numbers = list(dict.fromkeys([c.passage for c in cases] + checked.cited))
+            text = " ".join(["The documents say, for different cases: " + " and ".join(shown), checked.text]).strip()
+            return Answer(question, text, False, model, passages,
+                          [Citation(n, passages[n - 1].chunk) for n in numbers],
                           checked.unsupported, CASES, raw, timings, quoted=True,
                           quote=" … ".join(c.context for c in cases))
-        if not checked.cited or off_the_question or off_the_time:
+        # "What protection does Contoso offer against balance billing?" is not answered by "Contoso offers balance
+        # billing protection [1]", however well it is cited
+        restated = bool(checked.cited) and only_restates([s.text for s in checked.sentences if s.supported],
+                                                           asked or question)
+        if not checked.cited or off_the_question or off_the_time or restated:
             unsupported = checked.unsupported + ([s.text for s in checked.sentences if s.supported]
-                                                 if off_the_question or off_the_time else [])
+                                                 if off_the_question or off_the_time or restated else [])
             quote = self.quote(focus or question, passages) if self.quote_fallback else None
             if quote is not None:
                 n, sentence = quote
                 return Answer(question, f"The documents say: “{sentence}” [{n}]", False, model, passages,
-                              [Citation(n, passages[n - 1].chunk)], unsupported, QUOTED, raw, timings,
+                              [Citation(n, passages[n - 1].chunk)], unsupported,
+                              f"{RESTATED}; {QUOTED_INSTEAD}" if restated else QUOTED, raw, timings,
                               quoted=True, quote=sentence)
             return Answer(question, DECLINE_TEXT, True, model, passages, raw_text=raw, timings=timings,
                           unsupported=unsupported,
                           message=OFF_THE_QUESTION if off_the_question else OFF_THE_TIME if off_the_time else
+                          f"{RESTATED}." if restated else
                           "The model's answer is not supported by any passage, so it is not shown.")
         citations = [Citation(n, passages[n - 1].chunk) for n in checked.cited]
         notes = [message] if message else []
-        if checked.unsupported:
-            notes.append(f"{len(checked.unsupported)} sentence(s) of the model's answer were left out: no passage "
-                         "supports them.")
+        if len(checked.unsupported) > len(unscoped):
+            notes.append(f"{len(checked.unsupported) - len(unscoped)} sentence(s) of the model's answer were left "
+                         "out: no passage supports them.")
+        if unscoped:
+            notes.append(f"{len(unscoped)} sentence(s) of the model's answer were left out: they give what the "
+                         "documents say for one case without saying which.")
         return Answer(question, checked.text, False, model, passages, citations, checked.unsupported,
                       " ".join(notes), raw, timings)
 

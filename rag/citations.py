@@ -314,6 +314,27 @@ def names_a_date(text: str) -> bool:
                 or any(re.search(r"\d", text[m.end():m.end() + 8]) for m in _MONTH.finditer(text)))
 
 
+_CLOSED_QUESTION = re.compile(r"^\W*(?:is|are|was|were|do|does|did|can|could|will|would|should|shall|may|must|has|"
+                              r"have|had)\b|\b(?:which|who|whom|whose)\b", re.IGNORECASE)
+STEM_LETTERS = 5  # words compared by their first letters: "policyholder" = "policyholders", "offer" = "offers"
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:STEM_LETTERS] for w in content_words(without_markers(text)) if not any(c.isdigit() for c in w)}
+
+
+def only_restates(sentences: Sequence[str], question: str) -> bool:
+    """The answer's sentences only say the question back: none holds a word (by its first letters), a key fact or
+    a "not" that the question lacks ("What protection does Contoso offer against balance billing?" → "Contoso
+    offers balance billing protection."). A question answered by picking among its own words — yes or no,
+    "which", "who", which state's law, when a term ends — is never counted."""
+    if not sentences or _CLOSED_QUESTION.search(question) or asks_for_place(question) or asks_for_time(question):
+        return False
+    asked, facts, negative = _stems(question), key_facts(question), bool(_NEGATION.search(question))
+    return not any(_stems(s) - asked or key_facts(without_markers(s)) - facts
+                   or (_NEGATION.search(s) and not negative) for s in sentences)
+
+
 def holds_facts(sentence_facts: set[str], passage_facts: Sequence[set[str]]) -> bool:
     """Every key fact of the sentence is among the key facts of these passages."""
     return not sentence_facts or sentence_facts <= set().union(*passage_facts)

@@ -128,6 +128,31 @@ def test_the_answer_quotes_each_case_instead_of_the_unscoped_one() -> None:
     assert answer.unsupported and "$75" in answer.unsupported[0]
 
 
+def test_when_the_first_claim_is_one_case_the_cases_lead_and_what_held_up_follows() -> None:
+    """Seen in the app: the copay sentence was dropped and the answer was left with its second sentence, true and
+    cited but not what was asked. The cases are the answer; the sentence that held up follows them."""
+    model = ScriptedModel("The copay for primary care visits is typically around $50, while specialist visits have "
+                          "a copayment of around $75 [1]. For in-network preventive care services, there is typically "
+                          "no copayment [2].")
+    hits = _hits([("plus", OUT_OF_NETWORK), ("plus", IN_NETWORK)])
+    answer = Answerer(lambda q, k: hits[:k], model, None, _options()).ask(COPAYS_ASKED)
+    assert answer.quoted and answer.message == CASES, answer.text
+    assert answer.text.startswith("The documents say, for different cases: “"), answer.text
+    assert "$20" in answer.text and answer.text.endswith("there is typically no copayment [2]."), answer.text
+    assert [c.n for c in answer.citations] == [1, 2]
+
+
+def test_a_later_sentence_left_out_as_one_case_is_said_to_be_so() -> None:
+    model = ScriptedModel("For in-network preventive care services, there is typically no copayment [2]. The copay "
+                          "for primary care visits is typically around $50, while specialist visits have a copayment "
+                          "of around $75 [1].")
+    hits = _hits([("plus", OUT_OF_NETWORK), ("plus", IN_NETWORK)])
+    answer = Answerer(lambda q, k: hits[:k], model, None, _options()).ask(COPAYS_ASKED)
+    assert not answer.quoted and answer.text == "For in-network preventive care services, there is typically no " \
+        "copayment [2]."
+    assert "for one case without saying which" in answer.message and "no passage supports" not in answer.message
+
+
 def test_the_other_case_is_looked_for_beside_the_cited_passage() -> None:
     """hr-034 as it happened: only the out-of-network passage was retrieved; the in-network copays are in the
     passage before it on the same page. The answer quotes both, the one from beside it shown after the passages."""
