@@ -386,7 +386,8 @@ class Answerer:
         if cases and (not checked.cited or held[0] in unscoped):
             shown = [f"“{c.context}” [{c.passage}]" for c in cases]
             numbers = list(dict.fromkeys([c.passage for c in cases] + checked.cited))
-            text = " ".join(["The documents say, for different cases: " + " and ".join(shown), checked.text]).strip()
+            text = "The documents say, for different cases: " + " and ".join(shown)
+            text += f". {checked.text}" if checked.text else ""
             return Answer(question, text, False, model, passages,
                           [Citation(n, passages[n - 1].chunk) for n in numbers],
                           checked.unsupported, CASES, raw, timings, quoted=True,

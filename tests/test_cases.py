@@ -138,7 +138,8 @@ def test_when_the_first_claim_is_one_case_the_cases_lead_and_what_held_up_follow
     answer = Answerer(lambda q, k: hits[:k], model, None, _options()).ask(COPAYS_ASKED)
     assert answer.quoted and answer.message == CASES, answer.text
     assert answer.text.startswith("The documents say, for different cases: “"), answer.text
-    assert "$20" in answer.text and answer.text.endswith("there is typically no copayment [2]."), answer.text
+    assert "$20" in answer.text and answer.text.endswith("[2]. For in-network preventive care services, there is "
+                                                         "typically no copayment [2]."), answer.text
     assert [c.n for c in answer.citations] == [1, 2]
 
 
