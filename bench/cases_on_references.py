@@ -1,8 +1,9 @@
-"""How often does the case check (rag/cases.py) flag a right answer? Each set's reference answers, sentence by
-sentence, checked as if the model had written them, against their own evidence pages and the page after each (the
-pages' text by pdfium, in passages of about 900 characters). A flagged reference sentence is one the app would not
-show as checked: it gives one case's figure or polarity where its pages also give another, without saying which.
-No model, no index: seconds.
+"""How often do the case check (rag/cases.py) and the label check (rag/citations.unlabelled_figures) flag a right
+answer? Each set's reference answers, sentence by sentence, checked as if the model had written them, against their
+own evidence pages and the page after each (the pages' text by pdfium, in passages of about 900 characters). A
+flagged reference sentence is one the app would not show as checked: it gives one case's figure or polarity where
+its pages also give another, without saying which (cases); or every passage holding its amounts holds them only
+under another label (labels; the question's words count as the sentence's). No model, no index: seconds.
 
     python -m bench.cases_on_references [--sets hr,contracts,financebench] [--json]
 """
@@ -19,7 +20,7 @@ import pypdfium2 as pdfium
 from bench.quality_sets import eval_set
 from bench.report import console, machine, rows_table, save
 from rag.cases import unscoped_case
-from rag.citations import split_sentences
+from rag.citations import amounts, key_facts, split_sentences, unlabelled_figures
 
 PASSAGE_CHARS = 900
 
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     flagged: dict[str, list[dict[str, str]]] = {}
     for name in args.sets.split(","):
         s = eval_set(name)
-        checked, found = 0, []
+        checked, found, unlabelled, with_amounts = 0, [], [], 0
         for q in s.questions():
             if not q.answerable:
                 continue
@@ -67,13 +68,22 @@ def main(argv: list[str] | None = None) -> None:
                 if cases is not None:
                     found.append({"id": q.id, "reference": sentence, "its case": cases[0][0].sentence,
                                   "other case": cases[1][0].sentence})
+                holding = [t for _, t in texts if key_facts(sentence) and key_facts(sentence) <= key_facts(t)]
+                with_amounts += bool(holding and amounts(sentence, q.question))
+                if holding and all(unlabelled_figures(sentence, t, q.question) for t in holding):
+                    unlabelled.append({"id": q.id, "reference": sentence,
+                                       "figures": ", ".join(sorted(unlabelled_figures(sentence, holding[0], q.question)))})
         results[name] = {"reference_sentences": checked, "flagged": len(found),
-                         "flagged_share": round(len(found) / max(1, checked), 4)}
-        flagged[name] = found
+                         "flagged_share": round(len(found) / max(1, checked), 4),
+                         "with_amounts_on_its_pages": with_amounts, "unlabelled": len(unlabelled)}
+        flagged[name] = found + unlabelled
         for f in found:
             out.print(f"{name} {f['id']}: {f['reference'][:150]!r}\n    other case: {f['other case'][:150]!r}")
-    out.print(rows_table("Reference answers the case check would not show as checked", "set", results,
-                         ["reference_sentences", "flagged", "flagged_share"]))
+        for f in unlabelled:
+            out.print(f"{name} {f['id']}: {f['reference'][:150]!r}\n    figures under another label: {f['figures']}")
+    out.print(rows_table("Reference answers the case and label checks would not show as checked", "set", results,
+                         ["reference_sentences", "flagged", "flagged_share", "with_amounts_on_its_pages",
+                          "unlabelled"]))
     save("cases-on-references", out, {"benchmark": "cases-on-references", "machine": machine(), "results": results,
                                       "flagged": flagged}, args.json)
 

@@ -76,7 +76,9 @@ class CheckedAnswer:
 
 
 def content_words(text: str) -> set[str]:
+    """Lower-case words and numbers other than stop words; "$1.40" is "1.40" (tables print "$ 1.40")."""
     words = {w.lower().strip(".,'") for w in _WORD.findall(text)}
+    words = {w.lstrip("$") if w[1:2].isdigit() else w for w in words}
     return {w for w in words if w and w not in _STOP}
 
 
@@ -335,6 +337,71 @@ def only_restates(sentences: Sequence[str], question: str) -> bool:
                    or (_NEGATION.search(s) and not negative) for s in sentences)
 
 
+_TOKEN = re.compile(r"\S+")
+# a table cell that is no word of a label: "$", "(389)", "2.00", "—", "20 %", "NM", a footnote mark "(a)"
+_FIGURE_TOKEN = re.compile(r"^(?:[$€£(\-–—]*[\d.,%]*[)%]*|\([a-z]\)|nm|n/?a)[.,;:]?$", re.IGNORECASE)
+LABEL_WORDS = (6, 4)  # words before a figure (its row label or "a copayment of around") and after it ("% coinsurance")
+
+
+def _is_amount(match: re.Match[str], text: str) -> bool:
+    """A figure that is an amount, a ratio or a count ("$50", "1.40", "12,645", "389", "20%"), not a year, a day of
+    the month or a small count of days or months."""
+    number = match.group().replace(",", "")
+    if _YEAR.fullmatch(number) or not number[:1].isdigit():
+        return False
+    return bool("." in number.rstrip(".") or "," in match.group() or len(number) >= 3
+                or text[max(0, match.start() - 2): match.start()].strip().endswith("$")
+                or text[match.end(): match.end() + 2].lstrip().startswith("%"))
+
+
+def _labels(passage: str, figure: str) -> list[set[str]]:
+    """For each place the figure stands in the passage: the stems of the words before it, past the figures of its
+    row's other columns, up to the row before ("Dividends per common share $ 2.00 $ 1.70 $ 1.40" labels 1.40 with
+    dividends, common, share), and of the words right after it ("50% coinsurance")."""
+    tokens = _TOKEN.findall(passage)
+    found = []
+    for i, token in enumerate(tokens):
+        if key_facts(token) != {figure} and figure not in key_facts(token):
+            continue
+        words: list[str] = []
+        for step, limit in ((-1, LABEL_WORDS[0]), (1, LABEL_WORDS[1])):
+            j, taken, started = i + step, 0, False
+            while 0 <= j < len(tokens) and taken < limit:
+                if _YEAR.fullmatch(tokens[j].strip(".,;:")):
+                    pass  # "ending the first quarter of 2021 at $66.56": a year inside the label, or a column's
+                elif _FIGURE_TOKEN.match(tokens[j]):
+                    if started or step > 0:
+                        break  # the row before's figures; after it, the next column or row
+                else:
+                    words.append(tokens[j])
+                    taken, started = taken + 1, True
+                j += step
+        found.append(_stems(" ".join(words)))
+    return found
+
+
+def amounts(sentence: str, question: str = "") -> set[str]:
+    """The sentence's amounts (as key facts) that the question does not give."""
+    given = key_facts(question)
+    found = {(key_facts(m.group()) or {""}).pop() for m in _NUMBER.finditer(sentence) if _is_amount(m, sentence)}
+    return found - given - {""}
+
+
+def unlabelled_figures(sentence: str, passage: str, question: str = "") -> set[str]:
+    """The sentence's amounts that the passage holds only under another label: "The FY2018 fixed asset turnover
+    ratio for CVS Health is 1.40" against a table row "Dividends per common share $ 2.00 $ 2.00 $ 1.70 $ 1.40" —
+    the figure is there, and is something else. A figure is labelled when a word around one of its places in the
+    passage (by its first letters) is a word of the sentence or of the question; figures the question gives, years
+    and dates are not checked."""
+    said = _stems(sentence) | _stems(question)
+    out = set()
+    for figure in amounts(sentence, question):
+        labels = _labels(passage, figure)  # a place with no word around it at all tells nothing
+        if labels and all(labels) and not any(label & said for label in labels):
+            out.add(figure)
+    return out
+
+
 def holds_facts(sentence_facts: set[str], passage_facts: Sequence[set[str]]) -> bool:
     """Every key fact of the sentence is among the key facts of these passages."""
     return not sentence_facts or sentence_facts <= set().union(*passage_facts)
@@ -379,6 +446,11 @@ def check_answer(answer: str, passages: Sequence[ScoredChunk], embedder: Embedde
         if kept and not holds_facts(facts, [passage_facts[n - 1] for n in kept]):
             # a number or date the cited passages do not hold: cite an agreeing passage that does, or none
             kept = [n for n in agreeing if holds_facts(facts, [passage_facts[n - 1]])][:1]
+        if kept and all(unlabelled_figures(text, texts[n - 1], question) for n in kept):
+            # an amount the cited passage holds only as something else (another row of its table): cite an
+            # agreeing passage that holds it as what the sentence says, or none
+            kept = [n for n in agreeing if holds_facts(facts, [passage_facts[n - 1]])
+                    and not unlabelled_figures(text, texts[n - 1], question)][:1]
         named = places(text) if question and asks_for_place(question) else set()
         if kept and named and not any(named <= places_in_terms(texts[n - 1]) for n in kept):
             # the law or courts of a place the cited passage names only as an address: cite the passage whose

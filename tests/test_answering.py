@@ -379,6 +379,29 @@ def test_a_sentence_whose_place_or_date_its_passage_does_not_hold_is_not_shown_a
     assert check_answer("The initial term is five years from December 13, 1999 [1].", [term, signature]).cited == [1]
 
 
+CVS_SELECTED_DATA = (  # CVSHEALTH_2018_10K.pdf page 376, the passage the default model cited for fbd-017
+    "Net income (loss) attributable to CVS Health $ (0.57) $ 6.44 $ 4.90 $ 4.63 $ 3.96 Dividends per common share "
+    "$ 2.00 $ 2.00 $ 1.70 $ 1.40 $ 1.10 Balance sheet and other data: Total assets $ 196,456 $ 95,131 $ 94,462 "
+    "$ 92,437 $ 73,202 Long-term debt $ 71,444 $ 22,181 $ 25,615 $ 26,267 $ 11,630")
+TURNOVER_ASKED = ("What is the FY2018 fixed asset turnover ratio for CVS Health? Fixed asset turnover ratio is defined "
+                  "as: FY2018 revenue / (average PP&E between FY2017 and FY2018). Round your answer to two decimal "
+                  "places.")
+
+
+def test_an_amount_its_passage_gives_as_something_else_is_not_shown_as_supported() -> None:
+    """financebench fbd-017 with the default model: "The FY2018 fixed asset turnover ratio for CVS Health is 1.40
+    [2]" — 1.40 is in the passage, as the dividends per share of 2015; every other word is the question's."""
+    selected = contract_passage(1, "CVSHEALTH_2018_10K.pdf", CVS_SELECTED_DATA)
+    wrong = check_answer("The FY2018 fixed asset turnover ratio for CVS Health is 1.40 [1].", [selected],
+                         question=TURNOVER_ASKED)
+    assert wrong.cited == [] and wrong.unsupported
+    # the same passage's figures under their own labels, in a sentence or only in the question
+    assert check_answer("CVS Health paid dividends of $1.40 per common share [1].", [selected]).cited == [1]
+    assert check_answer("CVS Health's total assets were $94,462 [1].", [selected],
+                        question="What were CVS Health's total assets at the end of FY2016?").cited == [1]
+    assert check_answer("Long-term debt was $71,444 million [1].", [selected]).cited == [1]
+
+
 def test_a_start_date_is_not_re_cited_to_the_passage_that_gives_it_as_the_start(embedder: Embedder) -> None:
     """con-031 (passages as retrieved): the model gave the Effective Date as the end of a twenty-year term, citing
     the definitions ([1]). That was caught; but the title page ([2]) supports the sentence's wording without its
