@@ -341,6 +341,8 @@ _TOKEN = re.compile(r"\S+")
 # a table cell that is no word of a label: "$", "(389)", "2.00", "—", "20 %", "NM", a footnote mark "(a)"
 _FIGURE_TOKEN = re.compile(r"^(?:[$€£(\-–—]*[\d.,%]*[)%]*|\([a-z]\)|nm|n/?a)[.,;:]?$", re.IGNORECASE)
 LABEL_WORDS = (6, 4)  # words before a figure (its row label or "a copayment of around") and after it ("% coinsurance")
+# a table's bottom line is labelled by the table's heading, further up: "Total $12,645" alone says nothing
+_GENERIC_LABEL = frozenset({"total", "subto", "net", "sum", "amoun", "overa", "balan"})
 
 
 def _is_amount(match: re.Match[str], text: str) -> bool:
@@ -376,7 +378,7 @@ def _labels(passage: str, figure: str) -> list[set[str]]:
                     words.append(tokens[j])
                     taken, started = taken + 1, True
                 j += step
-        found.append(_stems(" ".join(words)))
+        found.append(_stems(" ".join(words)) - _GENERIC_LABEL)
     return found
 
 
@@ -396,7 +398,7 @@ def unlabelled_figures(sentence: str, passage: str, question: str = "") -> set[s
     said = _stems(sentence) | _stems(question)
     out = set()
     for figure in amounts(sentence, question):
-        labels = _labels(passage, figure)  # a place with no word around it at all tells nothing
+        labels = _labels(passage, figure)  # a place with no word around it, or only "Total", tells nothing
         if labels and all(labels) and not any(label & said for label in labels):
             out.add(figure)
     return out

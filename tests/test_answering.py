@@ -400,6 +400,14 @@ def test_an_amount_its_passage_gives_as_something_else_is_not_shown_as_supported
     assert check_answer("CVS Health's total assets were $94,462 [1].", [selected],
                         question="What were CVS Health's total assets at the end of FY2016?").cited == [1]
     assert check_answer("Long-term debt was $71,444 million [1].", [selected]).cited == [1]
+    # a table's bottom line is labelled by its heading, out of reach: "Total" alone tells nothing (fbd-013, right)
+    boeing = contract_passage(1, "BOEING_2018_10K.pdf", "December 31 consisted of the following: 2018 2017 Land $546 "
+                              "$530 Buildings and land improvements 14,109 14,125 Machinery and equipment 15,221 14,577 "
+                              "Construction in progress 1,337 1,081 Gross property, plant and equipment 31,213 30,313 "
+                              "Less accumulated depreciation (18,568) (17,641) Total $12,645 $12,672")
+    assert check_answer("Boeing's year end FY2018 net property, plant, and equipment (in USD millions) is $12,645 [1].",
+                        [boeing], question="What is Boeing's year end FY2018 net property, plant, and equipment (in "
+                        "USD millions)?").cited == [1]
 
 
 def test_a_start_date_is_not_re_cited_to_the_passage_that_gives_it_as_the_start(embedder: Embedder) -> None:
