@@ -104,8 +104,8 @@ def unscoped_case(sentence: str, passages: Sequence[tuple[str, str]],
     numbers, negative = _numbers(sentence), negated(sentence)
     parallel = [c for c in _cases(passages) if _parallel(frame, stems(c.sentence))]
     if numbers:
-        agree = [c for c in parallel if numbers <= _numbers(c.sentence)]
-        differ = [c for c in parallel if _numbers(c.sentence) and not numbers <= _numbers(c.sentence)
+        agree = [c for c in parallel if _holds(numbers, sentence, c.sentence)]
+        differ = [c for c in parallel if _numbers(c.sentence) and not _holds(numbers, sentence, c.sentence)
                   and negated(c.sentence) == negative]
     elif negative:  # "X is not covered": another sentence that covers X, without a "not" about it, is the other case
         denied = _denied(sentence) & frame
@@ -141,6 +141,24 @@ def unscoped_case(sentence: str, passages: Sequence[tuple[str, str]],
         return len(frame & words) / len(frame | words)
 
     return sorted(agree, key=likeness, reverse=True), sorted(differ, key=likeness, reverse=True)
+
+
+_CLAUSE = re.compile(r",?\s+(?:while|whereas)\s+|;\s*", re.IGNORECASE)
+
+
+def _holds(numbers: set[str], sentence: str, other: str) -> bool:
+    """The other sentence gives the sentence's numbers for what the sentence says: in a sentence of several clauses
+    ("… primary care visits … around $20, while specialist visits … around $50"), the clause most like a
+    one-clause sentence must hold its numbers ("the copay for primary care visits is around $50" is not held by
+    it, though $50 is there)."""
+    if not numbers <= _numbers(other):
+        return False
+    clauses = _CLAUSE.split(other)
+    if len(clauses) == 1 or len(_CLAUSE.split(sentence)) > 1:
+        return True
+    frame = stems(sentence)
+    closest = max(clauses, key=lambda clause: len(frame & stems(clause)))
+    return numbers <= _numbers(closest)
 
 
 def _parallel(frame: set[str], words: set[str]) -> bool:

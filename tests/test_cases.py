@@ -53,6 +53,20 @@ def test_one_case_of_two_stated_without_the_case_is_caught() -> None:
     assert "newborns" in agree[0].context  # what scoped it is quoted with it
 
 
+def test_a_figure_another_clause_gives_for_something_else_is_no_agreement() -> None:
+    """Seen in the app: "The copay for primary care visits under Northwind Health Plus is typically around $50" (the
+    out-of-network one) was shown as checked: the in-network sentence holds $50 too, as the specialists' copay."""
+    copays = [("plus", OUT_OF_NETWORK), ("plus", IN_NETWORK)]
+    found = unscoped_case("The copay for primary care visits under Northwind Health Plus is typically around $50, as "
+                          "stated in.", copays, "What is the copay for primary care visits under Northwind Health Plus?")
+    assert found is not None
+    agree, differ = found
+    assert "$50, while" in agree[0].sentence and "$20" in differ[0].sentence
+    # and the specialists' copay alone: held by the clause about specialists
+    found = unscoped_case("Specialist visits have a copayment of around $75.", copays, "What is the specialist copay?")
+    assert found is not None and "$75" in found[0][0].sentence and "$20" in found[1][0].sentence
+
+
 def test_a_sentence_that_says_its_case_is_not_caught() -> None:
     copays = [("plus", OUT_OF_NETWORK), ("plus", IN_NETWORK)]
     for scoped in ("For out-of-network services, the copay for primary care visits is around $50 and for specialist "
