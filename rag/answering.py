@@ -19,6 +19,7 @@ from rag.citations import (
     asks_for_time,
     check_answer,
     content_words,
+    figure_share,
     only_restates,
     split_sentences,
 )
@@ -42,6 +43,8 @@ from storage.records import Chunk, ScoredChunk
 Search = Callable[[str, int], list[ScoredChunk]]
 
 QUOTE_MIN_WORDS = 4
+QUOTE_MAX_CHARS = 500  # a longer "sentence" is a run of headings, definitions or table text, not an answer
+QUOTE_MAX_FIGURES = 0.2  # share of table cells above which a "sentence" is a table read as text
 OFF_THE_QUESTION = "The model's answer does not say which state's or country's law or courts apply, so it is not shown."
 OFF_THE_TIME = "The model's answer does not say when, for how long or with how much notice, so it is not shown."
 FROM_CLAUSES = "read from the contract's clauses, no model"  # what answered, for an answer the readers gave
@@ -193,12 +196,14 @@ class Answerer:
 
     def quote(self, question: str, passages: Sequence[ScoredChunk]) -> tuple[int, str] | None:
         """The passage sentence closest to the question (passage number, sentence), verbatim; sentences of fewer than
-        QUOTE_MIN_WORDS content words (headings, signature lines) are never quoted. Asked which state's law
-        governs, only a sentence naming a state or country and speaking of law is quoted; asked when a term ends or
-        how it renews, only a sentence about the term or the renewal."""
+        QUOTE_MIN_WORDS content words (headings, signature lines) are never quoted, nor are those that do not read
+        as a sentence: longer than QUOTE_MAX_CHARS, or table rows (more than QUOTE_MAX_FIGURES of their words
+        figures). Asked which state's law governs, only a sentence naming a state or country and speaking of law is
+        quoted; asked when a term ends or how it renews, only a sentence about the term or the renewal."""
         candidates = [(n, s) for n, p in enumerate(passages, start=1)
                       for s in split_sentences(" ".join(p.chunk.text.split()))
-                      if len(content_words(s)) >= QUOTE_MIN_WORDS]
+                      if len(content_words(s)) >= QUOTE_MIN_WORDS and len(s) <= QUOTE_MAX_CHARS
+                      and figure_share(s) <= QUOTE_MAX_FIGURES]
         if asks_for_place(question):
             candidates = [(n, s) for n, s in candidates if answers_place_question(question, s)]
         candidates = [(n, s) for n, s in candidates if on_the_clause(question, s)]

@@ -345,6 +345,13 @@ LABEL_WORDS = (6, 4)  # words before a figure (its row label or "a copayment of 
 _GENERIC_LABEL = frozenset({"total", "subto", "net", "sum", "amoun", "overa", "balan"})
 
 
+def figure_share(text: str) -> float:
+    """Share of the text's words that are table cells ("$", "1,234", "(0.57)", "—"): a table row read as a sentence
+    is mostly figures."""
+    tokens = _TOKEN.findall(text)
+    return sum(bool(_FIGURE_TOKEN.match(t)) for t in tokens) / len(tokens) if tokens else 0.0
+
+
 def _is_amount(match: re.Match[str], text: str) -> bool:
     """A figure that is an amount, a ratio or a count ("$50", "1.40", "12,645", "389", "20%"), not a year, a day of
     the month or a small count of days or months."""

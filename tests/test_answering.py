@@ -410,6 +410,20 @@ def test_an_amount_its_passage_gives_as_something_else_is_not_shown_as_supported
                         "USD millions)?").cited == [1]
 
 
+def test_a_table_read_as_text_is_never_quoted_as_the_answer() -> None:
+    """fbd-017 once its wrong answer was caught: the closest "sentence" was the table itself, quoted as "The documents
+    say: “62 $ 3.96 Income (loss) … $ 1.40 $ 1.10 …”". A table row answers nothing read aloud: the answer declines,
+    its passages still shown; a sentence of prose beside the table is quoted."""
+    model = ScriptedModel("The FY2018 fixed asset turnover ratio for CVS Health is 1.40 [1].")
+    table = contract_passage(1, "CVSHEALTH_2018_10K.pdf", CVS_SELECTED_DATA)
+    answer = Answerer(lambda q, k: [table][:k], model, None, PLAIN).ask(TURNOVER_ASKED)
+    assert answer.declined and "1.40" not in answer.text and answer.passages, answer.text
+    prose = contract_passage(2, "CVSHEALTH_2018_10K.pdf", "Net revenues increased to $194.6 billion in 2018, and "
+                             "property and equipment, net, was $11.3 billion at the end of the year.")
+    answer = Answerer(lambda q, k: [table, prose][:k], model, None, PLAIN).ask(TURNOVER_ASKED)
+    assert answer.quoted and "194.6" in answer.text and "$ 1.40" not in answer.text, answer.text
+
+
 def test_a_start_date_is_not_re_cited_to_the_passage_that_gives_it_as_the_start(embedder: Embedder) -> None:
     """con-031 (passages as retrieved): the model gave the Effective Date as the end of a twenty-year term, citing
     the definitions ([1]). That was caught; but the title page ([2]) supports the sentence's wording without its
