@@ -1,9 +1,10 @@
 """Single sign-on trusts only the proxy, end to end: the real `confidant serve` in shared mode, a real browser.
 
-A browser on the server itself sends `X-Forwarded-For: <the trusted proxy>` and `X-Forwarded-User: admin` (in
-both header orders, over IPv4 and IPv6 loopback): it must get the sign-in page. The same header sent through the
-trusted proxy itself (a TCP relay whose connections to the app come from 127.0.0.2) signs the user in — which
-also shows the browser really delivers these headers to the app.
+Requests from the server's own loopback carrying `X-Forwarded-For: <the trusted proxy>` and `X-Forwarded-User:
+boss` (in both header orders, over IPv4 and IPv6 loopback) must get the sign-in page. The same user header set by
+the trusted proxy itself (a relay whose connections to the app come from 127.0.0.2) signs the user in — which also
+shows the headers really reach the app. Both relays set the headers on every request, as a gateway does: a browser
+no longer adds a page's extra headers to the WebSocket handshake, where Streamlit reads them.
 """
 
 from __future__ import annotations
@@ -68,26 +69,64 @@ def shared_server(home: Path, host: str) -> Iterator[str]:
 
 
 @contextmanager
-def trusted_proxy(target_port: int) -> Iterator[int]:
-    """A TCP relay on 127.0.0.1 whose connections to the app leave from PROXY_SOURCE, bytes passed unchanged."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
+def header_proxy(host: str, target_port: int, source: str, headers: dict[str, str]) -> Iterator[str]:
+    """A reverse proxy as an SSO gateway is one: it listens on `host`, connects to the app from `source`, and sets
+    `headers` on every request it passes on, the WebSocket upgrade included (Streamlit reads a session's headers
+    from its WebSocket handshake, and Chromium 150 no longer adds a page's extra headers to it). Yields its URL."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family)
+    listener.bind((host, 0))
     listener.listen(32)
     listener.settimeout(0.5)
     stop = threading.Event()
+    names = {name.lower().encode() for name in headers}
+    extra = b"".join(f"{name}: {value}\r\n".encode() for name, value in headers.items())
 
-    def pipe(a: socket.socket, b: socket.socket) -> None:
+    def with_headers(head: bytes) -> bytes:
+        request_line, *lines = head.split(b"\r\n")
+        kept = [line for line in lines if line and line.split(b":", 1)[0].strip().lower() not in names]
+        return request_line + b"\r\n" + b"".join(line + b"\r\n" for line in kept) + extra + b"\r\n"
+
+    def requests(client: socket.socket, upstream: socket.socket) -> None:
+        """Client to app: each request's head gets the headers; its body, and everything after an upgrade, passes."""
+        buffer, body_left, upgraded = b"", 0, False
         try:
-            while data := a.recv(65536):
-                b.sendall(data)
+            while data := client.recv(65536):
+                if upgraded:
+                    upstream.sendall(data)
+                    continue
+                buffer += data
+                while buffer and not upgraded:
+                    if body_left:
+                        part, buffer = buffer[:body_left], buffer[body_left:]
+                        upstream.sendall(part)
+                        body_left -= len(part)
+                        continue
+                    end = buffer.find(b"\r\n\r\n")
+                    if end < 0:
+                        break
+                    head, buffer = buffer[:end], buffer[end + 4:]
+                    upstream.sendall(with_headers(head))
+                    fields = {line.split(b":", 1)[0].strip().lower(): line.split(b":", 1)[1].strip()
+                              for line in head.split(b"\r\n")[1:] if b":" in line}
+                    body_left = int(fields.get(b"content-length", b"0") or 0)
+                    upgraded = b"upgrade" in fields
+                if upgraded and buffer:
+                    upstream.sendall(buffer)
+                    buffer = b""
         except OSError:
             pass
         finally:
-            for s in (a, b):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _close(client, upstream)
+
+    def replies(upstream: socket.socket, client: socket.socket) -> None:
+        try:
+            while data := upstream.recv(65536):
+                client.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(client, upstream)
 
     def serve() -> None:
         while not stop.is_set():
@@ -95,26 +134,35 @@ def trusted_proxy(target_port: int) -> Iterator[int]:
                 client, _ = listener.accept()
             except TimeoutError:
                 continue
-            upstream = socket.create_connection(("127.0.0.1", target_port), source_address=(PROXY_SOURCE, 0))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+            upstream = socket.create_connection((host, target_port), source_address=(source, 0))
+            threading.Thread(target=requests, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=replies, args=(upstream, client), daemon=True).start()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
+    port = int(listener.getsockname()[1])
     try:
-        yield int(listener.getsockname()[1])
+        yield f"http://[{host}]:{port}" if family == socket.AF_INET6 else f"http://{host}:{port}"
     finally:
         stop.set()
         thread.join(5)
         listener.close()
 
 
-def page_for(browser: object, url: str, headers: dict[str, str]) -> str:
-    """Open the app with these request headers; 'signed in' or 'sign-in page' by what it shows."""
+def _close(*sockets: socket.socket) -> None:
+    for s in sockets:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def page_for(browser: object, url: str) -> str:
+    """Open the app; 'signed in' or 'sign-in page' by what it shows."""
     from playwright.sync_api import Browser
 
     assert isinstance(browser, Browser)
-    context = browser.new_context(extra_http_headers=headers)
+    context = browser.new_context()
     try:
         page = context.new_page()
         page.goto(url)
@@ -149,12 +197,16 @@ SPOOFS = [  # both orders of the two headers
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
 def test_forged_forwarded_headers_from_loopback_get_the_sign_in_page(home: Path, host: str) -> None:
+    """The headers reach the app on every request, its WebSocket included, but from this machine's loopback, not
+    from the trusted proxy."""
     from playwright.sync_api import sync_playwright
 
     with shared_server(home, host) as url, sync_playwright() as p:
+        port = int(url.rsplit(":", 1)[1])
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS)
         for headers in SPOOFS:
-            assert page_for(browser, url, headers) == "sign-in page", headers
+            with header_proxy(host, port, host, headers) as forged:
+                assert page_for(browser, forged) == "sign-in page", headers
         browser.close()
 
 
@@ -164,7 +216,7 @@ def test_the_trusted_proxy_signs_the_user_in(home: Path, tmp_path: Path) -> None
     with shared_server(home, "127.0.0.1") as url, sync_playwright() as p:
         port = int(url.rsplit(":", 1)[1])
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS)
-        with trusted_proxy(port) as relay:
-            shown = page_for(browser, f"http://127.0.0.1:{relay}", {"X-Forwarded-User": "boss"})
+        with header_proxy("127.0.0.1", port, PROXY_SOURCE, {"X-Forwarded-User": "boss"}) as proxied:
+            shown = page_for(browser, proxied)
         browser.close()
     assert shown.startswith("signed in") and "boss" in shown, shown
