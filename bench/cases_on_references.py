@@ -70,9 +70,9 @@ def main(argv: list[str] | None = None) -> None:
                                   "other case": cases[1][0].sentence})
                 holding = [t for _, t in texts if key_facts(sentence) and key_facts(sentence) <= key_facts(t)]
                 with_amounts += bool(holding and amounts(sentence, q.question))
-                if holding and all(unlabelled_figures(sentence, t, q.question) for t in holding):
-                    unlabelled.append({"id": q.id, "reference": sentence,
-                                       "figures": ", ".join(sorted(unlabelled_figures(sentence, holding[0], q.question)))})
+                figures = [unlabelled_figures(sentence, t, q.question) for t in holding]
+                if figures and all(figures):
+                    unlabelled.append({"id": q.id, "reference": sentence, "figures": ", ".join(sorted(figures[0]))})
         results[name] = {"reference_sentences": checked, "flagged": len(found),
                          "flagged_share": round(len(found) / max(1, checked), 4),
                          "with_amounts_on_its_pages": with_amounts, "unlabelled": len(unlabelled)}

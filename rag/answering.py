@@ -399,11 +399,10 @@ class Answerer:
                           quote=" … ".join(c.context for c in cases))
         # "What protection does Contoso offer against balance billing?" is not answered by "Contoso offers balance
         # billing protection [1]", however well it is cited
-        restated = bool(checked.cited) and only_restates([s.text for s in checked.sentences if s.supported],
-                                                           asked or question)
+        held_up = [s.text for s in checked.sentences if s.supported]
+        restated = bool(checked.cited) and only_restates(held_up, asked or question)
         if not checked.cited or off_the_question or off_the_time or restated:
-            unsupported = checked.unsupported + ([s.text for s in checked.sentences if s.supported]
-                                                 if off_the_question or off_the_time or restated else [])
+            unsupported = checked.unsupported + (held_up if off_the_question or off_the_time or restated else [])
             quote = self.quote(focus or question, passages) if self.quote_fallback else None
             if quote is not None:
                 n, sentence = quote

@@ -23,11 +23,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from rag.citations import NEGATED_SPAN, content_words, in_condition, key_facts, split_sentences
+from rag.citations import NEGATED_SPAN, in_condition, key_facts, split_sentences, word_stems, years
 
 PARALLEL_SHARE = 0.6  # share of the shorter sentence's words (stems) two sentences hold in common to be parallel
 MIN_FRAME = 3  # fewer words besides the numbers (of a sentence, or in common) are too few to compare
-STEM = 5  # words compared by their first letters: "covered" = "coverage"
 
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|excludes?|excluded)\b|n[’']t\b", re.IGNORECASE)
 _NEGATION_WORDS = frozenset({"not", "no", "never", "none", "neither", "nor", "cannot", "exclu"})
@@ -48,10 +47,10 @@ _SOURCE = re.compile(r",?\s*\b(?:as\s+(?:stated|mentioned|noted|shown|described|
 
 
 def stems(text: str) -> set[str]:
-    """Content words without numbers, by their first STEM letters; a closing "as stated in …" or "according to …"
+    """Content words without numbers, by their first letters (`word_stems`); a closing "as stated in …" or "according to …"
     is no part of what the sentence says."""
     text = _SOURCE.sub("", text.rstrip(" .!?"))
-    return {w[:STEM] for w in content_words(text) if not any(c.isdigit() for c in w)} - _NEGATION_WORDS
+    return word_stems(text) - _NEGATION_WORDS
 
 
 def _negations(text: str) -> list[re.Match[str]]:
@@ -69,13 +68,6 @@ def _denied(text: str) -> set[str]:
     """Stems of the words each negation is about (the NEGATED_SPAN words after it): "is not covered under the plan"
     → cover, plan. An exclusion as a noun ("pre-existing condition exclusions") denies nothing."""
     return set().union(*(stems(" ".join(text[m.end():].split()[:NEGATED_SPAN])) for m in _negations(text)))
-
-
-_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-
-
-def _years(text: str) -> set[str]:
-    return set(_YEAR.findall(text))
 
 
 def _numbers(text: str) -> set[str]:
@@ -120,11 +112,11 @@ def unscoped_case(sentence: str, passages: Sequence[tuple[str, str]],
     differ = [c for c in differ if c.document in documents]
     if not agree or not differ:
         return None
-    said, years = stems(sentence) | stems(question), _years(sentence) | _years(question)
+    said, named_years = stems(sentence) | stems(question), years(sentence) | years(question)
     own = set().union(*(stems(c.sentence) for c in agree))
     context = set().union(*(stems(c.context) for c in agree))
     lead = set().union(*(stems(_lead(c.context)) for c in agree))
-    dated = set().union(*(_years(c.context) for c in agree))
+    dated = set().union(*(years(c.context) for c in agree))
     # each other case must be told apart, by a word it lacks: of this case's sentence ("primary care" against the
     # emergency copay of the same list), of its context (the sentence before: "newborns"), or of its heading or
     # opening clause ("Out-of-Network Copays:") that is not in the other's sentence either; or by its year
@@ -132,7 +124,7 @@ def unscoped_case(sentence: str, passages: Sequence[tuple[str, str]],
     differ = [c for c in differ
               if not said & ((own - stems(c.sentence)) | (context - stems(c.context))
                              | (lead - stems(_lead(c.context)) - stems(c.sentence)))
-              and not years & (dated - _years(c.sentence))]
+              and not named_years & (dated - years(c.sentence))]
     if not differ:
         return None
 

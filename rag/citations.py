@@ -321,8 +321,13 @@ _CLOSED_QUESTION = re.compile(r"^\W*(?:is|are|was|were|do|does|did|can|could|wil
 STEM_LETTERS = 5  # words compared by their first letters: "policyholder" = "policyholders", "offer" = "offers"
 
 
-def _stems(text: str) -> set[str]:
+def word_stems(text: str) -> set[str]:
+    """Content words without numbers, by their first STEM_LETTERS letters, citation markers aside."""
     return {w[:STEM_LETTERS] for w in content_words(without_markers(text)) if not any(c.isdigit() for c in w)}
+
+
+def years(text: str) -> set[str]:
+    return set(_YEAR.findall(text))
 
 
 def only_restates(sentences: Sequence[str], question: str) -> bool:
@@ -332,8 +337,8 @@ def only_restates(sentences: Sequence[str], question: str) -> bool:
     "which", "who", which state's law, when a term ends — is never counted."""
     if not sentences or _CLOSED_QUESTION.search(question) or asks_for_place(question) or asks_for_time(question):
         return False
-    asked, facts, negative = _stems(question), key_facts(question), bool(_NEGATION.search(question))
-    return not any(_stems(s) - asked or key_facts(without_markers(s)) - facts
+    asked, facts, negative = word_stems(question), key_facts(question), bool(_NEGATION.search(question))
+    return not any(word_stems(s) - asked or key_facts(without_markers(s)) - facts
                    or (_NEGATION.search(s) and not negative) for s in sentences)
 
 
@@ -370,7 +375,7 @@ def _labels(passage: str, figure: str) -> list[set[str]]:
     tokens = _TOKEN.findall(passage)
     found = []
     for i, token in enumerate(tokens):
-        if key_facts(token) != {figure} and figure not in key_facts(token):
+        if figure not in key_facts(token):
             continue
         words: list[str] = []
         for step, limit in ((-1, LABEL_WORDS[0]), (1, LABEL_WORDS[1])):
@@ -385,7 +390,7 @@ def _labels(passage: str, figure: str) -> list[set[str]]:
                     words.append(tokens[j])
                     taken, started = taken + 1, True
                 j += step
-        found.append(_stems(" ".join(words)) - _GENERIC_LABEL)
+        found.append(word_stems(" ".join(words)) - _GENERIC_LABEL)
     return found
 
 
@@ -402,7 +407,7 @@ def unlabelled_figures(sentence: str, passage: str, question: str = "") -> set[s
     the figure is there, and is something else. A figure is labelled when a word around one of its places in the
     passage (by its first letters) is a word of the sentence or of the question; figures the question gives, years
     and dates are not checked."""
-    said = _stems(sentence) | _stems(question)
+    said = word_stems(sentence) | word_stems(question)
     out = set()
     for figure in amounts(sentence, question):
         labels = _labels(passage, figure)  # a place with no word around it, or only "Total", tells nothing
